@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The CLI's command table: each cmd_*.cpp registers one subcommand (name, usage, run function) at static-init
+// time; main.cpp dispatches. Also the small argument parser and output helpers every command uses.
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mixq::cli {
+
+/// Parsed "--flag value", "--flag=value", "--switch" and positional arguments.
+class Args {
+public:
+    Args(std::vector<std::string> argv, std::vector<std::string> switches);
+    const std::vector<std::string>& positional() const { return m_positional; }
+    std::string positional_at(size_t i, const std::string& what) const;  ///< throws "missing WHAT"
+    bool has(const std::string& flag) const;
+    std::optional<std::string> get(const std::string& flag) const;
+    std::vector<std::string> get_all(const std::string& flag) const;  ///< repeated flags
+    std::string get_or(const std::string& flag, const std::string& dflt) const;
+    long long get_int(const std::string& flag, long long dflt) const;
+    double get_double(const std::string& flag, double dflt) const;
+    /// Throws when a flag outside `allowed` was given (catches typos).
+    void allow_only(const std::vector<std::string>& allowed) const;
+
+private:
+    std::vector<std::string> m_positional;
+    std::multimap<std::string, std::string> m_flags;
+};
+
+struct Command {
+    std::string name;
+    std::string usage;    ///< one line: "mixq info MODEL [--json]"
+    std::string summary;  ///< what it does
+    std::vector<std::string> switches;  ///< flags that take no value
+    std::function<int(const Args&)> run;
+};
+
+std::map<std::string, Command>& command_table();
+
+struct CommandRegistrar {
+    explicit CommandRegistrar(Command c) { command_table()[c.name] = std::move(c); }
+};
+
+/// Parses "1,2,3" into ids; throws mixq::Error on junk.
+std::vector<int> parse_id_list(const std::string& s);
+/// Prints a progress line on stderr ("\r[stage] 42.0% item ETA 12s"), throttled; newline when fraction hits 1.
+void print_progress(double fraction, const std::string& stage, const std::string& item, double eta);
+
+}  // namespace mixq::cli

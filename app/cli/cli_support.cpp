@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Argument parsing, id lists, stderr progress and SIGINT cancellation for the CLI.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/cli_command.h"
+#include "app/cli/cli_signals.h"
+#include "core/common/error.h"
+
+namespace mixq::cli {
+
+std::map<std::string, Command>& command_table() {
+    static std::map<std::string, Command> table;
+    return table;
+}
+
+Args::Args(std::vector<std::string> argv, std::vector<std::string> switches) {
+    for (size_t i = 0; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a.size() > 2 && a.rfind("--", 0) == 0) {
+            const auto eq = a.find('=');
+            if (eq != std::string::npos) {
+                m_flags.emplace(a.substr(0, eq), a.substr(eq + 1));
+                continue;
+            }
+            bool is_switch = false;
+            for (const auto& s : switches) is_switch |= (s == a);
+            if (is_switch) {
+                m_flags.emplace(a, "");
+            } else {
+                if (i + 1 >= argv.size()) fail("", "option " + a + " needs a value");
+                m_flags.emplace(a, argv[++i]);
+            }
+        } else {
+            m_positional.push_back(a);
+        }
+    }
+}
+
+std::string Args::positional_at(size_t i, const std::string& what) const {
+    if (i >= m_positional.size()) fail("", "missing " + what);
+    return m_positional[i];
+}
+bool Args::has(const std::string& flag) const { return m_flags.count(flag) != 0; }
+std::optional<std::string> Args::get(const std::string& flag) const {
+    auto it = m_flags.find(flag);
+    if (it == m_flags.end()) return std::nullopt;
+    return it->second;
+}
+std::vector<std::string> Args::get_all(const std::string& flag) const {
+    std::vector<std::string> out;
+    auto range = m_flags.equal_range(flag);
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+    return out;
+}
+std::string Args::get_or(const std::string& flag, const std::string& dflt) const { return get(flag).value_or(dflt); }
+long long Args::get_int(const std::string& flag, long long dflt) const {
+    auto v = get(flag);
+    if (!v) return dflt;
+    try {
+        size_t pos = 0;
+        long long x = std::stoll(*v, &pos);
+        if (pos != v->size()) throw std::invalid_argument("");
+        return x;
+    } catch (...) {
+        fail("", "option " + flag + " needs an integer, got '" + *v + "'");
+    }
+}
+double Args::get_double(const std::string& flag, double dflt) const {
+    auto v = get(flag);
+    if (!v) return dflt;
+    try {
+        size_t pos = 0;
+        double x = std::stod(*v, &pos);
+        if (pos != v->size()) throw std::invalid_argument("");
+        return x;
+    } catch (...) {
+        fail("", "option " + flag + " needs a number, got '" + *v + "'");
+    }
+}
+void Args::allow_only(const std::vector<std::string>& allowed) const {
+    for (const auto& [k, v] : m_flags) {
+        bool ok = false;
+        for (const auto& a : allowed) ok |= (a == k);
+        if (!ok) fail("", "unknown option " + k);
+    }
+}
+
+std::vector<int> parse_id_list(const std::string& s) {
+    std::vector<int> ids;
+    size_t i = 0;
+    while (i <= s.size()) {
+        size_t j = s.find(',', i);
+        if (j == std::string::npos) j = s.size();
+        const std::string tok = s.substr(i, j - i);
+        if (tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos)
+            fail("", "--ids must be comma-separated non-negative integers, got '" + s + "'");
+        ids.push_back(std::stoi(tok));
+        i = j + 1;
+    }
+    return ids;
+}
+
+void print_progress(double fraction, const std::string& stage, const std::string& item, double eta) {
+    static auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    const auto now = std::chrono::steady_clock::now();
+    if (fraction < 1.0 && now - last < std::chrono::milliseconds(200)) return;
+    last = now;
+    char buf[64] = "";
+    if (eta >= 0) std::snprintf(buf, sizeof buf, " ETA %.0fs", eta);
+    std::fprintf(stderr, "\r[%s] %5.1f%% %-40.40s%s   ", stage.c_str(), fraction * 100.0, item.c_str(), buf);
+    if (fraction >= 1.0) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+}
+
+namespace {
+mixq::CancelToken& token_instance() {
+    static mixq::CancelToken t;
+    return t;
+}
+void on_sigint(int) {
+    token_instance().cancel();
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+}
+}  // namespace
+
+void install_sigint_handler() {
+    token_instance();
+    std::signal(SIGINT, on_sigint);
+}
+const mixq::CancelToken& sigint_token() { return token_instance(); }
+
+mixq::JobContext make_cli_job(bool quiet) {
+    return mixq::JobContext(
+        token_instance(),
+        [quiet](const mixq::Progress& p) {
+            if (!quiet) print_progress(p.fraction, p.stage, p.item, p.eta_seconds);
+        },
+        [quiet](const std::string& line) {
+            if (!quiet) std::cerr << line << "\n";
+        });
+}
+
+}  // namespace mixq::cli

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// `mixq devices [--json]`: compute devices this build can use (the CPU always; CUDA GPUs when built with CUDA).
+#include <thread>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/cli_command.h"
+#ifdef MIXQ_WITH_CUDA
+#include "gpu/device_info.h"
+#endif
+
+namespace mixq::cli {
+namespace {
+
+int run_devices(const Args& args) {
+    args.allow_only({"--json"});
+    nlohmann::json j;
+    j["cpu"] = {{"threads", std::thread::hardware_concurrency()}};
+    nlohmann::json gpus = nlohmann::json::array();
+    std::string why = "built without CUDA";
+#ifdef MIXQ_WITH_CUDA
+    why.clear();
+    for (const auto& d : gpu::list_devices(&why))
+        gpus.push_back({{"index", d.index}, {"name", d.name}, {"compute_capability", std::to_string(d.cc_major) + "." +
+                                                                                         std::to_string(d.cc_minor)},
+                        {"free_bytes", d.free_bytes}, {"total_bytes", d.total_bytes}, {"multiprocessors", d.multiprocessors}});
+#endif
+    j["cuda"] = gpus;
+    if (gpus.empty()) j["cuda_unavailable_reason"] = why;
+    if (args.has("--json")) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "cpu: " << std::thread::hardware_concurrency() << " threads\n";
+    if (gpus.empty()) std::cout << "cuda: none (" << why << "); the CPU path is used\n";
+    for (const auto& g : gpus)
+        std::cout << "cuda:" << g["index"] << " " << g["name"].get<std::string>() << " (sm "
+                  << g["compute_capability"].get<std::string>() << ", "
+                  << g["free_bytes"].get<uint64_t>() / (1 << 20) << " / " << g["total_bytes"].get<uint64_t>() / (1 << 20)
+                  << " MiB free)\n";
+    return 0;
+}
+
+CommandRegistrar reg({"devices", "mixq devices [--json]", "Lists the CPU and the CUDA devices this build can use.",
+                      {"--json"}, run_devices});
+
+}  // namespace
+}  // namespace mixq::cli

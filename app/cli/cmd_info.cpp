@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// `mixq info MODEL [--json]`: architecture, dimensions, parameter count, dtype, tying and the linear layers.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/cli_command.h"
+#include "core/io/model.h"
+
+namespace mixq::cli {
+namespace {
+
+int run_info(const Args& args) {
+    args.allow_only({"--json"});
+    auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
+    const auto& c = model->config();
+    const auto& L = model->layout();
+    nlohmann::json j;
+    j["path"] = model->dir().string();
+    j["model_type"] = c.model_type;
+    j["hidden_size"] = c.hidden_size;
+    j["intermediate_size"] = c.intermediate_size;
+    j["num_layers"] = c.num_layers;
+    j["num_heads"] = c.num_heads;
+    j["num_kv_heads"] = c.num_kv_heads;
+    j["head_dim"] = c.head_dim;
+    j["vocab_size"] = c.vocab_size;
+    j["rope_theta"] = c.rope_theta;
+    j["rope_scaling"] = c.rope_scaling.type;
+    j["rms_norm_eps"] = c.rms_norm_eps;
+    j["max_position_embeddings"] = c.max_position_embeddings;
+    j["parameters"] = model->parameter_count();
+    j["dtype"] = io::dtype_name(model->weight_dtype());
+    j["tied_embeddings"] = L.tied_embeddings;
+    j["packed_qkv"] = L.packed_qkv;
+    j["fused_gate_up"] = L.fused_gate_up;
+    j["attention_bias"] = c.attention_bias;
+    j["qk_norm"] = c.qk_norm;
+    j["weight_bytes"] = model->weights().total_bytes();
+    nlohmann::json lin = nlohmann::json::array();
+    for (const auto& t : L.linears)
+        lin.push_back({{"name", t.name}, {"role", io::linear_role_name(t.role)}, {"layer", t.layer},
+                       {"shape", {t.out_features, t.in_features}}});
+    j["linear_layers"] = lin;
+    nlohmann::json units = nlohmann::json::array();
+    for (const auto& u : L.units) {
+        nlohmann::json m = nlohmann::json::array();
+        for (const auto& t : u.members) m.push_back(t.name);
+        units.push_back({{"name", u.name}, {"kind", io::unit_kind_name(u.kind)}, {"layer", u.layer}, {"members", m},
+                         {"weights", u.numel()}});
+    }
+    j["units"] = units;
+    if (args.has("--json")) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "model:        " << model->dir().string() << "\n"
+              << "architecture: " << c.model_type << " (" << c.num_layers << " layers, hidden " << c.hidden_size
+              << ", MLP " << c.intermediate_size << ", heads " << c.num_heads << "/" << c.num_kv_heads << " kv, head_dim "
+              << c.head_dim << ", vocab " << c.vocab_size << ")\n"
+              << "parameters:   " << model->parameter_count() << " (" << io::dtype_name(model->weight_dtype()) << ", "
+              << model->weights().total_bytes() << " bytes)\n"
+              << "rope:         theta " << c.rope_theta << ", scaling " << c.rope_scaling.type << "\n"
+              << "tied embeddings: " << (L.tied_embeddings ? "yes" : "no") << ", packed qkv: "
+              << (L.packed_qkv ? "yes" : "no") << ", fused gate_up: " << (L.fused_gate_up ? "yes" : "no") << "\n"
+              << "linear layers (" << L.linears.size() << "):\n";
+    for (const auto& t : L.linears)
+        std::cout << "  " << t.name << "  [" << t.out_features << ", " << t.in_features << "]\n";
+    return 0;
+}
+
+CommandRegistrar reg({"info", "mixq info MODEL [--json]",
+                      "Prints the architecture, dimensions, parameter count, dtype and linear layers of a model folder.",
+                      {"--json"}, run_info});
+
+}  // namespace
+}  // namespace mixq::cli

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// POSIX implementation of MappedFile.
+#include "core/io/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/common/error.h"
+
+namespace mixq::io {
+
+MappedFile::MappedFile(const std::filesystem::path& path) : m_path(path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        ::close(fd);
+        fail(path.string(), std::string("cannot stat: ") + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(path.string(), "not a regular file");
+    }
+    m_size = static_cast<size_t>(st.st_size);
+    if (m_size > 0) {
+        void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            ::close(fd);
+            fail(path.string(), std::string("cannot map: ") + std::strerror(errno));
+        }
+        m_data = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+    if (m_data) ::munmap(const_cast<uint8_t*>(m_data), m_size);
+}
+
+void MappedFile::release(size_t offset, size_t len) const {
+    if (!m_data || len == 0) return;
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t begin = (offset + page - 1) / page * page;
+    size_t end = (offset + len) / page * page;
+    if (end > begin) ::madvise(const_cast<uint8_t*>(m_data) + begin, end - begin, MADV_DONTNEED);
+}
+
+}  // namespace mixq::io

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+// Model::open: config + weights + tensor presence/shape checks + the linear-layer and quantization-unit layout.
+#include "core/io/model.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/common/error.h"
+
+namespace mixq::io {
+namespace fs = std::filesystem;
+
+const char* linear_role_name(LinearRole r) {
+    switch (r) {
+        case LinearRole::Q: return "q";
+        case LinearRole::K: return "k";
+        case LinearRole::V: return "v";
+        case LinearRole::QKV: return "qkv";
+        case LinearRole::O: return "o";
+        case LinearRole::Gate: return "gate";
+        case LinearRole::Up: return "up";
+        case LinearRole::GateUp: return "gate_up";
+        case LinearRole::Down: return "down";
+        case LinearRole::LmHead: return "lm_head";
+        case LinearRole::Embedding: return "embed";
+    }
+    return "?";
+}
+
+const char* unit_kind_name(UnitKind k) {
+    switch (k) {
+        case UnitKind::QKV: return "qkv";
+        case UnitKind::O: return "o";
+        case UnitKind::GateUp: return "gate_up";
+        case UnitKind::Down: return "down";
+        case UnitKind::LmHead: return "lm_head";
+        case UnitKind::Embedding: return "embed";
+        case UnitKind::TiedEmbedding: return "tied_embed";
+    }
+    return "?";
+}
+
+namespace {
+
+void expect_shape(const TensorStore& w, const std::string& name, std::vector<int64_t> shape, const std::string& dir) {
+    if (!w.has(name)) fail(dir, "tensor '" + name + "' is missing from the safetensors files");
+    const auto& info = w.info(name);
+    if (info.shape != shape) {
+        auto str = [](const std::vector<int64_t>& s) {
+            std::string o = "[";
+            for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+            return o + "]";
+        };
+        fail(dir, "tensor '" + name + "' has shape " + str(info.shape) + ", config.json implies " + str(shape));
+    }
+}
+
+LinearTensor linear(const std::string& name, LinearRole role, int layer, int64_t n, int64_t k) {
+    LinearTensor t;
+    t.name = name;
+    t.role = role;
+    t.layer = layer;
+    t.out_features = n;
+    t.in_features = k;
+    return t;
+}
+
+}  // namespace
+
+std::shared_ptr<Model> Model::open(const fs::path& dir_in) {
+    const fs::path dir = fs::absolute(dir_in).lexically_normal();
+    if (!fs::is_directory(dir)) fail(dir.string(), "not a folder");
+    if (!fs::exists(dir / "config.json")) fail((dir / "config.json").string(), "missing (not a Hugging Face model folder?)");
+    auto m = std::shared_ptr<Model>(new Model());
+    m->m_dir = dir;
+    m->m_config = load_model_config(dir / "config.json");
+    m->m_weights = TensorStore::open_folder(dir);
+    const ModelConfig& c = m->m_config;
+    const TensorStore& w = *m->m_weights;
+    const std::string d = dir.string();
+    const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, Q = c.q_dim(), KV = c.kv_dim();
+
+    expect_shape(w, TensorNames::embed(), {V, H}, d);
+    expect_shape(w, TensorNames::final_norm(), {H}, d);
+    m->m_weight_dtype = w.info(TensorNames::embed()).dtype;
+    ModelLayout& L = m->m_layout;
+    L.packed_qkv = w.has(TensorNames::qkv(0));
+    L.fused_gate_up = w.has(TensorNames::gate_up(0));
+    L.tied_embeddings = !w.has(TensorNames::lm_head());
+    if (!L.tied_embeddings) expect_shape(w, TensorNames::lm_head(), {V, H}, d);
+
+    for (int i = 0; i < c.num_layers; ++i) {
+        expect_shape(w, TensorNames::input_norm(i), {H}, d);
+        expect_shape(w, TensorNames::post_norm(i), {H}, d);
+        QuantUnit qkv{"layers." + std::to_string(i) + ".qkv", UnitKind::QKV, i, {}};
+        if (L.packed_qkv) {
+            expect_shape(w, TensorNames::qkv(i), {Q + 2 * KV, H}, d);
+            qkv.members.push_back(linear(TensorNames::qkv(i), LinearRole::QKV, i, Q + 2 * KV, H));
+        } else {
+            expect_shape(w, TensorNames::q(i), {Q, H}, d);
+            expect_shape(w, TensorNames::k(i), {KV, H}, d);
+            expect_shape(w, TensorNames::v(i), {KV, H}, d);
+            qkv.members.push_back(linear(TensorNames::q(i), LinearRole::Q, i, Q, H));
+            qkv.members.push_back(linear(TensorNames::k(i), LinearRole::K, i, KV, H));
+            qkv.members.push_back(linear(TensorNames::v(i), LinearRole::V, i, KV, H));
+        }
+        if (c.attention_bias && !L.packed_qkv) {
+            expect_shape(w, TensorNames::q_bias(i), {Q}, d);
+            expect_shape(w, TensorNames::k_bias(i), {KV}, d);
+            expect_shape(w, TensorNames::v_bias(i), {KV}, d);
+        }
+        if (c.qk_norm) {
+            expect_shape(w, TensorNames::q_norm(i), {c.head_dim}, d);
+            expect_shape(w, TensorNames::k_norm(i), {c.head_dim}, d);
+        }
+        expect_shape(w, TensorNames::o(i), {H, Q}, d);
+        QuantUnit o{"layers." + std::to_string(i) + ".o", UnitKind::O, i, {linear(TensorNames::o(i), LinearRole::O, i, H, Q)}};
+        QuantUnit gu{"layers." + std::to_string(i) + ".gate_up", UnitKind::GateUp, i, {}};
+        if (L.fused_gate_up) {
+            expect_shape(w, TensorNames::gate_up(i), {2 * I, H}, d);
+            gu.members.push_back(linear(TensorNames::gate_up(i), LinearRole::GateUp, i, 2 * I, H));
+        } else {
+            expect_shape(w, TensorNames::gate(i), {I, H}, d);
+            expect_shape(w, TensorNames::up(i), {I, H}, d);
+            gu.members.push_back(linear(TensorNames::gate(i), LinearRole::Gate, i, I, H));
+            gu.members.push_back(linear(TensorNames::up(i), LinearRole::Up, i, I, H));
+        }
+        expect_shape(w, TensorNames::down(i), {H, I}, d);
+        QuantUnit down{"layers." + std::to_string(i) + ".down", UnitKind::Down, i,
+                       {linear(TensorNames::down(i), LinearRole::Down, i, H, I)}};
+        for (auto* u : {&qkv, &o, &gu, &down}) {
+            for (const auto& t : u->members) L.linears.push_back(t);
+            L.units.push_back(*u);
+        }
+    }
+    const LinearTensor embed = linear(TensorNames::embed(), LinearRole::Embedding, -1, V, H);
+    if (L.tied_embeddings) {
+        QuantUnit tied{"tied_embedding", UnitKind::TiedEmbedding, -1, {embed}};
+        L.linears.push_back(linear(TensorNames::embed(), LinearRole::LmHead, -1, V, H));
+        L.units.push_back(tied);
+    } else {
+        const LinearTensor head = linear(TensorNames::lm_head(), LinearRole::LmHead, -1, V, H);
+        L.linears.push_back(head);
+        L.units.insert(L.units.begin(), QuantUnit{"embed_tokens", UnitKind::Embedding, -1, {embed}});
+        L.units.push_back(QuantUnit{"lm_head", UnitKind::LmHead, -1, {head}});
+    }
+    return m;
+}
+
+int64_t Model::parameter_count() const {
+    int64_t n = 0;
+    for (const auto& t : m_weights->tensors()) n += t.numel();
+    return n;
+}
+
+std::string Model::unit_of_tensor(const std::string& tensor) const {
+    for (const auto& u : m_layout.units)
+        for (const auto& mbr : u.members)
+            if (mbr.name == tensor) return u.name;
+    return {};
+}
+
+namespace {
+// A fast 64-bit hash over 8-byte words in four independent lanes (multiply-xorshift mixing).
+struct Hasher {
+    uint64_t lanes[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull, 0x27d4eb2f165667c5ull};
+    uint64_t total = 0;
+    static uint64_t mix(uint64_t h, uint64_t v) {
+        h ^= v * 0xff51afd7ed558ccdull;
+        h = (h << 31) | (h >> 33);
+        return h * 0xc4ceb9fe1a85ec53ull;
+    }
+    void update(const uint8_t* p, size_t n) {
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            uint64_t w[4];
+            std::memcpy(w, p + i, 32);
+            for (int l = 0; l < 4; ++l) lanes[l] = mix(lanes[l], w[l]);
+        }
+        for (; i < n; ++i) lanes[0] = mix(lanes[0], p[i]);
+        total += n;
+    }
+    uint64_t digest() const {
+        uint64_t h = total;
+        for (uint64_t l : lanes) h = mix(h, l);
+        return h ^ (h >> 29);
+    }
+};
+}  // namespace
+
+std::string Model::content_hash() const {
+    if (!m_hash.empty()) return m_hash;
+    Hasher h;
+    std::ifstream in(m_dir / "config.json", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string cfg = ss.str();
+    h.update(reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size());
+    for (const auto& t : m_weights->tensors()) {
+        h.update(reinterpret_cast<const uint8_t*>(t.name.data()), t.name.size());
+        h.update(m_weights->raw(t), t.nbytes);
+    }
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.digest()));
+    m_hash = buf;
+    return m_hash;
+}
+
+fs::path demo_model_path() {
+    if (const char* env = std::getenv("MIXQ_DEMO_MODEL")) return env;
+    const fs::path installed = fs::path(MIXQ_INSTALLED_RESOURCES_DIR) / "demo-model";
+    const fs::path source = fs::path(MIXQ_RESOURCES_DIR) / "demo-model";
+    if (fs::exists(source / "config.json")) return source;
+    return installed;
+}
+
+}  // namespace mixq::io

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// list_devices via the CUDA runtime API.
+#include <cuda_runtime.h>
+
+#include "gpu/device_info.h"
+
+namespace mixq::gpu {
+
+std::vector<DeviceInfo> list_devices(std::string* why) {
+    std::vector<DeviceInfo> out;
+    int n = 0;
+    cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess || n == 0) {
+        if (why) *why = err != cudaSuccess ? std::string("CUDA unavailable: ") + cudaGetErrorString(err) : "no CUDA device";
+        cudaGetLastError();
+        return out;
+    }
+    for (int i = 0; i < n; ++i) {
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+        DeviceInfo d;
+        d.index = i;
+        d.name = prop.name;
+        d.cc_major = prop.major;
+        d.cc_minor = prop.minor;
+        d.multiprocessors = prop.multiProcessorCount;
+        size_t free_b = 0, total_b = 0;
+        if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+            d.free_bytes = free_b;
+            d.total_bytes = total_b;
+        }
+        out.push_back(d);
+    }
+    return out;
+}
+
+}  // namespace mixq::gpu

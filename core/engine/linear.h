@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// Linear: the one interface every linear layer of the engine goes through (y = x·Wᵀ + b), so scoring, plans
+// and backends can substitute quantized or fake-quantized weights per layer. DenseLinear holds fp32 weights.
+#pragma once
+#include <memory>
+#include <optional>
+
+#include "core/engine/tensor.h"
+
+namespace mixq::engine {
+
+class Linear {
+public:
+    virtual ~Linear() = default;
+    virtual int64_t out_features() const = 0;
+    virtual int64_t in_features() const = 0;
+    /// x: [T, K] -> y: [T, N] (y is resized).
+    virtual void forward(const RowMatrix& x, RowMatrix& y) const = 0;
+    /// Bytes of weight data this layer streams per forward (for bandwidth estimates).
+    virtual uint64_t weight_bytes() const = 0;
+};
+
+/// fp32 dense weights W [N, K] (row-major) and an optional bias [N].
+class DenseLinear final : public Linear {
+public:
+    explicit DenseLinear(RowMatrix w, std::optional<Vector> bias = std::nullopt)
+        : m_w(std::move(w)), m_bias(std::move(bias)) {}
+    int64_t out_features() const override { return m_w.rows(); }
+    int64_t in_features() const override { return m_w.cols(); }
+    void forward(const RowMatrix& x, RowMatrix& y) const override;
+    uint64_t weight_bytes() const override { return static_cast<uint64_t>(m_w.size()) * 4; }
+    const RowMatrix& weight() const { return m_w; }
+    const std::optional<Vector>& bias() const { return m_bias; }
+
+private:
+    RowMatrix m_w;
+    std::optional<Vector> m_bias;
+};
+
+/// y = x·Wᵀ for row-major W [N, K]: a threaded GEMV-style kernel for few rows (decode), Eigen GEMM otherwise.
+void matmul_wt(const RowMatrix& x, const RowMatrix& w, RowMatrix& y);
+
+}  // namespace mixq::engine

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+// The CPU decoder forward pass (see transformer.h for the semantics it reproduces).
+#include "core/engine/transformer.h"
+
+#include <cmath>
+
+#include "core/common/error.h"
+
+namespace mixq::engine {
+using io::TensorNames;
+
+uint64_t LayerWeights::bytes() const {
+    uint64_t b = 0;
+    for (const auto* l : {&q, &k, &v, &o, &gate, &up, &down})
+        if (*l) b += (*l)->weight_bytes();
+    return b;
+}
+
+void rms_norm_rows(RowMatrix& x, const Vector& weight, float eps) {
+    for (int64_t t = 0; t < x.rows(); ++t) {
+        auto row = x.row(t);
+        const float var = row.squaredNorm() / static_cast<float>(row.size());
+        const float inv = 1.0f / std::sqrt(var + eps);
+        row = (row.array() * inv * weight.transpose().array()).matrix();
+    }
+}
+
+RowMatrix log_softmax_rows(const RowMatrix& logits) {
+    RowMatrix out(logits.rows(), logits.cols());
+    for (int64_t t = 0; t < logits.rows(); ++t) {
+        const float mx = logits.row(t).maxCoeff();
+        double sum = 0.0;
+        for (int64_t j = 0; j < logits.cols(); ++j) sum += std::exp(static_cast<double>(logits(t, j) - mx));
+        const float lse = mx + static_cast<float>(std::log(sum));
+        out.row(t) = logits.row(t).array() - lse;
+    }
+    return out;
+}
+
+Transformer::Transformer(std::shared_ptr<const io::Model> model, EngineOptions opt)
+    : m_model(std::move(model)), m_opt(opt), m_rope(m_model->config()) {
+    m_layers.resize(m_model->config().num_layers);
+    const auto v = m_model->weights().read_f32(TensorNames::final_norm());
+    m_final_norm = Eigen::Map<const Vector>(v.data(), static_cast<int64_t>(v.size()));
+}
+
+KVCache Transformer::make_cache(int capacity) const {
+    return KVCache(config().num_layers, capacity, config().kv_dim());
+}
+
+RowMatrix Transformer::load_matrix(const std::string& tensor) const {
+    const auto& w = m_model->weights();
+    const auto& info = w.info(tensor);
+    if (info.shape.size() != 2) fail(m_model->dir().string(), "tensor '" + tensor + "' is not a matrix");
+    RowMatrix m(info.shape[0], info.shape[1]);
+    w.read_rows_f32(tensor, 0, info.shape[0], m.data());
+    if (!m_opt.resident) w.release(tensor);
+    return m;
+}
+
+std::shared_ptr<const RowMatrix> Transformer::weight(const std::string& name) {
+    auto it = m_overrides.find(name);
+    if (it != m_overrides.end()) return it->second;
+    return std::make_shared<const RowMatrix>(load_matrix(name));
+}
+
+std::shared_ptr<const RowMatrix> Transformer::current_matrix(const std::string& tensor) {
+    if (tensor == TensorNames::embed()) {
+        embed_table();
+        return m_embed;
+    }
+    if (tensor == TensorNames::lm_head()) {
+        lm_head_matrix();
+        return m_lm_head;
+    }
+    return weight(tensor);
+}
+
+void Transformer::invalidate(const std::string& tensor) {
+    if (tensor == TensorNames::embed()) {
+        m_embed.reset();
+        if (m_model->layout().tied_embeddings) m_lm_head.reset();
+        return;
+    }
+    if (tensor == TensorNames::lm_head()) {
+        m_lm_head.reset();
+        return;
+    }
+    // "model.layers.N.xxx"
+    const std::string prefix = "model.layers.";
+    if (tensor.rfind(prefix, 0) == 0) {
+        const int layer = std::atoi(tensor.c_str() + prefix.size());
+        if (layer >= 0 && layer < static_cast<int>(m_layers.size())) m_layers[layer].reset();
+    }
+}
+
+void Transformer::set_override(const std::string& tensor, std::shared_ptr<const RowMatrix> w) {
+    const auto& info = m_model->weights().info(tensor);
+    if (info.shape.size() != 2 || info.shape[0] != w->rows() || info.shape[1] != w->cols())
+        fail(tensor, "override shape does not match the model's tensor");
+    m_overrides[tensor] = std::move(w);
+    invalidate(tensor);
+}
+
+void Transformer::clear_override(const std::string& tensor) {
+    if (m_overrides.erase(tensor)) invalidate(tensor);
+}
+
+void Transformer::clear_overrides() {
+    auto names = m_overrides;
+    m_overrides.clear();
+    for (const auto& [n, w] : names) invalidate(n);
+}
+
+namespace {
+Vector read_vector(const io::TensorStore& w, const std::string& name) {
+    const auto v = w.read_f32(name);
+    return Eigen::Map<const Vector>(v.data(), static_cast<int64_t>(v.size()));
+}
+}  // namespace
+
+std::shared_ptr<const LayerWeights> Transformer::build_layer(int i) {
+    const auto& c = config();
+    const auto& L = m_model->layout();
+    const auto& ws = m_model->weights();
+    auto lw = std::make_shared<LayerWeights>();
+    lw->input_norm = read_vector(ws, TensorNames::input_norm(i));
+    lw->post_norm = read_vector(ws, TensorNames::post_norm(i));
+    std::optional<Vector> qb, kb, vb;
+    if (c.attention_bias && !L.packed_qkv) {
+        qb = read_vector(ws, TensorNames::q_bias(i));
+        kb = read_vector(ws, TensorNames::k_bias(i));
+        vb = read_vector(ws, TensorNames::v_bias(i));
+    }
+    if (L.packed_qkv) {
+        auto qkv = weight(TensorNames::qkv(i));
+        const int64_t Q = c.q_dim(), KV = c.kv_dim();
+        if (c.attention_bias && ws.has(TensorNames::layer(i, "self_attn.qkv_proj.bias"))) {
+            const Vector b = read_vector(ws, TensorNames::layer(i, "self_attn.qkv_proj.bias"));
+            qb = b.segment(0, Q);
+            kb = b.segment(Q, KV);
+            vb = b.segment(Q + KV, KV);
+        }
+        lw->q = std::make_shared<DenseLinear>(qkv->topRows(Q), qb);
+        lw->k = std::make_shared<DenseLinear>(qkv->middleRows(Q, KV), kb);
+        lw->v = std::make_shared<DenseLinear>(qkv->bottomRows(KV), vb);
+    } else {
+        lw->q = std::make_shared<DenseLinear>(*weight(TensorNames::q(i)), qb);
+        lw->k = std::make_shared<DenseLinear>(*weight(TensorNames::k(i)), kb);
+        lw->v = std::make_shared<DenseLinear>(*weight(TensorNames::v(i)), vb);
+    }
+    lw->o = std::make_shared<DenseLinear>(*weight(TensorNames::o(i)));
+    if (L.fused_gate_up) {
+        auto gu = weight(TensorNames::gate_up(i));
+        const int64_t I = c.intermediate_size;
+        lw->gate = std::make_shared<DenseLinear>(gu->topRows(I));
+        lw->up = std::make_shared<DenseLinear>(gu->bottomRows(I));
+    } else {
+        lw->gate = std::make_shared<DenseLinear>(*weight(TensorNames::gate(i)));
+        lw->up = std::make_shared<DenseLinear>(*weight(TensorNames::up(i)));
+    }
+    lw->down = std::make_shared<DenseLinear>(*weight(TensorNames::down(i)));
+    if (c.qk_norm) {
+        lw->q_norm = read_vector(ws, TensorNames::q_norm(i));
+        lw->k_norm = read_vector(ws, TensorNames::k_norm(i));
+    }
+    return lw;
+}
+
+std::shared_ptr<const LayerWeights> Transformer::layer_weights(int i) {
+    if (i < 0 || i >= config().num_layers) fail(m_model->dir().string(), "layer index out of range");
+    if (m_layers[i]) return m_layers[i];
+    auto lw = build_layer(i);
+    if (m_opt.resident) m_layers[i] = lw;
+    return lw;
+}
+
+const RowMatrix& Transformer::embed_table() {
+    if (!m_embed) m_embed = weight(TensorNames::embed());
+    return *m_embed;
+}
+
+const RowMatrix& Transformer::lm_head_matrix() {
+    if (!m_lm_head) {
+        if (m_model->layout().tied_embeddings) {
+            embed_table();
+            m_lm_head = m_embed;
+        } else {
+            m_lm_head = weight(TensorNames::lm_head());
+        }
+    }
+    return *m_lm_head;
+}
+
+RowMatrix Transformer::embed(const std::vector<int>& ids) {
+    const RowMatrix& e = embed_table();
+    RowMatrix h(static_cast<int64_t>(ids.size()), e.cols());
+    for (size_t t = 0; t < ids.size(); ++t) {
+        if (ids[t] < 0 || ids[t] >= e.rows())
+            fail("input ids", "token id " + std::to_string(ids[t]) + " is outside the vocabulary (size " +
+                                  std::to_string(e.rows()) + ")");
+        h.row(static_cast<int64_t>(t)) = e.row(ids[t]);
+    }
+    return h;
+}
+
+void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0,
+                                LayerTaps* taps) {
+    const auto& c = config();
+    const float eps = static_cast<float>(c.rms_norm_eps);
+    const int T = static_cast<int>(hidden.rows());
+    const int d = c.head_dim, nh = c.num_heads, nkv = c.num_kv_heads, group = nh / nkv;
+
+    RowMatrix x = hidden;
+    rms_norm_rows(x, w.input_norm, eps);
+    if (taps) taps->attn_in = x;
+    RowMatrix q, k, v;
+    w.q->forward(x, q);
+    w.k->forward(x, k);
+    w.v->forward(x, v);
+    if (c.qk_norm) {
+        for (int t = 0; t < T; ++t) {
+            for (int h = 0; h < nh; ++h) {
+                Eigen::Map<RowMatrix> seg(q.row(t).data() + h * d, 1, d);
+                RowMatrix tmp = seg;
+                rms_norm_rows(tmp, w.q_norm, eps);
+                seg = tmp;
+            }
+            for (int h = 0; h < nkv; ++h) {
+                Eigen::Map<RowMatrix> seg(k.row(t).data() + h * d, 1, d);
+                RowMatrix tmp = seg;
+                rms_norm_rows(tmp, w.k_norm, eps);
+                seg = tmp;
+            }
+        }
+    }
+    m_rope.apply(q, nh, pos0);
+    m_rope.apply(k, nkv, pos0);
+
+    // Keys/values for all positions this pass attends to.
+    const RowMatrix* K = &k;
+    const RowMatrix* V = &v;
+    int total = T;
+    if (cache) {
+        if (pos0 + T > cache->capacity())
+            fail("kv cache", "sequence of " + std::to_string(pos0 + T) + " positions exceeds the cache capacity " +
+                                 std::to_string(cache->capacity()));
+        cache->k[layer].middleRows(pos0, T) = k;
+        cache->v[layer].middleRows(pos0, T) = v;
+        K = &cache->k[layer];
+        V = &cache->v[layer];
+        total = pos0 + T;
+    }
+
+    RowMatrix attn(T, nh * d);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+#pragma omp parallel for schedule(static) if (T * total * nh > 32768)
+    for (int h = 0; h < nh; ++h) {
+        const int g = h / group;
+        RowMatrix scores = (q.middleCols(h * d, d) * K->block(0, g * d, total, d).transpose()) * scale;  // [T, total]
+        for (int t = 0; t < T; ++t) {
+            const int limit = (cache ? pos0 : 0) + t;  // causal: key j visible iff j <= limit
+            auto row = scores.row(t);
+            float mx = -INFINITY;
+            for (int j = 0; j <= limit; ++j) mx = std::max(mx, row(j));
+            float sum = 0.0f;
+            for (int j = 0; j < total; ++j) {
+                const float e = j <= limit ? std::exp(row(j) - mx) : 0.0f;
+                row(j) = e;
+                sum += e;
+            }
+            row /= sum;
+        }
+        attn.middleCols(h * d, d) = scores * V->block(0, g * d, total, d);
+    }
+    if (taps) taps->o_in = attn;
+    RowMatrix o;
+    w.o->forward(attn, o);
+    hidden += o;
+
+    x = hidden;
+    rms_norm_rows(x, w.post_norm, eps);
+    if (taps) taps->mlp_in = x;
+    RowMatrix gate, up;
+    w.gate->forward(x, gate);
+    w.up->forward(x, up);
+    gate = (gate.array() / (1.0f + (-gate.array()).exp())) * up.array();  // silu(gate) * up
+    if (taps) taps->down_in = gate;
+    RowMatrix down;
+    w.down->forward(gate, down);
+    hidden += down;
+}
+
+void Transformer::run_layer(int layer, RowMatrix& hidden, KVCache* cache, int pos0) {
+    auto w = layer_weights(layer);
+    layer_forward(layer, *w, hidden, cache, pos0, nullptr);
+}
+
+void Transformer::run_layer_tapped(int layer, RowMatrix& hidden, LayerTaps& taps) {
+    auto w = layer_weights(layer);
+    layer_forward(layer, *w, hidden, nullptr, 0, &taps);
+}
+
+RowMatrix Transformer::final_hidden(const RowMatrix& hidden) {
+    RowMatrix x = hidden;
+    rms_norm_rows(x, m_final_norm, static_cast<float>(config().rms_norm_eps));
+    return x;
+}
+
+RowMatrix Transformer::logits(const RowMatrix& hidden) {
+    RowMatrix x = final_hidden(hidden);
+    RowMatrix out;
+    matmul_wt(x, lm_head_matrix(), out);
+    return out;
+}
+
+RowMatrix Transformer::forward(const std::vector<int>& ids, KVCache* cache) {
+    if (ids.empty()) fail("input ids", "empty sequence");
+    const int pos0 = cache ? cache->length : 0;
+    RowMatrix h = embed(ids);
+    for (int l = 0; l < config().num_layers; ++l) run_layer(l, h, cache, pos0);
+    if (cache) cache->length = pos0 + static_cast<int>(ids.size());
+    return logits(h);
+}
+
+uint64_t Transformer::decode_weight_bytes() {
+    uint64_t b = 0;
+    for (const auto& t : m_model->layout().linears) b += static_cast<uint64_t>(t.numel()) * 4;
+    return b;
+}
+
+}  // namespace mixq::engine

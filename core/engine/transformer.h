@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Transformer: the CPU reference decoder with Hugging Face Llama/Mistral/Qwen2/Qwen3 semantics (fp32 math from
+// BF16/F16/F32 weights): RMSNorm, rotate_half RoPE, GQA, SiLU-gated MLP, q/k/v bias, q/k norm, tied or separate
+// lm_head; batched prefill and incremental decode with a KV cache. Weights come from the memory-mapped model;
+// any linear (or the embedding table) can be replaced per tensor by an override (fake-quant weights, a plan).
+// Staged calls (embed / run_layer / logits) let the scorer start a pass at any decoder layer.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/engine/kv_cache.h"
+#include "core/engine/linear.h"
+#include "core/engine/rope.h"
+#include "core/io/model.h"
+
+namespace mixq::engine {
+
+struct LayerWeights {
+    Vector input_norm, post_norm;
+    std::shared_ptr<const Linear> q, k, v, o, gate, up, down;
+    Vector q_norm, k_norm;  ///< qwen3, empty otherwise
+    uint64_t bytes() const;
+};
+
+struct EngineOptions {
+    /// true: decoder layers stay resident in fp32 once loaded (full mode). false: each layer is converted when
+    /// used and dropped afterwards, and its mmap'd pages are released (low_memory mode).
+    bool resident = true;
+};
+
+class Transformer {
+public:
+    explicit Transformer(std::shared_ptr<const io::Model> model, EngineOptions opt = {});
+
+    const io::Model& model() const { return *m_model; }
+    const io::ModelConfig& config() const { return m_model->config(); }
+    std::shared_ptr<const io::Model> model_ptr() const { return m_model; }
+
+    /// Logits [T, vocab] for ids at positions cache->length.. (or 0.. without a cache); appends to the cache.
+    RowMatrix forward(const std::vector<int>& ids, KVCache* cache = nullptr);
+    /// A cache sized for `capacity` positions.
+    KVCache make_cache(int capacity) const;
+
+    // Staged forward (no cache: a fresh sequence at position 0).
+    RowMatrix embed(const std::vector<int>& ids);
+    void run_layer(int layer, RowMatrix& hidden, KVCache* cache = nullptr, int pos0 = 0);
+    RowMatrix logits(const RowMatrix& hidden);
+    /// The normalized input of each linear in a layer, captured during run_layer when set (for scoring).
+    struct LayerTaps {
+        RowMatrix attn_in;  ///< input of q/k/v (after input_layernorm)
+        RowMatrix o_in;     ///< input of o_proj (attention output)
+        RowMatrix mlp_in;   ///< input of gate/up (after post_attention_layernorm)
+        RowMatrix down_in;  ///< input of down_proj
+    };
+    void run_layer_tapped(int layer, RowMatrix& hidden, LayerTaps& taps);
+    /// Final-norm output (input of lm_head).
+    RowMatrix final_hidden(const RowMatrix& hidden);
+
+    /// Replaces a weight (by HF tensor name, [N, K] fp32) for all later passes; e.g. fake-quant weights.
+    /// For the tied embedding table, the override applies to both the embedding and the lm_head.
+    void set_override(const std::string& tensor, std::shared_ptr<const RowMatrix> weight);
+    void clear_override(const std::string& tensor);
+    void clear_overrides();
+    bool has_overrides() const { return !m_overrides.empty(); }
+
+    /// fp32 copy of a weight from the file (ignores overrides).
+    RowMatrix load_matrix(const std::string& tensor) const;
+    /// The weight the engine currently uses for `tensor` (override or file).
+    std::shared_ptr<const RowMatrix> current_matrix(const std::string& tensor);
+    /// Weight bytes streamed per decoded token (all linears + lm_head in fp32).
+    uint64_t decode_weight_bytes();
+
+private:
+    std::shared_ptr<const io::Model> m_model;
+    EngineOptions m_opt;
+    Rope m_rope;
+    std::vector<std::shared_ptr<const LayerWeights>> m_layers;  ///< resident cache (full mode)
+    std::shared_ptr<const RowMatrix> m_embed;                   ///< [V, H]
+    std::shared_ptr<const RowMatrix> m_lm_head;                 ///< [V, H] (== m_embed when tied and not overridden)
+    Vector m_final_norm;
+    std::map<std::string, std::shared_ptr<const RowMatrix>> m_overrides;
+
+    std::shared_ptr<const LayerWeights> layer_weights(int layer);
+    std::shared_ptr<const LayerWeights> build_layer(int layer);
+    std::shared_ptr<const RowMatrix> weight(const std::string& name);
+    const RowMatrix& embed_table();
+    const RowMatrix& lm_head_matrix();
+    void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0, LayerTaps* taps);
+    void invalidate(const std::string& tensor);
+};
+
+/// In-place RMSNorm of each row: x * rsqrt(mean(x²) + eps) * weight (fp32, as HF).
+void rms_norm_rows(RowMatrix& x, const Vector& weight, float eps);
+/// Row-wise log-softmax of logits (numerically stable).
+RowMatrix log_softmax_rows(const RowMatrix& logits);
+
+}  // namespace mixq::engine

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// windowed_perplexity implementation (double-precision accumulation of log-softmax NLL).
+#include "core/eval/perplexity.h"
+
+#include <cmath>
+
+#include "core/common/error.h"
+
+namespace mixq::eval {
+
+PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const std::vector<int>&)>& logits_fn,
+                                     const std::vector<int>& stream, int window, int64_t max_tokens,
+                                     const JobContext& job) {
+    if (window < 2) fail("perplexity", "window must be at least 2 tokens");
+    const int64_t S = std::min<int64_t>(static_cast<int64_t>(stream.size()), max_tokens);
+    if (S <= window) fail("perplexity", "text has " + std::to_string(S) + " tokens, need more than the window (" +
+                                            std::to_string(window) + ")");
+    PerplexityResult r;
+    const int64_t n_windows = (S - window + window - 1) / window;
+    for (int64_t start = 0; start < S - window; start += window) {
+        job.report(static_cast<double>(r.windows) / static_cast<double>(n_windows), "perplexity",
+                   "window " + std::to_string(r.windows + 1) + "/" + std::to_string(n_windows));
+        std::vector<int> ids(stream.begin() + start, stream.begin() + start + window);
+        const engine::RowMatrix logits = logits_fn(ids);
+        for (int t = 0; t < window; ++t) {
+            const int target = stream[static_cast<size_t>(start + t + 1)];
+            const auto row = logits.row(t);
+            const double mx = row.maxCoeff();
+            double sum = 0.0;
+            for (int64_t j = 0; j < row.size(); ++j) sum += std::exp(static_cast<double>(row(j)) - mx);
+            r.nll_sum += (mx + std::log(sum)) - static_cast<double>(row(target));
+            ++r.tokens;
+        }
+        ++r.windows;
+    }
+    r.ppl = std::exp(r.nll_sum / static_cast<double>(r.tokens));
+    job.report(1.0, "perplexity");
+    return r;
+}
+
+}  // namespace mixq::eval

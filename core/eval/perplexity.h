@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// Windowed perplexity over a token stream: non-overlapping windows of `window` tokens, each a fresh sequence,
+// scoring the next token of every position (as golden/summary.json "heldout_windows" describes).
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "core/common/job.h"
+#include "core/engine/tensor.h"
+
+namespace mixq::eval {
+
+struct PerplexityResult {
+    double ppl = 0.0;
+    double nll_sum = 0.0;
+    int64_t tokens = 0;  ///< targets scored
+    int windows = 0;
+};
+
+/// `logits_fn(ids)` returns logits [ids.size(), vocab] of a fresh sequence. S = min(stream, max_tokens);
+/// windows start at 0, window, 2·window, … while start < S − window; targets are stream[start+1 .. start+window].
+PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const std::vector<int>&)>& logits_fn,
+                                     const std::vector<int>& stream, int window, int64_t max_tokens,
+                                     const JobContext& job = null_job());
+
+}  // namespace mixq::eval

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// `mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--json]`: CPU engine prefill/decode tokens/s and the
+// DRAM-bandwidth bound for decode.
+#include <omp.h>
+
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/cli_command.h"
+#include "app/cli/cli_signals.h"
+#include "core/engine/transformer.h"
+#include "core/eval/speed_bench.h"
+
+namespace mixq::cli {
+namespace {
+
+int run_bench(const Args& args) {
+    args.allow_only({"--prompt", "--gen", "--runs", "--json"});
+    auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
+    const int prompt = static_cast<int>(args.get_int("--prompt", 128));
+    const int gen = static_cast<int>(args.get_int("--gen", 64));
+    const int runs = static_cast<int>(args.get_int("--runs", 3));
+    if (prompt < 1 || gen < 0 || runs < 1) fail("", "--prompt >= 1, --gen >= 0, --runs >= 1");
+    engine::Transformer tf(model);
+    engine::KVCache cache;
+    eval::DecoderSession s;
+    s.reset = [&] { cache = tf.make_cache(prompt + gen + 1); };
+    s.feed = [&](const std::vector<int>& ids) { return tf.forward(ids, &cache); };
+    s.weight_bytes_per_token = tf.decode_weight_bytes();
+    s.threads = omp_get_max_threads();
+    const auto r = eval::run_speed_bench(s, prompt, gen, runs, model->config().vocab_size, make_cli_job(true));
+    nlohmann::json j = {{"model", model->dir().string()},
+                        {"parameters", model->parameter_count()},
+                        {"device", r.device},
+                        {"threads", r.threads},
+                        {"prompt_tokens", r.prompt_tokens},
+                        {"decode_tokens", r.decode_tokens},
+                        {"runs", r.runs},
+                        {"prefill_tokens_per_s", r.prefill_tokens_per_s},
+                        {"decode_tokens_per_s", r.decode_tokens_per_s},
+                        {"weight_bytes_per_token", r.weight_bytes_per_token},
+                        {"read_bandwidth_gb_s", r.bandwidth_bytes_per_s / 1e9},
+                        {"decode_bound_tokens_per_s", r.decode_bound_tokens_per_s},
+                        {"decode_fraction_of_bound", r.decode_bound_tokens_per_s > 0
+                                                         ? r.decode_tokens_per_s / r.decode_bound_tokens_per_s
+                                                         : 0.0},
+                        {"peak_rss_mb", r.peak_rss / 1048576.0}};
+    if (args.has("--json")) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << std::fixed << std::setprecision(1) << "model " << model->dir().string() << " ("
+              << model->parameter_count() / 1e6 << "M params), " << r.threads << " threads\n"
+              << "prefill: " << r.prefill_tokens_per_s << " tokens/s (" << prompt << "-token prompt, median of " << runs
+              << ")\n"
+              << "decode:  " << r.decode_tokens_per_s << " tokens/s (" << gen << " tokens)\n"
+              << "bound:   " << r.decode_bound_tokens_per_s << " tokens/s = " << r.bandwidth_bytes_per_s / 1e9
+              << " GB/s read bandwidth / " << r.weight_bytes_per_token / 1e6 << " MB fp32 weights per token ("
+              << std::setprecision(0) << 100.0 * j["decode_fraction_of_bound"].get<double>() << "% of bound)\n";
+    return 0;
+}
+
+CommandRegistrar reg({"bench", "mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--json]",
+                      "CPU engine prefill and decode tokens/s with the DRAM-bandwidth bound for decode.", {"--json"},
+                      run_bench});
+
+}  // namespace
+}  // namespace mixq::cli

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// `mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--json]`: windowed perplexity of a text file.
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "app/cli/cli_command.h"
+#include "app/cli/cli_signals.h"
+#include "core/engine/transformer.h"
+#include "core/eval/perplexity.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace mixq::cli {
+namespace {
+
+int run_ppl(const Args& args) {
+    args.allow_only({"--text", "--window", "--max-tokens", "--json", "--quiet"});
+    auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
+    const auto text_path = args.get("--text");
+    if (!text_path) fail("", "missing --text FILE");
+    std::ifstream in(*text_path, std::ios::binary);
+    if (!in) fail(*text_path, "cannot open text file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const int window = static_cast<int>(args.get_int("--window", 128));
+    const long long max_tokens = args.get_int("--max-tokens", 32768);
+    auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
+    const auto stream = tok->encode(ss.str());
+    engine::Transformer tf(model);
+    auto job = make_cli_job(args.has("--quiet") || args.has("--json"));
+    const auto r = eval::windowed_perplexity([&](const std::vector<int>& ids) { return tf.forward(ids); }, stream, window,
+                                             max_tokens, job);
+    if (args.has("--json")) {
+        nlohmann::json j = {{"ppl", r.ppl}, {"tokens", r.tokens}, {"windows", r.windows}, {"window", window},
+                            {"nll_sum", r.nll_sum}};
+        std::cout << j.dump() << "\n";
+    } else {
+        std::cout << std::setprecision(6) << "perplexity " << r.ppl << " over " << r.tokens << " tokens (" << r.windows
+                  << " windows of " << window << ")\n";
+    }
+    return 0;
+}
+
+CommandRegistrar reg({"ppl", "mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--json]",
+                      "Windowed perplexity of a text file (non-overlapping windows, fresh sequence each).",
+                      {"--json", "--quiet"}, run_ppl});
+
+}  // namespace
+}  // namespace mixq::cli

@@ -192,8 +192,9 @@ const RowMatrix& Transformer::lm_head_matrix() {
     return *m_lm_head;
 }
 
-RowMatrix Transformer::embed(const std::vector<int>& ids) {
-    const RowMatrix& e = embed_table();
+RowMatrix Transformer::embed(const std::vector<int>& ids) { return gather_rows(embed_table(), ids); }
+
+RowMatrix Transformer::gather_rows(const RowMatrix& e, const std::vector<int>& ids) {
     RowMatrix h(static_cast<int64_t>(ids.size()), e.cols());
     for (size_t t = 0; t < ids.size(); ++t) {
         if (ids[t] < 0 || ids[t] >= e.rows())
@@ -311,6 +312,13 @@ RowMatrix Transformer::logits(const RowMatrix& hidden) {
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
     matmul_wt(x, lm_head_matrix(), out);
+    return out;
+}
+
+RowMatrix Transformer::logits_with(const RowMatrix& hidden, const RowMatrix& lm_head) {
+    RowMatrix x = final_hidden(hidden);
+    RowMatrix out;
+    matmul_wt(x, lm_head, out);
     return out;
 }
 

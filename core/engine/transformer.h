@@ -56,6 +56,16 @@ public:
         RowMatrix down_in;  ///< input of down_proj
     };
     void run_layer_tapped(int layer, RowMatrix& hidden, LayerTaps& taps);
+    /// The weights of a decoder layer (overrides applied); resident in full mode, freshly converted otherwise.
+    std::shared_ptr<const LayerWeights> layer(int layer) { return layer_weights(layer); }
+    /// Runs a decoder layer with explicitly given weights (so a streamed layer is converted once for many runs).
+    void run_layer_with(const LayerWeights& w, int layer, RowMatrix& hidden, LayerTaps* taps = nullptr) {
+        layer_forward(layer, w, hidden, nullptr, 0, taps);
+    }
+    /// Logits from final hidden states with an explicit lm_head matrix [V, H] (e.g. the unquantized one).
+    RowMatrix logits_with(const RowMatrix& hidden, const RowMatrix& lm_head);
+    /// Embedding rows of `ids` from an explicit table.
+    static RowMatrix gather_rows(const RowMatrix& table, const std::vector<int>& ids);
     /// Final-norm output (input of lm_head).
     RowMatrix final_hidden(const RowMatrix& hidden);
 

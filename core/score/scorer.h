@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// Per-unit quantization sensitivity: for every unit (QKV group, o, gate|up, down, lm_head, embeddings) and candidate
+// format, the mean per-token KL(p_fp ‖ p_quant) with only that unit quantized, and the unit's relative output
+// error ‖ΔW·X‖/‖W·X‖ on its calibration inputs. Decoder-layer inputs are cached from one reference pass, so a
+// unit's passes start at its own layer; layers are visited in order and each is converted once per visit, with all
+// of a layer's variants batched (low_memory streams one layer at a time; offload keeps the cache on disk).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/common/job.h"
+#include "core/io/model.h"
+#include "core/quant/quant_format.h"
+#include "core/score/calibration.h"
+#include "core/score/memory_mode.h"
+#include "core/score/score_table.h"
+
+namespace mixq::score {
+
+struct ScoreOptions {
+    std::vector<quant::QuantFormat> candidates = {quant::QuantFormat::parse("int4-g32"),
+                                                   quant::QuantFormat::parse("int4-g128"),
+                                                   quant::QuantFormat::parse("int8-g128")};
+    std::string mode = "exact";  ///< "exact": KL through the whole model; "fast": residual-shortcut estimate
+    MemoryMode memory = MemoryMode::Auto;
+    std::filesystem::path offload_dir;  ///< offload mode: where cached hidden states go (default: system temp)
+    int fast_max_sequences = 8;         ///< fast mode scores on the first N calibration sequences
+    /// Called on the calling thread as each unit's scores are complete (for live heatmaps).
+    std::function<void(const UnitScore&)> on_unit;
+};
+
+/// The default candidate list ("int4-g32,int4-g128,int8-g128") parsed; `method` applies to all of them.
+std::vector<quant::QuantFormat> parse_candidates(const std::string& list, quant::Method method);
+
+/// Scores every unit of `model`. Throws mixq::Cancelled when the job is cancelled (nothing is written by this
+/// call; the caller saves the table), mixq::Error on bad input.
+ScoreTable score_model(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
+                       const JobContext& job = null_job());
+
+}  // namespace mixq::score

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
 

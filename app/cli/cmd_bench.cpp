@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
 #include "core/eval/speed_bench.h"

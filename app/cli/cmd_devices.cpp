@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #ifdef MIXQ_WITH_CUDA
 #include "gpu/device_info.h"
 #endif

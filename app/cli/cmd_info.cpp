@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #include "core/io/model.h"
 
 namespace mixq::cli {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #include "core/common/atomic_file.h"
 #include "core/engine/transformer.h"
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/cli/cli_command.h"
+#include "core/common/error.h"
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
 #include "core/eval/perplexity.h"

@@ -24,8 +24,6 @@ int run_score(const Args& args) {
     const std::string device = args.get_or("--device", "auto");
     if (device != "auto" && device != "cpu" && device != "cuda") fail("", "--device must be auto, cpu or cuda");
     if (device == "cuda") fail("", "--device cuda: the CUDA scoring backend is not available in this build; use cpu");
-    const std::string rotation = args.get_or("--rotation", "none");
-    if (rotation != "none") fail("", "--rotation " + rotation + " is not supported yet (none)");
     score::ScoreOptions opt;
     opt.candidates = score::parse_candidates(args.get_or("--candidates", "int4-g32,int4-g128,int8-g128"),
                                              method == "kquant" ? quant::Method::KQuant : quant::Method::RTN);
@@ -33,6 +31,8 @@ int run_score(const Args& args) {
     if (opt.mode != "exact" && opt.mode != "fast") fail("", "--mode must be exact or fast");
     opt.memory = score::parse_memory_mode(args.get_or("--memory", "auto"));
     opt.offload_dir = args.get_or("--offload-dir", "");
+    opt.rotation = args.get_or("--rotation", "none");
+    if (opt.rotation != "none" && opt.rotation != "hadamard") fail("", "--rotation must be none or hadamard");
     const int samples = static_cast<int>(args.get_int("--samples", 32));
     const int seq_len = static_cast<int>(args.get_int("--seq-len", 128));
     if (samples < 1 || samples > 4096 || seq_len < 2 || seq_len > model->config().max_position_embeddings)

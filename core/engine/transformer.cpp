@@ -42,6 +42,7 @@ Transformer::Transformer(std::shared_ptr<const io::Model> model, EngineOptions o
     m_layers.resize(m_model->config().num_layers);
     const auto v = m_model->weights().read_f32(TensorNames::final_norm());
     m_final_norm = Eigen::Map<const Vector>(v.data(), static_cast<int64_t>(v.size()));
+    if (m_opt.rotation) m_final_norm.setOnes();  // folded into the lm_head
 }
 
 KVCache Transformer::make_cache(int capacity) const {
@@ -58,10 +59,15 @@ RowMatrix Transformer::load_matrix(const std::string& tensor) const {
     return m;
 }
 
+RowMatrix Transformer::load_effective(const std::string& tensor) const {
+    if (!m_opt.rotation) return load_matrix(tensor);
+    return m_opt.rotation->transform(tensor, load_matrix(tensor));
+}
+
 std::shared_ptr<const RowMatrix> Transformer::weight(const std::string& name) {
     auto it = m_overrides.find(name);
     if (it != m_overrides.end()) return it->second;
-    return std::make_shared<const RowMatrix>(load_matrix(name));
+    return std::make_shared<const RowMatrix>(load_effective(name));
 }
 
 std::shared_ptr<const RowMatrix> Transformer::current_matrix(const std::string& tensor) {
@@ -126,11 +132,16 @@ std::shared_ptr<const LayerWeights> Transformer::build_layer(int i) {
     auto lw = std::make_shared<LayerWeights>();
     lw->input_norm = read_vector(ws, TensorNames::input_norm(i));
     lw->post_norm = read_vector(ws, TensorNames::post_norm(i));
+    if (m_opt.rotation) {  // folded into q/k/v and gate/up
+        lw->input_norm.setOnes();
+        lw->post_norm.setOnes();
+    }
     std::optional<Vector> qb, kb, vb;
     if (c.attention_bias && !L.packed_qkv) {
         qb = read_vector(ws, TensorNames::q_bias(i));
         kb = read_vector(ws, TensorNames::k_bias(i));
         vb = read_vector(ws, TensorNames::v_bias(i));
+        if (m_opt.rotation) vb = m_opt.rotation->transform_bias(TensorNames::v_bias(i), *vb);
     }
     if (L.packed_qkv) {
         auto qkv = weight(TensorNames::qkv(i));

@@ -14,6 +14,7 @@
 #include "core/engine/kv_cache.h"
 #include "core/engine/linear.h"
 #include "core/engine/rope.h"
+#include "core/engine/rotation.h"
 #include "core/io/model.h"
 
 namespace mixq::engine {
@@ -29,6 +30,9 @@ struct EngineOptions {
     /// true: decoder layers stay resident in fp32 once loaded (full mode). false: each layer is converted when
     /// used and dropped afterwards, and its mmap'd pages are released (low_memory mode).
     bool resident = true;
+    /// When set, weights are rotated (and norms folded) every time they are loaded from the file, so a reload in
+    /// low_memory mode can never return unrotated weights. Overrides are taken to be in the rotated basis.
+    std::shared_ptr<const Rotation> rotation;
 };
 
 class Transformer {
@@ -76,8 +80,11 @@ public:
     void clear_overrides();
     bool has_overrides() const { return !m_overrides.empty(); }
 
-    /// fp32 copy of a weight from the file (ignores overrides).
+    /// fp32 copy of a weight from the file (ignores overrides and rotation).
     RowMatrix load_matrix(const std::string& tensor) const;
+    /// The weight as the engine uses it without overrides: the file's, rotated when the engine rotates.
+    RowMatrix load_effective(const std::string& tensor) const;
+    const Rotation* rotation() const { return m_opt.rotation.get(); }
     /// The weight the engine currently uses for `tensor` (override or file).
     std::shared_ptr<const RowMatrix> current_matrix(const std::string& tensor);
     /// Weight bytes streamed per decoded token (all linears + lm_head in fp32).

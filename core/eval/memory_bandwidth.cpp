@@ -8,6 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Dense>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace mixq::eval {
 
 double measure_read_bandwidth(size_t bytes, int repeats) {
@@ -19,15 +24,22 @@ double measure_read_bandwidth(size_t bytes, int repeats) {
     volatile float sink = 0;
     for (int r = 0; r < repeats; ++r) {
         const auto t0 = std::chrono::steady_clock::now();
-        float total = 0.0f;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-        for (int64_t i = 0; i < static_cast<int64_t>(n); i += 8) {
-            float s = 0;
-            for (int j = 0; j < 8 && i + j < static_cast<int64_t>(n); ++j) s += buf[static_cast<size_t>(i + j)];
-            total += s;
+        double total = 0.0;
+        // Each thread sums a contiguous chunk with Eigen's vectorized reduction (several accumulators), so the
+        // loop is limited by memory, not by a serial add chain.
+#pragma omp parallel reduction(+ : total)
+        {
+            int nt = 1, id = 0;
+#ifdef _OPENMP
+            nt = omp_get_num_threads();
+            id = omp_get_thread_num();
+#endif
+            const size_t chunk = (n + static_cast<size_t>(nt) - 1) / static_cast<size_t>(nt);
+            const size_t b = std::min(n, chunk * static_cast<size_t>(id)), e = std::min(n, b + chunk);
+            total += Eigen::Map<const Eigen::VectorXf>(buf.data() + b, static_cast<Eigen::Index>(e - b)).sum();
         }
         const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        sink = sink + total;
+        sink = sink + static_cast<float>(total);
         best = std::max(best, static_cast<double>(bytes) / sec);
     }
     (void)sink;

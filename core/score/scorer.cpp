@@ -388,8 +388,16 @@ ScoreTable Scorer::run() {
     m_table.memory_mode = memory_mode_name(decision.mode);
     m_table.memory_reason = decision.reason;
     m_job.log(decision.reason);
-    const bool resident = decision.mode == MemoryMode::Full;
-    m_tf = std::make_unique<Transformer>(m_model, engine::EngineOptions{resident});
+    engine::EngineOptions eo;
+    eo.resident = decision.mode == MemoryMode::Full;
+    if (m_opt.rotation == "hadamard") {
+        eo.rotation = std::make_shared<engine::Rotation>(m_model, m_opt.rotation_seed);
+        m_table.rotation = "hadamard:seed=" + std::to_string(m_opt.rotation_seed);
+        m_job.log("rotation: " + eo.rotation->describe());
+    } else if (m_opt.rotation != "none") {
+        fail("", "rotation must be none or hadamard, got '" + m_opt.rotation + "'");
+    }
+    m_tf = std::make_unique<Transformer>(m_model, eo);
     fs::path off = m_opt.offload_dir.empty() ? fs::temp_directory_path() : m_opt.offload_dir;
     std::random_device rd;
     off /= "mixq-offload-" + std::to_string(rd());

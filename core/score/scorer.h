@@ -27,6 +27,8 @@ struct ScoreOptions {
     std::string mode = "exact";  ///< "exact": KL through the whole model; "fast": residual-shortcut estimate
     MemoryMode memory = MemoryMode::Auto;
     std::filesystem::path offload_dir;  ///< offload mode: where cached hidden states go (default: system temp)
+    std::string rotation = "none";  ///< "none" or "hadamard" (QuaRot-style, untied models; see engine/rotation.h)
+    uint64_t rotation_seed = 1;
     int fast_max_sequences = 8;         ///< fast mode scores on the first N calibration sequences
     /// Called on the calling thread as each unit's scores are complete (for live heatmaps).
     std::function<void(const UnitScore&)> on_unit;

@@ -2,6 +2,7 @@
 // Argument parsing, id lists, stderr progress and SIGINT cancellation for the CLI.
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -19,26 +20,30 @@ std::map<std::string, Command>& command_table() {
     return table;
 }
 
+namespace {
+const std::string kMissingValue = "\x01<missing>";
+bool looks_like_flag(const std::string& a) {
+    return (a.size() > 2 && a.rfind("--", 0) == 0) || (a.size() == 2 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1])));
+}
+}  // namespace
+
 Args::Args(std::vector<std::string> argv, std::vector<std::string> switches) {
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
-        if (a.size() > 2 && a.rfind("--", 0) == 0) {
-            const auto eq = a.find('=');
-            if (eq != std::string::npos) {
-                m_flags.emplace(a.substr(0, eq), a.substr(eq + 1));
-                continue;
-            }
-            bool is_switch = false;
-            for (const auto& s : switches) is_switch |= (s == a);
-            if (is_switch) {
-                m_flags.emplace(a, "");
-            } else {
-                if (i + 1 >= argv.size()) fail("", "option " + a + " needs a value");
-                m_flags.emplace(a, argv[++i]);
-            }
-        } else {
+        if (!looks_like_flag(a)) {
             m_positional.push_back(a);
+            continue;
         }
+        const auto eq = a.find('=');
+        if (eq != std::string::npos) {
+            m_flags.emplace(a.substr(0, eq), a.substr(eq + 1));
+            continue;
+        }
+        bool is_switch = false;
+        for (const auto& s : switches) is_switch |= (s == a);
+        if (is_switch) m_flags.emplace(a, "");
+        else if (i + 1 < argv.size()) m_flags.emplace(a, argv[++i]);
+        else m_flags.emplace(a, kMissingValue);  // reported by get() after allow_only() had its say
     }
 }
 
@@ -50,6 +55,7 @@ bool Args::has(const std::string& flag) const { return m_flags.count(flag) != 0;
 std::optional<std::string> Args::get(const std::string& flag) const {
     auto it = m_flags.find(flag);
     if (it == m_flags.end()) return std::nullopt;
+    if (it->second == kMissingValue) fail("", "option " + flag + " needs a value");
     return it->second;
 }
 std::vector<std::string> Args::get_all(const std::string& flag) const {

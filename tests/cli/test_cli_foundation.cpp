@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+// The mixq executable end to end: info/tokenize/logits/ppl/generate against the goldens, exit codes and
+// one-line errors on bad input, and no partial output files.
+#include <QProcess>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+Run mixq(const QStringList& args, int timeout_ms = 300000) {
+    QProcess p;
+    p.start(MIXQ_CLI_EXE, args);
+    p.waitForFinished(timeout_ms);
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+QString demo() { return QString::fromStdString(mixq_test::demo_model().string()); }
+
+bool one_line_error(const Run& r, const QString& fragment) {
+    const QString e = r.err.trimmed();
+    return r.code == 1 && e.startsWith("mixq: error: ") && !e.contains('\n') && e.contains(fragment);
+}
+
+}  // namespace
+
+class TestCliFoundation : public QObject {
+    Q_OBJECT
+
+private slots:
+    void infoJson() {
+        const auto r = mixq({"info", demo(), "--json"});
+        QCOMPARE(r.code, 0);
+        const auto j = json::parse(r.out.toStdString());
+        QCOMPARE(j["num_layers"].get<int>(), 6);
+        QCOMPARE(j["parameters"].get<int64_t>(), int64_t(1238656));
+        QCOMPARE(j["linear_layers"].size(), size_t(43));
+        QCOMPARE(j["tied_embeddings"].get<bool>(), true);
+    }
+
+    void tokenizeMatchesGolden() {
+        MIXQ_REQUIRE_SHARED();
+        const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
+        for (const auto& s : summary["tokenizer_samples"]) {
+            const auto r = mixq({"tokenize", demo(), "--text", QString::fromStdString(s["text"].get<std::string>()), "--json"});
+            QCOMPARE(r.code, 0);
+            QCOMPARE(json::parse(r.out.toStdString())["ids"], s["ids"]);
+        }
+    }
+
+    void logitsFileMatchesGolden() {
+        MIXQ_REQUIRE_SHARED();
+        const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
+        QStringList ids;
+        for (int id : summary["input_ids"]) ids << QString::number(id);
+        const auto out = mixq_test::scratch("cli_logits") / "l.f32";
+        const auto r = mixq({"logits", demo(), "--ids", ids.join(','), "--out", QString::fromStdString(out.string())});
+        QCOMPARE(r.code, 0);
+        const std::string got = mixq_test::read_text(out), ref = mixq_test::read_text(mixq_test::golden_dir() / "logits.f32");
+        QCOMPARE(got.size(), ref.size());
+        const float* a = reinterpret_cast<const float*>(got.data());
+        const float* b = reinterpret_cast<const float*>(ref.data());
+        float worst = 0;
+        for (size_t i = 0; i < got.size() / 4; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+        QVERIFY(worst <= 1e-3f);
+    }
+
+    void pplJson() {
+        MIXQ_REQUIRE_SHARED();
+        const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
+        const auto r = mixq({"ppl", demo(), "--text", QString::fromStdString((mixq_test::golden_dir() / "heldout.txt").string()),
+                             "--window", "128", "--max-tokens", "4096", "--json"});
+        QCOMPARE(r.code, 0);
+        const auto j = json::parse(r.out.toStdString());
+        QCOMPARE(j["tokens"].get<int>(), 31 * 128);  // starts 0..3840 (< 4096 - 128)
+        QVERIFY(j["ppl"].get<double>() > 10 && j["ppl"].get<double>() < 60);
+    }
+
+    void generateGreedy() {
+        // "And God said" continues as the model card's greedy sample: ", unto him, What is this man?"
+        const auto r = mixq({"generate", demo(), "--prompt", "And God said", "-n", "8", "--json"});
+        QCOMPARE(r.code, 0);
+        const auto j = json::parse(r.out.toStdString());
+        QCOMPARE(j["ids"].size(), size_t(8));
+        QVERIFY2(QString::fromStdString(j["text"].get<std::string>()).startsWith(" unto him, What is this"),
+                 j["text"].get<std::string>().c_str());
+    }
+
+    void badInputs() {
+        const auto dir = mixq_test::scratch("cli_bad");
+        const QString d = QString::fromStdString(dir.string());
+        QVERIFY(one_line_error(mixq({"info", d}), "config.json"));
+        QVERIFY(one_line_error(mixq({"info", d + "/missing"}), "not a folder"));
+        fs::copy_file(mixq_test::demo_model() / "config.json", dir / "config.json");
+        {
+            const auto bytes = mixq_test::read_text(mixq_test::demo_model() / "model.safetensors");
+            std::ofstream(dir / "model.safetensors", std::ios::binary).write(bytes.data(), 1000);
+        }
+        QVERIFY(one_line_error(mixq({"info", d}), "model.safetensors"));
+        QCOMPARE(mixq({"frobnicate"}).code, 2);
+        QVERIFY(one_line_error(mixq({"info", demo(), "--bogus"}), "unknown option --bogus"));
+        QVERIFY(one_line_error(mixq({"logits", demo(), "--ids", "1,x", "--out", d + "/o.f32"}), "--ids"));
+        QVERIFY(one_line_error(mixq({"logits", demo(), "--ids", "5000", "--out", d + "/o.f32"}), "outside the vocabulary"));
+        QVERIFY(!fs::exists(dir / "o.f32"));
+        // nothing partial is left behind: no temporary files in the folder
+        for (const auto& e : fs::directory_iterator(dir))
+            QVERIFY2(e.path().filename().string().find(".tmp-") == std::string::npos, e.path().c_str());
+        QVERIFY(one_line_error(mixq({"ppl", demo(), "--text", d + "/none.txt"}), "none.txt"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliFoundation)
+#include "test_cli_foundation.moc"

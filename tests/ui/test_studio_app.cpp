@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The GUI's command line and the --screenshot flow: option parsing, and ScreenshotSession waiting for the
+// loading job before writing a PNG of the window's size (or failing with the loader's reason).
+#include <QImage>
+#include <QSettings>
+#include <QSignalSpy>
+
+#include "core/common/error.h"
+#include "core/io/model.h"
+#include "test_support.h"
+#include "ui/main_window.h"
+#include "ui/screenshot_session.h"
+#include "ui/studio_options.h"
+
+using namespace mixq;
+
+class TestStudioApp : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        // Keep the user's real settings (recent models) untouched.
+        const QString dir = QString::fromStdString(mixq_test::scratch("ui_settings_app").string());
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, dir);
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir);
+    }
+
+    void parses_command_line() {
+        auto o = ui::parse_studio_args({"mixq-studio", "resources/demo-model", "--screenshot", "/tmp/x.png"});
+        QCOMPARE(o.model, QString("resources/demo-model"));
+        QCOMPARE(o.screenshot, QString("/tmp/x.png"));
+        QVERIFY(o.scores.isEmpty());
+        o = ui::parse_studio_args({"mixq-studio", "--scores=s.json"});
+        QCOMPARE(o.scores, QString("s.json"));
+        QVERIFY(o.model.isEmpty());
+        QVERIFY(ui::parse_studio_args({"mixq-studio", "--help"}).help);
+        // Qt's own options pass through untouched.
+        o = ui::parse_studio_args({"mixq-studio", "-platform", "offscreen", "m", "-reverse"});
+        QCOMPARE(o.model, QString("m"));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--bogus"}));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "a", "b"}));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot"}));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot", "x.jpg"}));
+    }
+
+    void screenshot_waits_for_loading_then_writes_png() {
+        ui::MainWindow w;
+        w.setErrorDialogsEnabled(false);
+        w.resize(1200, 800);
+        w.show();
+        const auto dir = mixq_test::scratch("ui_screenshot");
+        const QString png = QString::fromStdString((dir / "shot.png").string());
+        QSignalSpy loaded(&w, &ui::MainWindow::modelLoaded);
+        w.openDemoModel();
+        auto* session = new ui::ScreenshotSession(&w, png);
+        QSignalSpy done(session, &ui::ScreenshotSession::finished);
+        session->start();
+        QTRY_COMPARE(done.count(), 1);
+        QCOMPARE(done.at(0).at(0).toInt(), 0);
+        QCOMPARE(loaded.count(), 1);  // the model was in before the grab
+        const QImage img(png);
+        QVERIFY(!img.isNull());
+        QCOMPARE(img.size(), w.size() * w.devicePixelRatioF());
+    }
+
+    void screenshot_fails_with_loader_reason() {
+        ui::MainWindow w;
+        w.setErrorDialogsEnabled(false);
+        w.show();
+        const auto dir = mixq_test::scratch("ui_screenshot_bad");
+        std::string reason;
+        try {
+            io::Model::open(dir);
+        } catch (const Error& e) {
+            reason = e.what();
+        }
+        QVERIFY(!reason.empty());
+        w.openModel(QString::fromStdString(dir.string()));
+        const QString png = QString::fromStdString((dir / "shot.png").string());
+        auto* session = new ui::ScreenshotSession(&w, png);
+        QSignalSpy done(session, &ui::ScreenshotSession::finished);
+        session->start();
+        QTRY_COMPARE(done.count(), 1);
+        QCOMPARE(done.at(0).at(0).toInt(), 1);
+        QVERIFY2(done.at(0).at(1).toString().contains(QString::fromStdString(reason)),
+                 qPrintable(done.at(0).at(1).toString()));
+        QVERIFY(!QFile::exists(png));
+    }
+};
+
+QTEST_MAIN(TestStudioApp)
+#include "test_studio_app.moc"

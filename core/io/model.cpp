@@ -189,8 +189,10 @@ struct Hasher {
 };
 }  // namespace
 
-std::string Model::content_hash() const {
+std::string Model::content_hash(const JobContext& job) const {
     if (!m_hash.empty()) return m_hash;
+    const double total = static_cast<double>(std::max<uint64_t>(m_weights->total_bytes(), 1));
+    double done = 0;
     Hasher h;
     std::ifstream in(m_dir / "config.json", std::ios::binary);
     std::stringstream ss;
@@ -199,7 +201,13 @@ std::string Model::content_hash() const {
     h.update(reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size());
     for (const auto& t : m_weights->tensors()) {
         h.update(reinterpret_cast<const uint8_t*>(t.name.data()), t.name.size());
-        h.update(m_weights->raw(t), t.nbytes);
+        constexpr size_t kChunk = size_t(64) << 20;
+        for (size_t off = 0; off < t.nbytes; off += kChunk) {
+            const size_t n = std::min(kChunk, t.nbytes - off);
+            h.update(m_weights->raw(t) + off, n);
+            done += static_cast<double>(n);
+            job.report(done / total, "hashing", t.name);
+        }
     }
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.digest()));

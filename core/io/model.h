@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/common/job.h"
 #include "core/io/model_config.h"
 #include "core/io/model_layout.h"
 #include "core/io/safetensors.h"
@@ -29,7 +30,9 @@ public:
     DType weight_dtype() const { return m_weight_dtype; }
     int64_t parameter_count() const;
     /// 64-bit content hash of config.json and every weight byte, as 16 hex digits (cached after first call).
-    std::string content_hash() const;
+    std::string content_hash() const { return content_hash(null_job()); }
+    /// Same, reporting progress ("hashing") and honouring cancel between 64 MiB chunks.
+    std::string content_hash(const JobContext& job) const;
     /// The name of the unit that contains a tensor, or "" when none does.
     std::string unit_of_tensor(const std::string& tensor) const;
 

@@ -14,7 +14,8 @@ class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
 
-    /// Loads tokenizer.json. Throws mixq::Error "<path>: <problem>" for malformed or unsupported files.
+    /// Loads tokenizer.json (or the tokenizer.json inside a folder). Throws mixq::Error "<path>: <problem>"
+    /// for malformed or unsupported files.
     static std::unique_ptr<Tokenizer> from_file(const std::filesystem::path& path);
     /// Same, from JSON text; `label` names the source in error messages.
     static std::unique_ptr<Tokenizer> from_json(const std::string& json_text, const std::string& label);
@@ -28,6 +29,13 @@ public:
     virtual int vocab_size() const = 0;  ///< largest id + 1, added tokens included
     virtual std::optional<int> token_to_id(const std::string& token) const = 0;
     virtual std::string id_to_token(int id) const = 0;
+
+    /// True when `id` is an added token flagged "special" (what decode(..., true) skips).
+    virtual bool is_special_token(int id) const { return false; }
+    /// transformers' clean_up_tokenization_spaces, applied after decoding (" ." -> ".", " n't" -> "n't", ...).
+    /// from_file() takes it from a tokenizer_config.json beside the file; it is off otherwise.
+    virtual void set_clean_up_tokenization_spaces(bool on) {}
+    virtual bool clean_up_tokenization_spaces() const { return false; }
 };
 
 }  // namespace mixq::tok

@@ -20,7 +20,7 @@ int run_generate(const Args& args) {
     std::vector<int> ids;
     if (auto p = args.get("--prompt")) {
         tok = tok::Tokenizer::from_file(model->tokenizer_path());
-        ids = tok->encode(*p);
+        ids = tok->encode(*p, /*add_special_tokens=*/true);  // BOS where the tokenizer's post-processor adds one
     } else if (auto s = args.get("--ids")) {
         ids = parse_id_list(*s);
     } else {
@@ -45,7 +45,7 @@ int run_generate(const Args& args) {
         std::cout << j.dump() << "\n";
     } else {
         if (!tok) tok = tok::Tokenizer::from_file(model->tokenizer_path());
-        std::cout << tok->decode(ids) << tok->decode(out) << "\n";
+        std::cout << tok->decode(ids, true) << tok->decode(out, true) << "\n";
     }
     return 0;
 }

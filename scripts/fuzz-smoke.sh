@@ -19,7 +19,7 @@ for src in tests/fuzz/fuzz_*.cpp; do
   cp -r "tests/fuzz/corpus/$corpus_name/." "$work/" 2>/dev/null || true
   log="build-fuzz/$name.log"
   set +e
-  (cd build-fuzz && "./tests/fuzz/$name" -max_total_time="$SECS" -rss_limit_mb=4096 -max_len=65536 \
+  (cd build-fuzz && "./tests/fuzz/$name" -max_total_time="$SECS" -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$name-" "$work" >"$name.log" 2>&1)
   rc=$?
   set -e

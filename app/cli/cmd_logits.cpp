@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: MIT
-// `mixq logits MODEL --ids 1,2,3 --out FILE`: fp32 little-endian logits [tokens, vocab] of the CPU engine.
+// `mixq logits MODEL --ids 1,2,3 --out FILE [--plan plan.json]`: fp32 little-endian logits [tokens, vocab] of the
+// CPU engine, optionally with a plan's fake-quant weights (what the exported ONNX model computes).
 #include <iostream>
 
 #include "app/cli/cli_command.h"
 #include "core/common/error.h"
 #include "core/common/atomic_file.h"
 #include "core/engine/transformer.h"
+#include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 
 namespace mixq::cli {
 namespace {
 
 int run_logits(const Args& args) {
-    args.allow_only({"--ids", "--out", "--json"});
+    args.allow_only({"--ids", "--out", "--plan", "--json"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto ids = parse_id_list(args.get_or("--ids", ""));
     const auto out = args.get("--out");
     if (!out) fail("", "missing --out FILE");
     engine::Transformer tf(model);
+    if (const auto plan = args.get("--plan")) plan::apply_plan_fake_quant(tf, *model, plan::load_plan(*plan));
     const engine::RowMatrix logits = tf.forward(ids);
     write_file_atomic(*out, std::string(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)));
     if (args.has("--json"))
@@ -26,8 +30,9 @@ int run_logits(const Args& args) {
     return 0;
 }
 
-CommandRegistrar reg({"logits", "mixq logits MODEL --ids 1,2,3 --out FILE [--json]",
-                      "Writes the logits of a token sequence as fp32 little-endian [tokens, vocab].", {"--json"},
+CommandRegistrar reg({"logits", "mixq logits MODEL --ids 1,2,3 --out FILE [--plan plan.json] [--json]",
+                      "Writes the logits of a token sequence as fp32 little-endian [tokens, vocab]; --plan uses the plan's "
+                      "fake-quant weights.", {"--json"},
                       run_logits});
 
 }  // namespace

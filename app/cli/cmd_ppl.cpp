@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--json]`: windowed perplexity of a text file.
+// `mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--plan plan.json] [--json]`: windowed perplexity of a
+// text file, optionally with a plan's fake-quant weights.
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -11,13 +12,15 @@
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
 #include "core/eval/perplexity.h"
+#include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::cli {
 namespace {
 
 int run_ppl(const Args& args) {
-    args.allow_only({"--text", "--window", "--max-tokens", "--json", "--quiet"});
+    args.allow_only({"--text", "--window", "--max-tokens", "--plan", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto text_path = args.get("--text");
     if (!text_path) fail("", "missing --text FILE");
@@ -30,6 +33,7 @@ int run_ppl(const Args& args) {
     auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
     const auto stream = tok->encode(ss.str());
     engine::Transformer tf(model);
+    if (const auto plan = args.get("--plan")) plan::apply_plan_fake_quant(tf, *model, plan::load_plan(*plan));
     auto job = make_cli_job(args.has("--quiet") || args.has("--json"));
     const auto r = eval::windowed_perplexity([&](const std::vector<int>& ids) { return tf.forward(ids); }, stream, window,
                                              max_tokens, job);
@@ -44,8 +48,9 @@ int run_ppl(const Args& args) {
     return 0;
 }
 
-CommandRegistrar reg({"ppl", "mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--json]",
-                      "Windowed perplexity of a text file (non-overlapping windows, fresh sequence each).",
+CommandRegistrar reg({"ppl", "mixq ppl MODEL --text FILE [--window N] [--max-tokens N] [--plan plan.json] [--json]",
+                      "Windowed perplexity of a text file (non-overlapping windows, fresh sequence each); --plan uses the "
+                      "plan's fake-quant weights.",
                       {"--json", "--quiet"}, run_ppl});
 
 }  // namespace

@@ -208,6 +208,7 @@ std::string Model::content_hash(const JobContext& job) const {
             done += static_cast<double>(n);
             job.report(done / total, "hashing", t.name);
         }
+        m_weights->release(t.name);  // hashing touches every page: hand them back so RSS stays bounded
     }
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.digest()));

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// export_onnx: writes a planned model as an ONNX Runtime GenAI folder — model.onnx (IR 8, ai.onnx 17 +
+// com.microsoft 1) with every initializer in model.onnx.data, genai_config.json, the tokenizer files and
+// mixq_plan.json — through a temporary folder that is renamed only when complete and checked by onnx::checker.
+//
+// Weights: a unit the plan quantizes becomes MatMulNBits (its own bits and block size, fp32 scales holding the
+// values quant::quantize_rows gives for the model's weight dtype, packed zero points when asymmetric, no
+// accuracy_level), so the file dequantizes exactly to plan::apply_plan_fake_quant's weights. A unit kept in 16-bit
+// becomes a float32 MatMul ([K, N] initializer, the file's values widened exactly; the CPU graph is float32 end
+// to end). Tensors are streamed one at a time from the memory-mapped safetensors, vocabulary-sized ones in row
+// chunks, so peak memory stays near the largest tensor in fp32 (only for a 16-bit lm_head, which must be
+// transposed) plus a fixed buffer.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/common/job.h"
+#include "core/io/model.h"
+#include "core/plan/plan.h"
+
+namespace mixq::exporter {
+
+enum class QkvMode { Packed, Unpacked };
+enum class TiedMode { Auto, On, Off };
+const char* qkv_mode_name(QkvMode m);    ///< "packed", "unpacked"
+const char* tied_mode_name(TiedMode m);  ///< "auto", "on", "off"
+QkvMode parse_qkv_mode(const std::string& s);    ///< throws mixq::Error for other names
+TiedMode parse_tied_mode(const std::string& s);  ///< throws mixq::Error for other names
+
+struct ExportOptions {
+    /// Packed: one MatMulNBits (or MatMul) for q|k|v per layer (legal: the three are one planning unit, one
+    /// format). Unpacked: three nodes.
+    QkvMode qkv = QkvMode::Packed;
+    /// One projection of [2·intermediate, hidden] for gate|up followed by a Split (MixQ's option; the genai
+    /// builder keeps them separate).
+    bool fuse_gate_up = false;
+    /// Auto: share when the model ties them. On: share (an error for an untied model). Off: write the embedding
+    /// and the lm_head separately even when tied (the same planned format, stored twice). Shared quantized:
+    /// one table used by GatherBlockQuantized (embedding) and MatMulNBits (lm_head); shared 16-bit: one fp32
+    /// [vocab, hidden] table used by Gather and by MatMul through a Transpose.
+    TiedMode tied = TiedMode::Auto;
+    /// Run onnx::checker on the written model before the folder is committed.
+    bool check = true;
+};
+
+struct ExportResult {
+    std::filesystem::path out_dir;
+    std::vector<std::string> files;  ///< file names in the folder
+    uint64_t onnx_bytes = 0;         ///< model.onnx
+    uint64_t data_bytes = 0;         ///< model.onnx.data (alignment padding included)
+    uint64_t padding_bytes = 0;      ///< of which alignment padding
+    uint64_t total_bytes = 0;        ///< every file of the folder
+    int nodes = 0, initializers = 0;
+    int matmul_nbits = 0;        ///< MatMulNBits nodes
+    int float_matmuls = 0;       ///< float MatMul nodes for weights
+    int gather_block_quantized = 0;
+    bool qkv_packed = false, gate_up_fused = false, tied_shared = false;
+    int units_not_in_plan = 0;   ///< model units the plan does not list (exported 16-bit)
+    double seconds = 0.0;        ///< wall time of the whole export (checker included)
+    double check_seconds = 0.0;  ///< of which onnx::checker
+    double write_mb_per_s = 0.0; ///< total_bytes / seconds, in MB (1e6 bytes) per second
+};
+
+/// Model::content_hash (cached by the model) computed so that each tensor's mapped pages are dropped as the hash
+/// passes them: RSS stays near one hashing chunk instead of the whole file. Cancel through `job`.
+std::string hash_model_streaming(const io::Model& model, const JobContext& job = null_job());
+
+/// Exports `model` with `plan` into `out_dir` (replaced atomically when it exists). Checks the plan against the
+/// model (hash, tensors, shapes). Progress ("export", tensor name) and cancel (between tensors and row chunks)
+/// through `job`; a cancelled or failed export leaves no folder behind. Errors are one line naming the file.
+ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const std::filesystem::path& out_dir,
+                         const ExportOptions& options = {}, const JobContext& job = null_job());
+
+}  // namespace mixq::exporter

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Streaming of weight matrices from the memory-mapped safetensors into the external data file: a RowSource
+// (rows of one or more tensors concatenated, e.g. q|k|v or gate|up, or a row range of a packed tensor) read in
+// bounded fp32 chunks that release their mapped pages, and writers for the MatMulNBits layout (quantized with
+// quant::quantize_rows chunk by chunk), fp32 rows and fp32 transposed ([K, N], the ONNX MatMul layout).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/export/external_data.h"
+#include "core/io/safetensors.h"
+#include "core/quant/quant_format.h"
+
+namespace mixq::exporter {
+
+struct RowSegment {
+    std::string tensor;  ///< HF tensor name
+    int64_t row0 = 0;    ///< first row taken
+    int64_t rows = 0;    ///< rows taken
+};
+
+/// Rows [0, rows()) of the concatenation of `segments` (all with `cols` columns), as fp32.
+class RowSource {
+public:
+    RowSource(const io::TensorStore& store, std::vector<RowSegment> segments);
+    int64_t rows() const { return m_rows; }
+    int64_t cols() const { return m_cols; }
+    /// Rows [r0, r0 + n) into out ([n, cols] row-major); drops the mapped pages of the tensors it touched.
+    void read(int64_t r0, int64_t n, float* out) const;
+    const std::vector<RowSegment>& segments() const { return m_segments; }
+
+private:
+    const io::TensorStore& m_store;
+    std::vector<RowSegment> m_segments;
+    int64_t m_rows = 0, m_cols = 0;
+};
+
+/// Called after each chunk with the number of weights processed (progress; may throw Cancelled).
+using ChunkFn = std::function<void(int64_t weights)>;
+
+/// Rows per chunk for a row length of `cols` fp32 values: a fixed buffer of kChunkBytes, at least one row.
+constexpr uint64_t kChunkBytes = uint64_t(16) << 20;
+int64_t chunk_rows(int64_t cols);
+
+/// The three initializers of a quantized [N, K] matrix in the data file.
+struct QuantizedRegions {
+    int64_t n = 0, k = 0, k_blocks = 0, blob_size = 0, zp_row_bytes = 0;
+    DataRegion packed;       ///< uint8 [N, k_blocks, blob_size]
+    DataRegion scales;       ///< fp32 [N, k_blocks]
+    DataRegion zero_points;  ///< uint8 [N, zp_row_bytes]; length 0 when symmetric
+    bool has_zero_points() const { return zero_points.length > 0; }
+};
+
+/// Quantizes `src` with `f` (scales rounded to `scale_dtype`, written as fp32; no importance) chunk by chunk and
+/// writes packed codes, then scales, then zero points. `name` labels the tensors in errors.
+QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
+                                 io::DType scale_dtype, const std::string& name, const ChunkFn& tick);
+/// Writes `src` as fp32 [N, K].
+DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, const std::string& name, const ChunkFn& tick);
+/// Writes `src` transposed as fp32 [K, N]. Holds the matrix in fp32 once (the only whole-tensor buffer).
+DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src, const std::string& name,
+                                  const ChunkFn& tick);
+
+}  // namespace mixq::exporter

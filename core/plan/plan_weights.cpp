@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// Fake-quant overrides from a plan, and plans built from a per-unit format choice.
+#include "core/plan/plan_weights.h"
+
+#include <memory>
+
+#include "core/plan/model_check.h"
+#include "core/quant/quantizer.h"
+
+namespace mixq::plan {
+
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan) {
+    check_plan_for_model(plan, model, "plan");
+    for (const auto& unit : model.layout().units) {
+        const PlannedUnit* pu = plan.find(unit.name);
+        const bool quantized = pu && !pu->format.is_float();
+        for (const auto& m : unit.members) {
+            if (!quantized) {
+                tf.clear_override(m.name);
+                continue;
+            }
+            const engine::RowMatrix w = tf.load_effective(m.name);
+            auto q = std::make_shared<engine::RowMatrix>(
+                quant::fake_quantize(w, pu->format, model.weight_dtype(), nullptr));
+            tf.set_override(m.name, std::move(q));
+        }
+    }
+}
+
+Plan make_model_plan(const io::Model& model, const std::function<quant::QuantFormat(const io::QuantUnit&)>& choose) {
+    Plan p;
+    p.model_path = model.dir().string();
+    p.model_hash = model.content_hash();
+    p.source = PlanSource::Import;
+    int64_t planned = 0;
+    for (const auto& u : model.layout().units) {
+        PlannedUnit pu;
+        pu.name = u.name;
+        pu.kind = u.kind;
+        pu.layer = u.layer;
+        for (const auto& m : u.members) {
+            pu.members.push_back(m.name);
+            pu.shapes.push_back({m.out_features, m.in_features});
+        }
+        pu.format = choose(u);
+        pu.has_kld = false;
+        planned += u.numel();
+        p.units.push_back(std::move(pu));
+    }
+    p.non_planned_params = std::max<int64_t>(0, model.parameter_count() - planned);
+    finalize_plan(p);
+    return p;
+}
+
+}  // namespace mixq::plan

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// A plan's weights for the CPU engine: fake-quant overrides for every planned unit (exactly the values the ONNX
+// exporter stores), and a helper that builds a plan for a model from a per-unit format choice.
+#pragma once
+#include <functional>
+
+#include "core/engine/transformer.h"
+#include "core/io/model.h"
+#include "core/plan/plan.h"
+
+namespace mixq::plan {
+
+/// Checks that `plan` belongs to `model` (hash, tensor names, shapes), then sets on `tf` a fake-quant override
+/// for every member of every quantized unit: quant::fake_quantize of the engine's weight (the file's, in the
+/// engine's basis) with the unit's format, scale dtype = the model's weight dtype, no importance weighting —
+/// the same quantizer calls the exporter makes, so the engine computes the exported model. Units kept in 16-bit,
+/// and model units the plan does not list, keep the file's weights (any earlier override of them is cleared).
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan);
+
+/// A plan for `model` (every layout unit, forward order, hash and path set, totals finalized) with the format
+/// `choose` returns for each unit. Source Import.
+Plan make_model_plan(const io::Model& model, const std::function<quant::QuantFormat(const io::QuantUnit&)>& choose);
+
+}  // namespace mixq::plan

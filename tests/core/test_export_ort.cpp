@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+// Exported models run by real ONNX Runtime (npm onnxruntime-node 1.30.0, CPU EP; installed into tests/ort by this
+// test with `npm ci`) reproduce the CPU engine with the same plan's fake-quant weights to <= 1e-3 max abs on the
+// logits: pure int4, pure int8, mixed and 16-bit plans on the demo model, with and without packed QKV / fused
+// gate|up / shared tied table, a prefill and a decode step through the KV cache, a batch of two, and synthetic
+// qwen2 (biases, untied quantized embedding), qwen3 (q/k norm, file-packed qkv and gate_up split apart, llama3
+// RoPE scaling) and a model whose hidden size is not a multiple of the block size. Skips (MIXQ-SKIP) only when
+// node or npm is absent.
+#include <QProcess>
+#include <QStandardPaths>
+#include <QtTest>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.h"
+#include "core/engine/transformer.h"
+#include "core/export/exporter.h"
+#include "core/io/synthetic_model.h"
+#include "core/plan/plan_weights.h"
+#include "test_support.h"
+
+using namespace mixq;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using quant::QuantFormat;
+
+namespace {
+
+constexpr float kTolerance = 1e-3f;
+
+fs::path ort_dir() { return fs::path(MIXQ_SOURCE_RESOURCES).parent_path() / "tests" / "ort"; }
+
+QuantFormat fmt(const std::string& s) { return QuantFormat::parse(s); }
+
+void write_bytes(const fs::path& p, const void* data, size_t n) {
+    std::ofstream out(p, std::ios::binary);
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+}
+
+std::vector<float> read_floats(const fs::path& p) {
+    const std::string s = mixq_test::read_text(p);
+    std::vector<float> v(s.size() / 4);
+    std::memcpy(v.data(), s.data(), v.size() * 4);
+    return v;
+}
+
+struct Run {
+    int code = -1;
+    QString out;
+};
+
+Run run_process(const QString& exe, const QStringList& args, const QProcessEnvironment& env, int timeout_ms) {
+    QProcess p;
+    p.setProcessEnvironment(env);
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(exe, args);
+    if (!p.waitForFinished(timeout_ms)) {
+        p.kill();
+        p.waitForFinished();
+        return {-1, "timed out: " + QString::fromUtf8(p.readAll())};
+    }
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAll())};
+}
+
+/// One model run: inputs written as raw files, outputs read back after the batch ran.
+struct Job {
+    std::string model;
+    fs::path dir;
+    json inputs = json::object();
+};
+
+class OrtBatch {
+public:
+    explicit OrtBatch(fs::path work) : m_work(std::move(work)) {}
+
+    /// Adds a run of `model` on ids [batch, T] after a past of `past_len` positions; returns its index.
+    size_t add(const fs::path& model, const std::vector<std::vector<int64_t>>& ids, int layers, int kv_heads, int head_dim,
+               int past_len = 0, const std::vector<fs::path>& past_dirs = {}) {
+        Job j;
+        j.model = model.string();
+        j.dir = m_work / ("job" + std::to_string(m_jobs.size()));
+        fs::create_directories(j.dir);
+        const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
+        std::vector<int64_t> flat, mask;
+        for (const auto& row : ids) flat.insert(flat.end(), row.begin(), row.end());
+        mask.assign(static_cast<size_t>(B * (past_len + T)), 1);
+        write_bytes(j.dir / "ids.bin", flat.data(), flat.size() * 8);
+        write_bytes(j.dir / "mask.bin", mask.data(), mask.size() * 8);
+        j.inputs["input_ids"] = {{"type", "int64"}, {"dims", {B, T}}, {"file", (j.dir / "ids.bin").string()}};
+        j.inputs["attention_mask"] = {{"type", "int64"}, {"dims", {B, past_len + T}}, {"file", (j.dir / "mask.bin").string()}};
+        write_bytes(j.dir / "empty.bin", "", 0);
+        for (int i = 0; i < layers; ++i)
+            for (const char* kv : {"key", "value"}) {
+                const std::string name = "past_key_values." + std::to_string(i) + "." + kv;
+                const std::string file =
+                    past_len == 0 ? (j.dir / "empty.bin").string()
+                                  : (past_dirs.at(0) / ("present." + std::to_string(i) + "." + kv + ".bin")).string();
+                j.inputs[name] = {{"type", "float32"}, {"dims", {B, kv_heads, past_len, head_dim}}, {"file", file}};
+            }
+        m_jobs.push_back(std::move(j));
+        return m_jobs.size() - 1;
+    }
+
+    /// Runs every job added since the last run in one node process; throws with node's output on failure.
+    void run(const QProcessEnvironment& env) {
+        json all = json::array();
+        for (size_t i = m_ran; i < m_jobs.size(); ++i)
+            all.push_back({{"model", m_jobs[i].model}, {"out_dir", (m_jobs[i].dir / "out").string()}, {"inputs", m_jobs[i].inputs}});
+        const fs::path spec = m_work / ("jobs" + std::to_string(m_ran) + ".json");
+        std::ofstream(spec) << all.dump();
+        const Run r = run_process("node", {QString::fromStdString((ort_dir() / "ort_run.js").string()),
+                                           QString::fromStdString(spec.string())},
+                                  env, 300000);
+        if (r.code != 0) throw std::runtime_error("ort_run.js failed: " + r.out.toStdString());
+        m_ran = m_jobs.size();
+    }
+
+    fs::path out_dir(size_t job) const { return m_jobs[job].dir / "out"; }
+    std::vector<float> logits(size_t job) const { return read_floats(out_dir(job) / "logits.bin"); }
+
+private:
+    fs::path m_work;
+    std::vector<Job> m_jobs;
+    size_t m_ran = 0;
+};
+
+/// A model, a plan, export options and the engine logits to compare with.
+struct Case {
+    std::string name;
+    std::shared_ptr<io::Model> model;
+    plan::Plan plan;
+    exporter::ExportOptions options;
+    fs::path out;
+    std::vector<int64_t> ids;
+    size_t full = 0, prefix = 0, decode = 0, batch = 0;  // job indices
+    engine::RowMatrix ref;        // engine, plan weights, ids [T, V]
+    engine::RowMatrix ref_other;  // engine, plan weights, second batch row
+    engine::RowMatrix ref_fp;     // engine, file weights (how far the plan is from the original)
+};
+
+float max_abs_diff(const float* a, const float* b, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+std::vector<int64_t> token_ids(int n, int vocab, uint32_t seed) {
+    std::vector<int64_t> ids;
+    uint32_t x = seed;
+    for (int i = 0; i < n; ++i) {
+        x = x * 1664525u + 1013904223u;
+        ids.push_back((x >> 8) % static_cast<uint32_t>(vocab));
+    }
+    return ids;
+}
+
+std::shared_ptr<io::Model> synthetic(const fs::path& dir, const std::string& type, int hidden, int heads, int kv_heads,
+                                     bool tied, bool packed, const std::string& rope) {
+    io::SyntheticSpec s = io::SyntheticSpec::preset("tiny");
+    auto& c = s.config;
+    c.model_type = type;
+    c.attention_bias = type == "qwen2";
+    c.qk_norm = type == "qwen3";
+    c.hidden_size = hidden;
+    c.num_heads = heads;
+    c.num_kv_heads = kv_heads;
+    c.head_dim = hidden / heads;
+    c.intermediate_size = 2 * hidden + 32;
+    c.vocab_size = 512;
+    c.tie_word_embeddings = tied;
+    c.max_position_embeddings = 256;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 1e6;
+    if (rope == "llama3") {
+        c.rope_scaling.type = "llama3";
+        c.rope_scaling.factor = 8.0;
+        c.rope_scaling.low_freq_factor = 1.0;
+        c.rope_scaling.high_freq_factor = 4.0;
+        c.rope_scaling.original_max_position_embeddings = 64;
+    }
+    s.packed_qkv = packed;
+    s.fused_gate_up = packed;
+    s.init_std = 0.25f;  // activations of order one, so a wrong graph shows in the logits
+    s.seed = static_cast<uint64_t>(hidden * 131 + heads);
+    io::write_synthetic_model(dir, s);
+    return io::Model::open(dir);
+}
+
+}  // namespace
+
+class TestExportOrt : public QObject {
+    Q_OBJECT
+
+    QString m_skip;
+    QProcessEnvironment m_env;
+    fs::path m_work;
+
+/// Skips the calling test slot, loudly, when node/npm are absent.
+#define REQUIRE_ORT()                               \
+    do {                                            \
+        if (!m_skip.isEmpty()) {                    \
+            qWarning("%s", qPrintable(m_skip));     \
+            QSKIP(qPrintable(m_skip));              \
+        }                                           \
+    } while (0)
+
+private slots:
+    void initTestCase() {
+        if (QStandardPaths::findExecutable("node").isEmpty() || QStandardPaths::findExecutable("npm").isEmpty()) {
+            m_skip = "MIXQ-SKIP: node/npm are not installed, so ONNX Runtime (npm onnxruntime-node) cannot run";
+            return;
+        }
+        m_env = QProcessEnvironment::systemEnvironment();
+        m_env.insert("ONNXRUNTIME_NODE_INSTALL", "skip");  // the postinstall would fetch CUDA binaries
+        m_env.insert("ORT_DISABLE_TELEMETRY", "1");
+        m_env.insert("OMP_NUM_THREADS", "1");
+        const fs::path pkg = ort_dir() / "node_modules" / "onnxruntime-node" / "package.json";
+        bool installed = false;
+        if (fs::exists(pkg)) {
+            const json j = json::parse(mixq_test::read_text(pkg), nullptr, false);
+            installed = !j.is_discarded() && j.value("version", "") == "1.30.0";
+        }
+        if (!installed) {
+            const Run r = run_process("npm", {"ci", "--prefix", QString::fromStdString(ort_dir().string()), "--no-audit",
+                                              "--no-fund"},
+                                      m_env, 600000);
+            QVERIFY2(r.code == 0, qPrintable("npm ci in tests/ort failed: " + r.out));
+        }
+        QVERIFY2(fs::exists(pkg), "onnxruntime-node is missing after npm ci");
+        m_work = mixq_test::scratch("export_ort");
+    }
+
+    void exportedLogitsMatchTheEngine() {
+        REQUIRE_ORT();
+        auto demo = io::Model::open(mixq_test::demo_model());
+        const auto uniform = [](const std::string& f) { return [f](const io::QuantUnit&) { return fmt(f); }; };
+        const auto mixed = [](const io::QuantUnit& u) {
+            const int l = u.layer;
+            switch (u.kind) {
+                case io::UnitKind::QKV: return fmt(l % 2 ? "int8-g64-sym" : "int4-g32");
+                case io::UnitKind::O: return l == 2 ? QuantFormat::float16() : fmt("int4-g128-kquant");
+                case io::UnitKind::GateUp: return l < 2 ? QuantFormat::float16() : fmt("int4-g64-sym");
+                case io::UnitKind::Down: return fmt(l >= 4 ? "int8-g32" : "int4-g16");
+                default: return fmt("int8-g64");
+            }
+        };
+        exporter::ExportOptions packed, unpacked, packed_off;
+        packed.fuse_gate_up = true;
+        unpacked.qkv = exporter::QkvMode::Unpacked;
+        unpacked.tied = exporter::TiedMode::Off;
+        packed_off.tied = exporter::TiedMode::Off;
+
+        std::vector<Case> cases;
+        auto add = [&](const std::string& name, std::shared_ptr<io::Model> m,
+                       const std::function<QuantFormat(const io::QuantUnit&)>& choose, exporter::ExportOptions o) {
+            Case c;
+            c.name = name;
+            c.model = std::move(m);
+            c.plan = plan::make_model_plan(*c.model, choose);
+            c.options = o;
+            cases.push_back(std::move(c));
+        };
+        add("int4 packed+fused+tied", demo, uniform("int4-g32"), packed);
+        add("int4 unpacked+separate", demo, uniform("int4-g32"), unpacked);
+        add("int4 sym k-quant, packed+tied", demo, uniform("int4-g32-sym-kquant"), exporter::ExportOptions{});
+        add("int8 packed+fused+tied", demo, uniform("int8-g128-sym"), packed);
+        add("int8 unpacked+separate", demo, uniform("int8-g128-sym"), unpacked);
+        add("mixed packed+fused+tied", demo, mixed, packed);
+        add("mixed unpacked+separate", demo, mixed, unpacked);
+        add("16-bit packed+tied", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed);
+        add("16-bit tied off", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed_off);
+        // qwen2: q/k/v biases, untied: quantized embedding on its own table + int8 lm_head.
+        auto qwen2 = synthetic(m_work / "qwen2", "qwen2", 64, 4, 2, false, false, "none");
+        add("qwen2 biases, own embedding table", qwen2,
+            [](const io::QuantUnit& u) {
+                return u.kind == io::UnitKind::Embedding ? fmt("int4-g16")
+                       : u.kind == io::UnitKind::LmHead  ? fmt("int8-g32-sym")
+                                                         : fmt("int4-g32");
+            },
+            packed);
+        // qwen3: q/k norm; the file packs qkv and gate_up, the export splits them; llama3 RoPE scaling.
+        auto qwen3 = synthetic(m_work / "qwen3", "qwen3", 64, 4, 2, true, true, "llama3");
+        add("qwen3 q/k norm, file-packed split", qwen3, uniform("int8-g16"), unpacked);
+        add("qwen3 q/k norm, packed+fused", qwen3, mixed, packed);
+        // hidden 96 with block 64: partial last block, and the shared table needs a Slice after the gather.
+        auto odd = synthetic(m_work / "odd", "llama", 96, 2, 1, true, false, "none");
+        add("hidden 96, block 64", odd, uniform("int4-g64"), packed);
+
+        OrtBatch batch(m_work / "runs");
+        const int T = 12;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            Case& c = cases[i];
+            const auto& cfg = c.model->config();
+            c.out = m_work / ("case" + std::to_string(i));
+            exporter::export_onnx(*c.model, c.plan, c.out, c.options);
+            c.ids = token_ids(T, cfg.vocab_size, 7 + static_cast<uint32_t>(i));
+            const auto& ids = c.ids;
+            const auto ids2 = token_ids(T, cfg.vocab_size, 1000 + static_cast<uint32_t>(i));
+            const std::vector<int64_t> prefix(ids.begin(), ids.end() - 1);
+            const fs::path onnx = c.out / "model.onnx";
+            c.full = batch.add(onnx, {ids}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+            c.prefix = batch.add(onnx, {prefix}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+            c.batch = batch.add(onnx, {ids, ids2}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+
+            engine::Transformer tf(c.model);
+            c.ref_fp = tf.forward(std::vector<int>(ids.begin(), ids.end()));
+            plan::apply_plan_fake_quant(tf, *c.model, c.plan);
+            c.ref = tf.forward(std::vector<int>(ids.begin(), ids.end()));
+            c.ref_other = tf.forward(std::vector<int>(ids2.begin(), ids2.end()));
+        }
+        try {
+            batch.run(m_env);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        // Decode steps: the last token with the prefix's present K/V as past.
+        for (auto& c : cases) {
+            const auto& cfg = c.model->config();
+            c.decode = batch.add(c.out / "model.onnx", {{c.ids.back()}}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim,
+                                 T - 1, {batch.out_dir(c.prefix)});
+        }
+        try {
+            batch.run(m_env);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+
+        bool all_ok = true;
+        for (const auto& c : cases) {
+            const int64_t V = c.model->config().vocab_size;
+            const auto full = batch.logits(c.full);
+            const auto dec = batch.logits(c.decode);
+            const auto two = batch.logits(c.batch);
+            QCOMPARE(int64_t(full.size()), T * V);
+            QCOMPARE(int64_t(dec.size()), V);
+            QCOMPARE(int64_t(two.size()), 2 * T * V);
+            const float d_full = max_abs_diff(full.data(), c.ref.data(), full.size());
+            const float d_dec = max_abs_diff(dec.data(), c.ref.data() + (T - 1) * V, dec.size());
+            const float d_b0 = max_abs_diff(two.data(), c.ref.data(), static_cast<size_t>(T * V));
+            const float d_b1 = max_abs_diff(two.data() + T * V, c.ref_other.data(), static_cast<size_t>(T * V));
+            const float d_fp = max_abs_diff(full.data(), c.ref_fp.data(), full.size());
+            const float worst = std::max({d_full, d_dec, d_b0, d_b1});
+            qInfo("%-36s max|ORT - engine(plan)| prefill %.2e decode %.2e batch %.2e/%.2e; vs unquantized %.3f; logits "
+                  "up to %.1f; data %llu bytes",
+                  c.name.c_str(), d_full, d_dec, d_b0, d_b1, d_fp, c.ref.cwiseAbs().maxCoeff(),
+                  static_cast<unsigned long long>(fs::file_size(c.out / "model.onnx.data")));
+            if (!(worst <= kTolerance)) {
+                qWarning("%s: ORT differs from the engine by %.3e", c.name.c_str(), worst);
+                all_ok = false;
+            }
+        }
+        QVERIFY(all_ok);
+        // The comparison can fail: quantized plans move the logits far more than the tolerance.
+        QVERIFY(max_abs_diff(batch.logits(cases[0].full).data(), cases[0].ref_fp.data(), cases[0].ref.size()) > 100 * kTolerance);
+    }
+
+    void graphOptimizationsDoNotChangeTheResult() {
+        REQUIRE_ORT();
+        // The same int4 model with ORT's graph optimizations disabled (no fusions) gives the same logits.
+        auto demo = io::Model::open(mixq_test::demo_model());
+        const plan::Plan p = plan::make_model_plan(*demo, [](const io::QuantUnit&) { return fmt("int4-g32"); });
+        const fs::path out = m_work / "noopt";
+        exporter::export_onnx(*demo, p, out);
+        const auto ids = token_ids(9, 1024, 99);
+        json inputs = json::object();
+        write_bytes(m_work / "noopt_ids.bin", ids.data(), ids.size() * 8);
+        const std::vector<int64_t> mask(ids.size(), 1);
+        write_bytes(m_work / "noopt_mask.bin", mask.data(), mask.size() * 8);
+        write_bytes(m_work / "noopt_empty.bin", "", 0);
+        inputs["input_ids"] = {{"type", "int64"}, {"dims", {1, 9}}, {"file", (m_work / "noopt_ids.bin").string()}};
+        inputs["attention_mask"] = {{"type", "int64"}, {"dims", {1, 9}}, {"file", (m_work / "noopt_mask.bin").string()}};
+        for (int i = 0; i < 6; ++i)
+            for (const char* kv : {"key", "value"})
+                inputs["past_key_values." + std::to_string(i) + "." + kv] = {
+                    {"type", "float32"}, {"dims", {1, 2, 0, 32}}, {"file", (m_work / "noopt_empty.bin").string()}};
+        json jobs = json::array();
+        jobs.push_back({{"model", (out / "model.onnx").string()}, {"out_dir", (m_work / "noopt_off").string()},
+                        {"optimization", "disabled"}, {"inputs", inputs}});
+        std::ofstream(m_work / "noopt.json") << jobs.dump();
+        const Run r = run_process("node", {QString::fromStdString((ort_dir() / "ort_run.js").string()),
+                                           QString::fromStdString((m_work / "noopt.json").string())},
+                                  m_env, 300000);
+        QVERIFY2(r.code == 0, qPrintable(r.out));
+        engine::Transformer tf(demo);
+        plan::apply_plan_fake_quant(tf, *demo, p);
+        const auto ref = tf.forward(std::vector<int>(ids.begin(), ids.end()));
+        const auto got = read_floats(m_work / "noopt_off" / "logits.bin");
+        QCOMPARE(int64_t(got.size()), int64_t(ref.size()));
+        const float d = max_abs_diff(got.data(), ref.data(), got.size());
+        qInfo("optimizations disabled: max|ORT - engine(plan)| %.2e", d);
+        QVERIFY(d <= kTolerance);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestExportOrt)
+#include "test_export_ort.moc"

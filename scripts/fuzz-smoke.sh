@@ -26,7 +26,7 @@ for src in tests/fuzz/fuzz_*.cpp; do
   execs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" || true)
   [ -z "$execs" ] && execs=$(grep -oE "#[0-9]+" "$log" | tail -1 | tr -d '#')
   cov=$(grep -oE "cov: [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+" || echo "?")
-  crashes=$(ls build-fuzz/"$name"-* 2>/dev/null | wc -l)
+  crashes=$(find build-fuzz -maxdepth 1 -name "$name-*" | wc -l)
   echo "| $name | $SECS | ${execs:-?} | $cov | $crashes (exit $rc) |"
   rm -rf "$work"
 done

@@ -37,4 +37,14 @@ QString format_duration(double seconds) {
     return QString::asprintf("%lld:%02lld", m, sec);
 }
 
+MemoryModeText memory_mode_text(const std::string& mode, const std::string& reason) {
+    const QString r = QString::fromStdString(reason);
+    QString how;
+    if (r.contains("auto-selected"))
+        how = QStringLiteral(" (auto)");
+    else if (r.contains("requested"))
+        how = QStringLiteral(" (requested)");
+    return {QStringLiteral("memory: ") + QString::fromStdString(mode) + how, r};
+}
+
 }  // namespace mixq::ui

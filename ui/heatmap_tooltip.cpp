@@ -27,7 +27,7 @@ QString plan_label(const std::string& format) {
 }
 
 QString heatmap_tooltip(const HeatmapUnit& u, int col, const score::UnitScore* score, const std::string& current,
-                        const std::string& plan_format, int scale_bits) {
+                        const std::string& plan_format, int scale_bits, bool pinned) {
     QString html = "<b>" + esc(u.name) + "</b> &nbsp;<span style='color:gray'>(" + io::unit_kind_name(u.kind);
     if (u.layer >= 0) html += ", layer " + QString::number(u.layer);
     html += ")</span><br/>";
@@ -81,7 +81,8 @@ QString heatmap_tooltip(const HeatmapUnit& u, int col, const score::UnitScore* s
                 bytes_text = "size unknown";
             }
         }
-        html += "plan: <b>" + esc(plan_format) + "</b> &mdash; " + bytes_text;
+        html += "plan: <b>" + esc(plan_format) + "</b>" + (pinned ? QString(" (pinned)") : QString()) +
+                " &mdash; " + bytes_text;
     } else {
         html += "<span style='color:gray'>no plan yet</span>";
     }

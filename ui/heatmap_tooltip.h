@@ -14,7 +14,7 @@ namespace mixq::ui {
 /// format for the unit ("" when none). Bytes of a planned format without a score are computed exactly with
 /// QuantFormat::storage_bits.
 QString heatmap_tooltip(const HeatmapUnit& unit, int col, const score::UnitScore* score, const std::string& current,
-                        const std::string& plan_format, int scale_bits);
+                        const std::string& plan_format, int scale_bits, bool pinned = false);
 
 /// "4" for int4-g32, "8" for int8-g128, "16" for fp16; the text itself when it is not a format name.
 QString plan_label(const std::string& format);

@@ -19,7 +19,7 @@ JobRunner::~JobRunner() {
 void JobRunner::start(const QString& title, Work work) {
     m_queue.push_back({title, std::move(work)});
     setBusy(true);
-    if (!m_running) startNext();
+    if (!m_running && !m_delivering) startNext();  // from a Deliver: finishJob starts it right after
 }
 
 void JobRunner::cancel() {
@@ -120,12 +120,15 @@ void JobRunner::finishJob(quint64 id, Outcome outcome, const QString& message, c
     switch (outcome) {
     case Outcome::Ok:
         if (deliver) {
+            m_delivering = true;
             try {
                 deliver();
             } catch (const std::exception& e) {
+                m_delivering = false;
                 emit jobFailed(title, QString::fromStdString(e.what()));
                 break;
             }
+            m_delivering = false;
         }
         emit jobFinished(title);
         break;

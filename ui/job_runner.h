@@ -25,8 +25,8 @@ public:
     explicit JobRunner(QObject* parent = nullptr);
     ~JobRunner() override;  ///< cancels and waits for the running job
 
-    /// Queues a job; it starts at once when idle, else after the jobs before it. The runner is busy from
-    /// here until its queue is empty.
+    /// Queues a job; it starts at once when idle, else after the jobs before it (a Deliver may queue the next
+    /// step). The runner is busy from here until its queue is empty.
     void start(const QString& title, Work work);
     /// Cancels the running job and drops the queued ones.
     void cancel();
@@ -63,6 +63,7 @@ private:
     CancelToken m_token;
     quint64 m_jobId = 0;
     bool m_running = false;
+    bool m_delivering = false;  ///< inside a job's Deliver (jobs it queues start after it returns)
     bool m_busy = false;
     QString m_currentTitle;
 

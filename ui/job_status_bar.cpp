@@ -48,7 +48,10 @@ JobStatusBar::JobStatusBar(JobRunner* runner, QWidget* parent) : QStatusBar(pare
 
     connect(runner, &JobRunner::busyChanged, this, &JobStatusBar::onBusy);
     connect(runner, &JobRunner::progressChanged, this, &JobStatusBar::onProgress);
-    connect(runner, &JobRunner::jobStarted, this, [this](const QString& title) { m_job->setText(title + "\u2026"); });
+    connect(runner, &JobRunner::jobStarted, this, [this](const QString& title) {
+        clearMessage();  // a "done" message of the previous job would hide the progress bar and Cancel
+        m_job->setText(title + "\u2026");
+    });
     connect(m_cancel, &QPushButton::clicked, runner, &JobRunner::cancel);
     connect(runner, &JobRunner::jobFinished, this,
             [this](const QString& title) { showMessage(tr("%1: done").arg(title), 5000); });

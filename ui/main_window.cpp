@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// MainWindow: menus, docks, drag & drop, and the model / scores loading jobs.
+// MainWindow: menus, docks, drag & drop, the model / scores loading jobs, and the wiring of scoring, planning and
+// plan files.
 #include "ui/main_window.h"
 
 #include <QAction>
@@ -16,18 +17,30 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QScrollArea>
+#include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 #include <chrono>
 
+#include "core/common/error.h"
 #include "core/io/model.h"
+#include "core/plan/model_check.h"
+#include "core/plan/plan_json.h"
+#include "ui/budget_panel.h"
 #include "ui/drop_target.h"
 #include "ui/format_utils.h"
+#include "ui/frontier_plot.h"
+#include "ui/grouping_tree.h"
 #include "ui/job_runner.h"
 #include "ui/job_status_bar.h"
 #include "ui/log_panel.h"
 #include "ui/model_summary_panel.h"
+#include "ui/plan_controller.h"
+#include "ui/plan_presenter.h"
 #include "ui/recent_models.h"
+#include "ui/scoring_controller.h"
 #include "ui/sensitivity_heatmap.h"
+#include "ui/settings_dialog.h"
 
 namespace mixq::ui {
 
@@ -45,14 +58,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     resize(1360, 860);
 
     m_jobs = new JobRunner(this);
-    m_heatmap = new SensitivityHeatmap(this);
-    setCentralWidget(m_heatmap);
+    m_plans = new PlanController(this);
+    m_heatmap = new SensitivityHeatmap();
+    m_frontier = new FrontierPlot();
+    m_centre = new QSplitter(Qt::Vertical, this);
+    m_centre->setObjectName("centreSplitter");
+    m_centre->addWidget(m_heatmap);
+    m_centre->addWidget(m_frontier);
+    m_centre->setStretchFactor(0, 3);
+    m_centre->setStretchFactor(1, 2);
+    m_centre->setChildrenCollapsible(false);
+    setCentralWidget(m_centre);
     m_status = new JobStatusBar(m_jobs, this);
     setStatusBar(m_status);
     buildDocks();
     buildMenus();
+    m_scoring = new ScoringController(this);
 
-    connect(m_jobs, &JobRunner::busyChanged, this, &MainWindow::busyChanged);
+    connect(m_jobs, &JobRunner::busyChanged, this, &MainWindow::updateBusy);
+    connect(m_plans, &PlanController::busyChanged, this, &MainWindow::updateBusy);
+    connect(m_plans, &PlanController::failed, this, [this](const QString& msg) { reportError(tr("Planning"), msg); });
+    new PlanPresenter(m_plans, m_heatmap, m_tree, m_frontier, m_savePlanAction, m_log, this);
     connect(m_jobs, &JobRunner::logLine, m_log, &LogPanel::appendLine);
     connect(m_jobs, &JobRunner::jobStarted, this, [this](const QString& t) { m_log->appendLine(t + "\u2026"); });
     connect(m_jobs, &JobRunner::jobCancelled, this, [this](const QString& t) { m_log->appendLine(t + ": cancelled"); });
@@ -62,15 +88,29 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() {
     delete m_jobs;  // cancels and joins the worker before the window's members go away
     m_jobs = nullptr;
+    delete m_plans;  // joins a running planner build
+    m_plans = nullptr;
 }
 
 void MainWindow::buildDocks() {
     m_summary = new ModelSummaryPanel();
+    m_budget = new BudgetPanel(m_plans);
+    m_tree = new GroupingTree();
+    m_sideTabs = new QTabWidget();
+    m_sideTabs->setObjectName("sideTabs");
+    m_sideTabs->setDocumentMode(true);
+    m_sideTabs->addTab(m_tree, tr("Groups"));
+    auto* summaryScroll = new QScrollArea();
+    summaryScroll->setWidget(m_summary);
+    summaryScroll->setWidgetResizable(true);
+    summaryScroll->setFrameShape(QFrame::NoFrame);
+    m_sideTabs->addTab(summaryScroll, tr("Model"));
     auto* side = new QWidget();
     m_sideLayout = new QVBoxLayout(side);
-    m_sideLayout->setContentsMargins(0, 0, 0, 0);
-    m_sideLayout->addWidget(m_summary);
-    m_sideLayout->addStretch(1);
+    m_sideLayout->setContentsMargins(4, 4, 4, 4);
+    m_sideLayout->setSpacing(6);
+    m_sideLayout->addWidget(m_budget);
+    m_sideLayout->addWidget(m_sideTabs, 1);
     auto* scroll = new QScrollArea();
     scroll->setWidget(side);
     scroll->setWidgetResizable(true);
@@ -79,7 +119,8 @@ void MainWindow::buildDocks() {
     m_sideDock->setObjectName("sideDock");
     m_sideDock->setWidget(scroll);
     m_sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
-    m_sideDock->setMinimumWidth(300);
+    m_sideDock->setMinimumWidth(340);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     addDockWidget(Qt::RightDockWidgetArea, m_sideDock);
 
     m_log = new LogPanel();
@@ -89,8 +130,8 @@ void MainWindow::buildDocks() {
     m_logDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
                            QDockWidget::DockWidgetClosable);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
-    resizeDocks({m_sideDock}, {340}, Qt::Horizontal);
-    resizeDocks({m_logDock}, {150}, Qt::Vertical);
+    resizeDocks({m_sideDock}, {400}, Qt::Horizontal);
+    resizeDocks({m_logDock}, {120}, Qt::Vertical);
 }
 
 void MainWindow::buildMenus() {
@@ -108,9 +149,20 @@ void MainWindow::buildMenus() {
     QAction* scores = file->addAction(tr("&Load Scores\u2026"), this, &MainWindow::chooseScoresFile);
     scores->setObjectName("actionLoadScores");
     file->addSeparator();
+    m_savePlanAction = file->addAction(tr("&Save Plan\u2026"), this, &MainWindow::chooseSavePlan);
+    m_savePlanAction->setObjectName("actionSavePlan");
+    m_savePlanAction->setShortcut(QKeySequence::Save);
+    m_savePlanAction->setEnabled(false);
+    QAction* loadPlan = file->addAction(tr("Load &Plan\u2026"), this, &MainWindow::chooseLoadPlan);
+    loadPlan->setObjectName("actionLoadPlan");
+    file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setObjectName("actionQuit");
+
+    QMenu* settings = menuBar()->addMenu(tr("&Settings"));
+    QAction* scoring = settings->addAction(tr("&Scoring\u2026"), this, [this] { showSettingsDialog(); });
+    scoring->setObjectName("actionScoringSettings");
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(m_sideDock->toggleViewAction());
@@ -139,6 +191,7 @@ void MainWindow::rebuildRecentMenu() {
 // ---------------------------------------------------------------- loading
 
 void MainWindow::openModel(const QString& dir) {
+    m_scoring->cancel();  // the old model's scoring must not hold up the new one
     const std::filesystem::path path = QDir(dir).absolutePath().toStdString();
     const QString title = tr("Opening %1").arg(QFileInfo(dir).fileName());
     m_jobs->start(title, [this, path](const JobContext& ctx) -> JobRunner::Deliver {
@@ -163,6 +216,10 @@ void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double secon
     const auto& c = m_model->config();
     m_summary->setModel(*m_model);
     m_heatmap->setModelLayout(m_model->layout(), c.num_layers);
+    m_plans->clear();
+    m_frontier->clear();
+    m_tree->setModelLayout(m_model->layout(), c.num_layers);
+    setMemoryMode({}, {});
     const QString dir = QString::fromStdString(m_model->dir().string());
     const QString name = QString::fromStdString(m_model->dir().filename().string());
     setWindowTitle(QString("MixQ Studio \u2014 %1").arg(name));
@@ -176,6 +233,7 @@ void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double secon
                           .arg(m_model->layout().units.size())
                           .arg(seconds, 0, 'f', 2));
     emit modelLoaded(dir);
+    if (m_scoring->autoScore()) m_scoring->scoreModel();
 }
 
 void MainWindow::loadScores(const QString& scores_json) {
@@ -187,6 +245,8 @@ void MainWindow::loadScores(const QString& scores_json) {
                       ctx.report(1.0, "done");
                       const QString file = QString::fromStdString(path.string());
                       return [this, table, file] {
+                          // Scores for the open model replace its automatic scoring.
+                          if (m_model && table->model_hash == m_model->content_hash()) m_scoring->supersede();
                           setScores(*table);
                           emit scoresLoaded(file);
                       };
@@ -208,9 +268,22 @@ void MainWindow::setScores(const score::ScoreTable& table) {
         m_log->appendLine(QString("warning: these scores were computed for model hash %1, the open model's is %2")
                               .arg(QString::fromStdString(table.model_hash),
                                    QString::fromStdString(m_model->content_hash())));
-    if (!table.memory_mode.empty())
-        setMemoryMode("memory: " + QString::fromStdString(table.memory_mode),
-                      QString::fromStdString(table.memory_reason));
+    if (!table.memory_mode.empty()) {
+        const MemoryModeText t = memory_mode_text(table.memory_mode, table.memory_reason);
+        setMemoryMode(t.text, t.tooltip);
+    }
+    m_tree->setCandidates(table.candidates);
+    if (!m_model) {
+        m_plans->setScores(table, plan::PlannerOptions{});
+        return;
+    }
+    try {
+        plan::check_scores_for_model(table, *m_model, "scores");
+        m_plans->setScores(table, plan::planner_options_for(*m_model, table));
+    } catch (const Error& e) {
+        m_log->appendLine(QString("warning: no plan for these scores: %1").arg(e.what()));
+        m_plans->clear();
+    }
 }
 
 void MainWindow::beginScores(const std::vector<quant::QuantFormat>& candidates, int scale_bits) {
@@ -232,7 +305,71 @@ void MainWindow::setDeviceText(const QString& text, const QString& tooltip) { m_
 
 void MainWindow::addSidePanel(QWidget* panel) { m_sideLayout->insertWidget(m_sideLayout->count() - 1, panel); }
 
-bool MainWindow::isBusy() const { return m_jobs->isBusy(); }
+bool MainWindow::isBusy() const { return (m_jobs && m_jobs->isBusy()) || (m_plans && m_plans->isBusy()); }
+
+void MainWindow::updateBusy() {
+    const bool b = isBusy();
+    if (b == m_busy) return;
+    m_busy = b;
+    emit busyChanged(b);
+}
+
+void MainWindow::setAutoScore(bool on) { m_scoring->setAutoScore(on); }
+
+// ---------------------------------------------------------------- plans
+
+bool MainWindow::savePlan(const QString& path) {
+    try {
+        if (!m_plans->hasPlan()) fail(path.toStdString(), "there is no plan yet; wait for scoring to finish");
+        plan::save_plan(m_plans->plan(), path.toStdString());
+    } catch (const Error& e) {
+        reportError(tr("Save Plan"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_log->appendLine(QString("Plan saved to %1 (%2 bits/weight)").arg(path).arg(m_plans->plan().avg_bits, 0, 'f', 4));
+    return true;
+}
+
+bool MainWindow::loadPlan(const QString& path) {
+    try {
+        if (!m_model) fail(path.toStdString(), "open the model the plan was made for first");
+        const plan::Plan p = plan::load_plan(path.toStdString());
+        plan::check_plan_for_model(p, *m_model, path.toStdString());
+        m_plans->applyPlan(p, path);
+    } catch (const Error& e) {
+        reportError(tr("Load Plan"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_log->appendLine(QString("Plan loaded from %1").arg(path));
+    emit planLoaded(path);
+    return true;
+}
+
+void MainWindow::chooseSavePlan() {
+    const QString start = m_model ? QString::fromStdString((m_model->dir() / "plan.json").string()) : QDir::homePath();
+    const QString file = QFileDialog::getSaveFileName(this, tr("Save Plan"), start, tr("Plan (*.json);;All files (*)"));
+    if (!file.isEmpty()) savePlan(file);
+}
+
+void MainWindow::chooseLoadPlan() {
+    const QString start = m_model ? QString::fromStdString(m_model->dir().string()) : QDir::homePath();
+    const QString file = QFileDialog::getOpenFileName(this, tr("Load Plan"), start, tr("Plan (*.json);;All files (*)"));
+    if (!file.isEmpty()) loadPlan(file);
+}
+
+SettingsDialog* MainWindow::showSettingsDialog() {
+    auto* dlg = new SettingsDialog(m_scoring->settings(), this);
+    dlg->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dlg, &QDialog::accepted, this, [this, dlg] {
+        const ScoringSettings s = dlg->settings();
+        const bool changed = !(s == m_scoring->settings());
+        m_scoring->setSettings(s);
+        m_log->appendLine(QString("Scoring settings: %1").arg(s.cache_key_text()));
+        if (changed && m_model && m_scoring->autoScore()) m_scoring->scoreModel();
+    });
+    dlg->open();
+    return dlg;
+}
 
 // ---------------------------------------------------------------- user interaction
 

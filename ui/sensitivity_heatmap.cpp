@@ -110,6 +110,8 @@ void SensitivityHeatmap::clear() {
     m_grid.reset(0);
     m_scores.clear();
     m_plan.clear();
+    m_pinned.clear();
+    m_note.clear();
     m_candidates.clear();
     updateCombo();
     rebuild();
@@ -121,6 +123,8 @@ void SensitivityHeatmap::setModelLayout(const io::ModelLayout& layout, int num_l
     for (const auto& u : layout.units) m_grid.upsert(heatmap_unit(u));
     m_scores.clear();
     m_plan.clear();
+    m_pinned.clear();
+    m_note.clear();
     rebuild();
 }
 
@@ -317,16 +321,21 @@ void SensitivityHeatmap::updateLabels() {
             if (i >= m_labels.size() || !m_labels[i]) continue;
             const HeatmapUnit* u = m_grid.unit_at(r, c);
             QString text;
+            bool pinned = false;
             if (u) {
                 auto it = m_plan.find(u->name);
                 if (it != m_plan.end()) text = plan_label(it->second);
+                pinned = !text.isEmpty() && m_pinned.count(u->name) > 0;
             }
             m_labels[i]->setText(text);
             const double v = m_map->data()->cell(c, r);
             QColor bg = kBlankColor;
             if (std::isfinite(v)) bg = QColor::fromRgba(gradient.color(v, range));
             const double lum = 0.299 * bg.redF() + 0.587 * bg.greenF() + 0.114 * bg.blueF();
-            m_labels[i]->setColor(lum < 0.55 ? Qt::white : QColor(30, 30, 30));
+            const QColor ink = lum < 0.55 ? Qt::white : QColor(30, 30, 30);
+            m_labels[i]->setColor(ink);
+            m_labels[i]->setPen(pinned ? QPen(ink, 1.6) : QPen(Qt::NoPen));
+            m_labels[i]->setPadding(pinned ? QMargins(5, 1, 5, 1) : QMargins(0, 0, 0, 0));
         }
 }
 
@@ -336,12 +345,17 @@ void SensitivityHeatmap::updatePlaceholder() {
     if (!m_hasModel && m_grid.units().empty())
         text = tr("Drop a Hugging Face model folder here\nor use File \u203a Open Model Folder\u2026");
     else if (m_scores.empty())
-        text = tr("No sensitivity scores yet\nFile \u203a Load Scores\u2026 (scores.json)");
+        text = tr("No sensitivity scores yet\nscoring starts when a model opens\n(File \u203a Load Scores\u2026 reads a "
+                  "scores.json)");
     m_placeholder->setText(text);
     m_placeholder->setVisible(!text.isEmpty());
     m_scale->setVisible(!m_scores.empty());
-    m_status->setText(m_grid.units().empty() ? QString()
-                                             : tr("%1 of %2 units scored").arg(m_scores.size()).arg(m_grid.units().size()));
+    if (!m_note.isEmpty())
+        m_status->setText(m_note);
+    else
+        m_status->setText(m_grid.units().empty()
+                              ? QString()
+                              : tr("%1 of %2 units scored").arg(m_scores.size()).arg(m_grid.units().size()));
 }
 
 void SensitivityHeatmap::updateCombo() {
@@ -364,6 +378,26 @@ void SensitivityHeatmap::setPlanFormats(const std::map<std::string, std::string>
     updateLabels();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
+
+void SensitivityHeatmap::setPinnedUnits(const std::set<std::string>& units) {
+    if (units == m_pinned) return;
+    m_pinned = units;
+    updateLabels();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool SensitivityHeatmap::cellPinned(int row, int col) const {
+    const size_t i = static_cast<size_t>(row) * kHeatmapColumns + col;
+    if (row < 0 || col < 0 || col >= kHeatmapColumns || i >= m_labels.size() || !m_labels[i]) return false;
+    return m_labels[i]->pen().style() != Qt::NoPen;
+}
+
+void SensitivityHeatmap::setStatusNote(const QString& note) {
+    m_note = note;
+    updatePlaceholder();
+}
+
+QString SensitivityHeatmap::statusText() const { return m_status->text(); }
 
 QString SensitivityHeatmap::currentCandidate() const { return m_combo->currentText(); }
 
@@ -404,7 +438,8 @@ QString SensitivityHeatmap::cellToolTip(int row, int col) const {
     auto it = m_scores.find(u->name);
     auto plan = m_plan.find(u->name);
     return heatmap_tooltip(*u, col, it == m_scores.end() ? nullptr : &it->second, currentCandidate().toStdString(),
-                           plan == m_plan.end() ? std::string() : plan->second, m_scaleBits);
+                           plan == m_plan.end() ? std::string() : plan->second, m_scaleBits,
+                           m_pinned.count(u->name) > 0);
 }
 
 void SensitivityHeatmap::onMouseMove(QMouseEvent* event) {

@@ -8,6 +8,7 @@
 #include <QString>
 #include <QWidget>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,15 @@ public:
     /// unit name -> format name ("int4-g32", "int8-g128", "fp16"); each cell of a unit shows its bits.
     void setPlanFormats(const std::map<std::string, std::string>& unit_formats);
     const std::map<std::string, std::string>& planFormats() const { return m_plan; }
+    /// Units pinned to a format by the user: their labels get a frame, their tooltips say "pinned".
+    void setPinnedUnits(const std::set<std::string>& units);
+    const std::set<std::string>& pinnedUnits() const { return m_pinned; }
+    /// Whether the label drawn in a cell is framed as pinned.
+    bool cellPinned(int row, int col) const;
+
+    /// Text beside the candidate box (e.g. "fast estimate: 3 of 25 units"); "" restores the default count.
+    void setStatusNote(const QString& note);
+    QString statusText() const;
 
     // --- candidate selection ---
     QString currentCandidate() const;
@@ -96,6 +106,8 @@ private:
     std::vector<quant::QuantFormat> m_candidates;
     int m_scaleBits = 16;
     std::map<std::string, std::string> m_plan;
+    std::set<std::string> m_pinned;
+    QString m_note;
 
     QComboBox* m_combo = nullptr;
     QLabel* m_status = nullptr;

@@ -138,6 +138,39 @@ private slots:
         QCOMPARE(started.count(), 1);  // "never" was dropped
     }
 
+    void deliver_may_queue_the_next_step() {
+        // A two-step pipeline (the scorer's fast then exact pass): the first step's Deliver queues the second.
+        // The runner stays busy across the hand-over, runs one job at a time and goes idle once, at the end.
+        JobRunner r;
+        QSignalSpy busy(&r, &JobRunner::busyChanged);
+        QSignalSpy done(&r, &JobRunner::jobFinished);
+        std::atomic<int> running{0};
+        std::atomic<int> max_running{0};
+        QStringList order;
+        auto step = [&](int v) {
+            return [&, v](const JobContext&) -> JobRunner::Deliver {
+                max_running = std::max(max_running.load(), ++running);
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                --running;
+                return [&, v] { order << QString::number(v); };
+            };
+        };
+        r.start("first", [&, step](const JobContext& ctx) -> JobRunner::Deliver {
+            step(1)(ctx);
+            return [&, step] {
+                order << "1";
+                r.start("second", step(2));
+                QVERIFY(r.isBusy());
+            };
+        });
+        QTRY_COMPARE(done.count(), 2);
+        QTRY_VERIFY(!r.isBusy());
+        QCOMPARE(order, QStringList({"1", "2"}));
+        QCOMPARE(max_running.load(), 1);
+        QCOMPARE(busy.count(), 2);  // true once, false once
+        QCOMPARE(busy.at(1).at(0).toBool(), false);
+    }
+
     void post_runs_on_gui_thread_and_logs_arrive() {
         JobRunner r;
         QStringList seen;

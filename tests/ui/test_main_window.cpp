@@ -28,7 +28,10 @@
 #include "ui/model_summary_panel.h"
 #include "ui/recent_models.h"
 #include "ui/sensitivity_heatmap.h"
+#include <QSplitter>
+#include <QTabWidget>
 #include "ui/widget_capture.h"
+#include "ui_test_env.h"
 #include "ui_test_fakes.h"
 
 using namespace mixq;
@@ -82,19 +85,20 @@ class TestMainWindow : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase() {
-        // Keep the user's real settings untouched: QSettings lives in a scratch folder.
-        const auto dir = mixq_test::scratch("ui_settings");
-        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, QString::fromStdString(dir.string()));
-        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, QString::fromStdString(dir.string()));
+        // Keep the user's real settings and score cache untouched: both live in scratch folders. These tests
+        // cover loading; automatic scoring is off here (tests/ui/test_scoring_flow.cpp covers it).
+        mixq_test::isolate_user_state("ui_main_window");
         ui::RecentModels::clear();
     }
 
     void empty_window_has_docks_and_device_label() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
-        QVERIFY(w.centralWidget() == w.heatmap());
+        QVERIFY(w.centralWidget() == w.centreSplitter());
+        QVERIFY(w.centreSplitter()->widget(0) == w.heatmap());
         QCOMPARE(w.dockWidgetArea(w.sideDock()), Qt::RightDockWidgetArea);
         QCOMPARE(w.dockWidgetArea(w.logDock()), Qt::BottomDockWidgetArea);
         const QString dev = w.jobStatusBar()->deviceLabel()->text();
@@ -109,6 +113,7 @@ private slots:
 
     void dropping_demo_folder_loads_model_and_summary() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.show();
         QSignalSpy loaded(&w, &MainWindow::modelLoaded);
@@ -159,6 +164,7 @@ private slots:
         QVERIFY2(s->value("units").startsWith(QString::number(4 * layers + 1) + " ("), qPrintable(s->value("units")));
         QCOMPARE(s->value("linears"), QString::number(7 * layers + 1));
         QCOMPARE(s->value("content_hash").size(), 16);
+        w.sideTabs()->setCurrentWidget(w.sideTabs()->widget(1));
         QVERIFY(s->findChild<QLabel*>("summary_hidden")->isVisible());
 
         QCOMPARE(w.heatmap()->rowCount(), layers + 1);
@@ -170,6 +176,7 @@ private slots:
 
     void dropping_invalid_folders_reports_loader_reason() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.show();
         QSignalSpy errors(&w, &MainWindow::errorReported);
@@ -205,6 +212,7 @@ private slots:
 
     void error_dialog_is_non_blocking_when_enabled() {
         MainWindow w;  // dialogs on (default)
+        w.setAutoScore(false);
         w.show();
         QSignalSpy errors(&w, &MainWindow::errorReported);
         const auto empty = mixq_test::scratch("ui_invalid_dialog");
@@ -219,6 +227,7 @@ private slots:
 
     void scores_file_feeds_heatmap_and_plan_labels() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.resize(1360, 860);
         w.show();
@@ -233,6 +242,8 @@ private slots:
         score::save_score_table(table, std::filesystem::path(screenshot_dir().toStdString()) / "fake_scores.json");
         QVERIFY(drop_urls(&w, {QUrl::fromLocalFile(QString::fromStdString((dir / "scores.json").string()))}));
         QTRY_COMPARE(scored.count(), 1);
+        QTRY_VERIFY(!w.isBusy());  // the planner for these scores is built; its plan labels are in
+        QVERIFY(!w.heatmap()->cellText(3, 6).isEmpty());
         QVERIFY(w.scores());
         QCOMPARE(w.scores()->units.size(), table.units.size());
         // layers.3.down is unit #15: row 3, column "down" (6).
@@ -247,6 +258,7 @@ private slots:
 
     void scorer_style_incremental_feed_from_worker() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         QSignalSpy loaded(&w, &MainWindow::modelLoaded);
         w.openDemoModel();
@@ -272,6 +284,7 @@ private slots:
 
     void cancel_button_ends_long_job() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.show();
         QSignalSpy cancelled(w.jobs(), &ui::JobRunner::jobCancelled);
@@ -308,6 +321,7 @@ private slots:
 
     void window_stays_responsive_while_loading() {
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         w.show();
         // A job blocks its worker for 300 ms; the GUI thread keeps running timers meanwhile.
@@ -337,6 +351,7 @@ private slots:
         ui::RecentModels::clear();
         ui::RecentModels::add(demo);
         MainWindow w;
+        w.setAutoScore(false);
         w.setErrorDialogsEnabled(false);
         QMenu* recent = w.findChild<QMenu*>("menuRecent");
         QVERIFY(recent);

@@ -11,6 +11,10 @@
 #include "ui/main_window.h"
 #include "ui/screenshot_session.h"
 #include "ui/studio_options.h"
+#include "ui/budget_panel.h"
+#include "ui/scoring_controller.h"
+#include "ui/sensitivity_heatmap.h"
+#include "ui_test_env.h"
 
 using namespace mixq;
 
@@ -18,10 +22,8 @@ class TestStudioApp : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase() {
-        // Keep the user's real settings (recent models) untouched.
-        const QString dir = QString::fromStdString(mixq_test::scratch("ui_settings_app").string());
-        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, dir);
-        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir);
+        // Keep the user's real settings (recent models) and score cache untouched.
+        mixq_test::isolate_user_state("ui_studio_app");
     }
 
     void parses_command_line() {
@@ -42,8 +44,9 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot", "x.jpg"}));
     }
 
-    void screenshot_waits_for_loading_then_writes_png() {
+    void screenshot_waits_for_loading_and_scoring_then_writes_png() {
         ui::MainWindow w;
+        w.scoring()->setSettings(mixq_test::small_settings(), false);
         w.setErrorDialogsEnabled(false);
         w.resize(1200, 800);
         w.show();
@@ -57,6 +60,17 @@ private slots:
         QTRY_COMPARE(done.count(), 1);
         QCOMPARE(done.at(0).at(0).toInt(), 0);
         QCOMPARE(loaded.count(), 1);  // the model was in before the grab
+        // ... and scored and planned: every unit has a value and a plan label, the budget panel is live.
+        QVERIFY(w.scores());
+        QCOMPARE(w.scores()->mode, std::string("exact"));
+        const auto& units = w.heatmap()->grid().units();
+        QCOMPARE(units.size(), w.model()->layout().units.size());
+        for (const auto& u : units) {
+            const int row = w.heatmap()->grid().row_of(u);
+            QVERIFY2(std::isfinite(w.heatmap()->cellValue(row, u.col_begin)), u.name.c_str());
+            QVERIFY2(!w.heatmap()->cellText(row, u.col_begin).isEmpty(), u.name.c_str());
+        }
+        QVERIFY(w.budgetPanel()->isEnabled());
         const QImage img(png);
         QVERIFY(!img.isNull());
         QCOMPARE(img.size(), w.size() * w.devicePixelRatioF());

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--baseline MODEL_DIR]
+// [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
+// ONNX runner) or a model folder (CPU engine), next to the unquantized baseline.
+#include <iostream>
+
+#include "app/cli/cli_command.h"
+#include "app/cli/cli_signals.h"
+#include "core/common/error.h"
+#include "core/eval/eval_report.h"
+#include "core/eval/evaluator.h"
+
+namespace mixq::cli {
+namespace {
+
+int run_eval(const Args& args) {
+    args.allow_only({"--mmlu", "--piqa", "--ppl", "--speed", "--limit", "--baseline", "--no-baseline", "--device",
+                     "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse"});
+    eval::EvalRequest req;
+    req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
+    if (args.positional().size() > 1) fail("", "unexpected argument '" + args.positional()[1] + "'");
+    if (auto v = args.get("--mmlu")) req.mmlu = *v;
+    if (auto v = args.get("--piqa")) req.piqa = *v;
+    if (auto v = args.get("--ppl")) req.ppl_text = *v;
+    if (auto v = args.get("--baseline")) req.baseline = *v;
+    req.no_baseline = args.has("--no-baseline");
+    if (req.no_baseline && req.baseline) fail("", "--baseline and --no-baseline exclude each other");
+    req.speed = args.has("--speed");
+    req.limit = args.get_int("--limit", -1);
+    if (args.has("--limit") && req.limit < 1) fail("", "--limit needs a positive integer");
+    req.device = args.get_or("--device", "auto");
+    req.ppl_window = static_cast<int>(args.get_int("--ppl-window", 128));
+    req.speed_runs = static_cast<int>(args.get_int("--runs", 3));
+    req.reuse_prefix = !args.has("--no-prefix-reuse");
+    const auto out = args.get("--out");
+    const bool json_out = args.has("--json");
+
+    const auto report = eval::run_evaluation(req, make_cli_job(args.has("--quiet") || json_out));
+    if (out) eval::save_eval_report(report, *out);
+    if (json_out) {
+        std::cout << report.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "target   " << report["target"]["path"].get<std::string>() << " ("
+              << report["target"]["backend"].get<std::string>() << ")\n";
+    if (report["baseline"].is_object())
+        std::cout << "baseline " << report["baseline"]["path"].get<std::string>() << " (engine)\n";
+    else if (report.contains("baseline_note"))
+        std::cout << "baseline none: " << report["baseline_note"].get<std::string>() << "\n";
+    const auto& plan = report["target"]["plan"];
+    if (plan.is_object() && plan.contains("average_bits"))
+        std::cout << "plan     " << plan["average_bits"].get<double>() << " average bits, "
+                  << plan.value("onnx_file_bytes", uint64_t(0)) / 1048576.0 << " MiB on disk\n";
+    std::cout << "\n" << eval::format_eval_table(report);
+    if (out) std::cout << "\nwrote " << *out << "\n";
+    return 0;
+}
+
+CommandRegistrar reg({"eval",
+                      "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] "
+                      "[--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
+                      "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
+                      "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
+                      "(CPU engine), with the unquantized baseline and deltas.",
+                      {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
+                      run_eval});
+
+}  // namespace
+}  // namespace mixq::cli

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+// EngineModel: the CPU reference engine (engine::Transformer) as a LanguageModel; sessions own a KVCache and a
+// fork copies the filled rows.
+#pragma once
+#include <memory>
+
+#include "core/engine/transformer.h"
+#include "core/eval/language_model.h"
+
+namespace mixq::eval {
+
+class EngineModel : public LanguageModel {
+public:
+    explicit EngineModel(std::shared_ptr<engine::Transformer> tf);
+    std::string backend() const override { return "engine"; }
+    int vocab_size() const override;
+    int context_length() const override;
+    std::unique_ptr<LmSession> start(int capacity) override;
+    engine::RowMatrix logits(const std::vector<int>& ids) override;
+    uint64_t weight_bytes_per_token() override;
+    engine::Transformer& transformer() { return *m_tf; }
+
+private:
+    std::shared_ptr<engine::Transformer> m_tf;
+};
+
+}  // namespace mixq::eval

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+// run_evaluation: data loading (errors before any model work), per-model task runs with one progress scale and
+// ETA over all of them, plan summary from mixq_plan.json, baseline resolution and the report.
+#include "core/eval/evaluator.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <fstream>
+#include <limits>
+
+#include "core/common/error.h"
+#include "core/eval/engine_model.h"
+#include "core/eval/eval_report.h"
+#include "core/eval/onnx/onnx_model.h"
+#include "core/eval/text_file.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace mixq::eval {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+/// Resets the process's peak-RSS mark (VmHWM) so the next peak_rss_bytes() covers only what follows.
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    if (!f) return false;
+    f << "5";
+    return static_cast<bool>(f);
+}
+
+/// mixq_plan.json (written by `mixq export`) as a summary; null when absent. Unknown fields are ignored.
+json plan_summary(const fs::path& export_dir) {
+    const fs::path p = export_dir / "mixq_plan.json";
+    if (!fs::exists(p)) return nullptr;
+    json j;
+    try {
+        j = json::parse(read_text_file(p));
+    } catch (const std::exception& e) {
+        fail(p.string(), std::string("malformed JSON (") + e.what() + ")");
+    }
+    json s = json::object();
+    for (const char* k : {"schema", "source", "preset", "target_bits", "average_bits", "total_bits", "planned_weights",
+                          "estimated_file_bytes", "counts", "predicted_kld"})
+        if (j.contains(k)) s[k] = j[k];
+    if (j.contains("model") && j["model"].is_object()) {
+        if (j["model"].contains("path")) s["model_path"] = j["model"]["path"];
+        if (j["model"].contains("hash")) s["model_hash"] = j["model"]["hash"];
+    }
+    uint64_t bytes = 0;
+    for (const auto& e : fs::directory_iterator(export_dir)) {
+        const auto name = e.path().filename().string();
+        if (e.is_regular_file() && name.rfind("model.onnx", 0) == 0) bytes += e.file_size();
+    }
+    s["onnx_file_bytes"] = bytes;
+    return s;
+}
+
+struct Data {
+    std::vector<MmluQuestion> mmlu;
+    std::vector<PiqaItem> piqa;
+    std::string ppl_text;
+};
+
+struct ModelRun {
+    json tasks = json::object();
+    json loglik;
+    std::vector<int> mmlu_pred, piqa_pred, piqa_pred_norm;
+};
+
+class ProgressScale {
+public:
+    ProgressScale(const JobContext& job, double total) : m_job(job), m_total(std::max(total, 1e-9)) {}
+    /// A context reporting stage progress on the overall scale; the stage covers `weight` of the total.
+    JobContext stage(double weight) {
+        const double a = m_done / m_total, b = (m_done + weight) / m_total;
+        m_done += weight;
+        const JobContext* parent = &m_job;
+        return JobContext(
+            m_job.token(),
+            [parent, a, b](const mixq::Progress& p) { parent->report(a + (b - a) * p.fraction, p.stage, p.item); },
+            [parent](const std::string& line) { parent->log(line); });
+    }
+
+private:
+    const JobContext& m_job;
+    double m_total;
+    double m_done = 0.0;
+};
+
+/// Rough relative cost of a task (about one unit per MMLU question, as measured on the demo model), for the ETA.
+double stage_weight(const std::string& task, const Data& d, const EvalRequest& req) {
+    if (task == "mmlu") return static_cast<double>(d.mmlu.size());
+    if (task == "piqa") return static_cast<double>(d.piqa.size());
+    if (task == "ppl") {
+        double tokens = static_cast<double>(d.ppl_text.size()) / 3.0;
+        if (req.limit >= 0) tokens = std::min(tokens, static_cast<double>(req.limit * req.ppl_window));
+        return tokens / 140.0;
+    }
+    if (task == "speed") return (req.speed_runs + 1) * (req.speed_prompt + 8.0 * req.speed_decode) / 300.0;
+    return 0.0;
+}
+
+ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
+                        const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job) {
+    job.log("loading " + dir.string() + (kind == "export" ? " (ONNX runner)" : " (CPU engine)"));
+    std::unique_ptr<LanguageModel> lm;
+    int eos = -1;
+    if (kind == "export") {
+        auto onnx_lm = std::make_unique<onnx::OnnxModel>(dir);
+        eos = onnx_lm->config().eos_token_id;
+        lm = std::move(onnx_lm);
+    } else {
+        auto model = io::Model::open(dir);
+        if (!model->config().eos_token_ids.empty()) eos = model->config().eos_token_ids[0];
+        lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+    }
+    const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
+    LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
+    ModelRun run;
+    for (const auto& task : tasks) {
+        JobContext sub = progress.stage(stage_weight(task, data, req));
+        if (task == "mmlu") {
+            const auto r = run_mmlu(scorer, data.mmlu, sub);
+            run.tasks["mmlu"] = mmlu_json(r);
+            run.mmlu_pred = r.predictions;
+        } else if (task == "piqa") {
+            const auto r = run_piqa(scorer, data.piqa, sub);
+            run.tasks["piqa"] = piqa_json(r);
+            run.piqa_pred = r.predictions;
+            run.piqa_pred_norm = r.predictions_norm;
+        } else if (task == "ppl") {
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto stream = tok->encode(data.ppl_text);
+            const int64_t max_tokens = req.limit >= 0 ? req.limit * req.ppl_window + 1 : std::numeric_limits<int64_t>::max();
+            const auto r = windowed_perplexity([&](const std::vector<int>& ids) { return lm->logits(ids); }, stream,
+                                               req.ppl_window, max_tokens, sub);
+            run.tasks["ppl"] = ppl_json(r, req.ppl_window,
+                                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        } else if (task == "speed") {
+            std::unique_ptr<LmSession> session;
+            DecoderSession s;
+            const int capacity = req.speed_prompt + req.speed_decode + 1;
+            s.reset = [&] { session = lm->start(capacity); };
+            s.feed = [&](const std::vector<int>& ids) { return session->feed(ids); };
+            s.weight_bytes_per_token = lm->weight_bytes_per_token();
+            s.device = "cpu";
+            s.threads = omp_get_max_threads();
+            const bool reset_ok = reset_peak_rss();
+            const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
+            run.tasks["speed"] = speed_json(r);
+            run.tasks["speed"]["peak_rss_scope"] = reset_ok ? "this model's benchmark (VmHWM reset before it)"
+                                                            : "whole process so far (VmHWM could not be reset)";
+        }
+    }
+    run.loglik = loglik_json(scorer.stats());
+    return run;
+}
+
+}  // namespace
+
+std::string classify_eval_target(const fs::path& dir) {
+    if (!fs::is_directory(dir)) fail(dir.string(), "not a folder (expected an export folder or a model folder)");
+    if (onnx::is_export_dir(dir)) return "export";
+    if (fs::exists(dir / "config.json")) return "model";
+    fail(dir.string(), "neither an export folder (model.onnx + genai_config.json) nor a model folder (config.json)");
+}
+
+json run_evaluation(const EvalRequest& req, const JobContext& job) {
+    if (req.device != "auto" && req.device != "cpu" && req.device != "cuda")
+        fail("", "--device must be auto, cpu or cuda, got '" + req.device + "'");
+    if (req.device == "cuda")
+        fail("", "--device cuda: evaluation has no CUDA backend in this build (the engine and the ONNX runner run on the CPU); use cpu");
+    if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
+    if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
+    const std::string kind = classify_eval_target(req.target);
+
+    // Data first: a malformed file fails before any model is loaded.
+    Data data;
+    std::vector<std::string> tasks;
+    if (req.mmlu) {
+        data.mmlu = load_mmlu(*req.mmlu, req.limit);
+        tasks.push_back("mmlu");
+    }
+    if (req.piqa) {
+        data.piqa = load_piqa(*req.piqa, req.limit);
+        tasks.push_back("piqa");
+    }
+    if (req.ppl_text) {
+        data.ppl_text = read_text_file(*req.ppl_text);
+        tasks.push_back("ppl");
+    }
+    if (req.speed) tasks.push_back("speed");
+    if (tasks.empty()) fail("", "nothing to evaluate: give --mmlu DIR, --piqa DIR, --ppl FILE and/or --speed");
+
+    json report;
+    report["schema"] = "mixq.eval/1";
+    report["target"] = {{"path", req.target.string()}, {"kind", kind},
+                        {"backend", kind == "export" ? "onnx-runner" : "engine"},
+                        {"plan", kind == "export" ? plan_summary(req.target) : json(nullptr)}};
+
+    // Baseline: --baseline, else (exports) the source model named by mixq_plan.json.
+    std::optional<fs::path> baseline;
+    std::string baseline_from, baseline_note;
+    if (req.no_baseline) {
+        baseline_note = "disabled (--no-baseline)";
+    } else if (req.baseline) {
+        if (classify_eval_target(*req.baseline) != "model")
+            fail(req.baseline->string(), "--baseline must be a model folder (config.json, *.safetensors)");
+        baseline = *req.baseline;
+        baseline_from = "--baseline";
+    } else if (kind == "export") {
+        const json& plan_j = report["target"]["plan"];
+        if (plan_j.is_object() && plan_j.contains("model_path")) {
+            const fs::path p = plan_j["model_path"].get<std::string>();
+            for (const fs::path& cand : {p, req.target / p}) {
+                if (!baseline && fs::exists(cand / "config.json")) baseline = cand;
+            }
+            if (baseline) baseline_from = "mixq_plan.json";
+            else baseline_note = "source model " + p.string() + " (from mixq_plan.json) not found; pass --baseline MODEL_DIR";
+        } else {
+            baseline_note = "no mixq_plan.json with a model path; pass --baseline MODEL_DIR";
+        }
+    } else {
+        baseline_note = "a model folder is its own reference; pass --baseline MODEL_DIR to compare with another";
+    }
+    report["baseline"] = baseline ? json{{"path", baseline->string()}, {"from", baseline_from}, {"backend", "engine"}} : json(nullptr);
+    // Is the baseline the model the plan was made for? (content hash of config.json and every weight byte)
+    const json& plan = report["target"]["plan"];
+    if (baseline && plan.is_object() && plan.contains("model_hash") && plan["model_hash"].is_string()) {
+        const bool same = io::Model::open(*baseline)->content_hash() == plan["model_hash"].get<std::string>();
+        report["baseline"]["matches_plan_hash"] = same;
+        if (!same) job.log("baseline: " + baseline->string() + " is not the model mixq_plan.json was made for (content hash differs)");
+    }
+    if (!baseline_note.empty()) {
+        report["baseline_note"] = baseline_note;
+        job.log("baseline: " + baseline_note);
+    }
+
+    report["settings"] = {
+        {"limit", req.limit >= 0 ? json(req.limit) : json(nullptr)},
+        {"device", "cpu"},
+        {"threads", omp_get_max_threads()},
+        {"order", {{"mmlu", "subjects alphabetically (file name), then rows in file order"},
+                   {"piqa", "file order"},
+                   {"ppl", "windows from the start of the text"}}},
+        {"stderr", "sqrt(p(1-p)/(n-1)) (lm-evaluation-harness mean_stderr of 0/1 outcomes)"},
+        {"tokenization", "context and continuation encoded separately without special tokens, ids concatenated; "
+                         "trailing context whitespace moved to the continuation; left truncation to the context window"},
+        {"prefix_reuse", req.reuse_prefix},
+        {"ppl_window", req.ppl_window},
+        {"speed", {{"prompt_tokens", req.speed_prompt}, {"decode_tokens", req.speed_decode}, {"runs", req.speed_runs}}}};
+
+    double total = 0.0;
+    for (const auto& t : tasks) total += stage_weight(t, data, req) * (baseline ? 2.0 : 1.0);
+    ProgressScale progress(job, total);
+    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job);
+    std::optional<ModelRun> base;
+    if (baseline) base = evaluate_model(*baseline, "model", data, req, tasks, progress, job);
+    job.report(1.0, "eval", "done");
+
+    json rows = json::object();
+    for (const auto& t : tasks) {
+        const json* b = base ? &base->tasks[t] : nullptr;
+        rows[t] = task_row(t, target.tasks[t], b);
+    }
+    if (base) {
+        if (rows.contains("mmlu")) rows["mmlu"]["delta"]["agreement"] = agreement(target.mmlu_pred, base->mmlu_pred);
+        if (rows.contains("piqa")) {
+            rows["piqa"]["delta"]["agreement"] = agreement(target.piqa_pred, base->piqa_pred);
+            rows["piqa"]["delta"]["agreement_norm"] = agreement(target.piqa_pred_norm, base->piqa_pred_norm);
+        }
+    }
+    report["tasks"] = rows;
+    report["loglik"] = {{"target", target.loglik}, {"baseline", base ? base->loglik : json(nullptr)}};
+    return report;
+}
+
+}  // namespace mixq::eval

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// run_evaluation: the `mixq eval` job. Evaluates a model folder with the CPU engine or an export folder
+// (model.onnx + genai_config.json) with the built-in ONNX runner on MMLU / PIQA / perplexity / speed, then the
+// same tasks on the baseline (the unquantized source model, by the engine), and reports both with deltas.
+// Models run one after the other (the first is freed before the second loads) so peak memory is per model.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/job.h"
+
+namespace mixq::eval {
+
+struct EvalRequest {
+    std::filesystem::path target;                 ///< export folder or model folder
+    std::optional<std::filesystem::path> mmlu;    ///< folder with test/{subject}_test.csv
+    std::optional<std::filesystem::path> piqa;    ///< folder with valid.jsonl + valid-labels.lst
+    std::optional<std::filesystem::path> ppl_text;
+    bool speed = false;
+    int64_t limit = -1;                           ///< per task: first N questions / items / windows
+    std::optional<std::filesystem::path> baseline;  ///< explicit baseline model folder
+    bool no_baseline = false;
+    std::string device = "auto";                  ///< auto | cpu | cuda
+    int ppl_window = 128;
+    int speed_prompt = 128, speed_decode = 128, speed_runs = 3;
+    bool reuse_prefix = true;                     ///< share the context's KV state across choices
+};
+
+/// Kind of folder: "export" (model.onnx + genai_config.json), "model" (config.json), or throws.
+std::string classify_eval_target(const std::filesystem::path& dir);
+
+/// Runs everything the request asks for; returns the report (schema "mixq.eval/1", see docs in eval_report.h).
+nlohmann::json run_evaluation(const EvalRequest& req, const JobContext& job = null_job());
+
+}  // namespace mixq::eval

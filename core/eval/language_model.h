@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// LanguageModel: what evaluation tasks need from a decoder, whichever backend runs it (the CPU engine or the
+// ONNX runner): incremental sessions with a KV state that can be forked (a shared prompt computed once and
+// continued several ways), logits of whole sequences, and what the speed benchmark reports.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/tensor.h"
+
+namespace mixq::eval {
+
+/// One sequence being decoded: feed() appends tokens and returns their logits [ids.size(), vocab].
+class LmSession {
+public:
+    virtual ~LmSession() = default;
+    virtual engine::RowMatrix feed(const std::vector<int>& ids) = 0;
+    virtual int length() const = 0;  ///< positions already fed
+    /// An independent copy of the KV state (continuing it does not affect this session).
+    virtual std::unique_ptr<LmSession> fork() const = 0;
+};
+
+class LanguageModel {
+public:
+    virtual ~LanguageModel() = default;
+    virtual std::string backend() const = 0;  ///< "engine" or "onnx-runner"
+    virtual int vocab_size() const = 0;
+    virtual int context_length() const = 0;  ///< maximum positions
+    /// A new empty sequence able to hold `capacity` positions.
+    virtual std::unique_ptr<LmSession> start(int capacity) = 0;
+    /// Logits [ids.size(), vocab] of a fresh sequence.
+    virtual engine::RowMatrix logits(const std::vector<int>& ids) {
+        return start(static_cast<int>(ids.size()))->feed(ids);
+    }
+    /// Weight bytes read per decoded token (the decode bandwidth bound's numerator).
+    virtual uint64_t weight_bytes_per_token() = 0;
+};
+
+}  // namespace mixq::eval

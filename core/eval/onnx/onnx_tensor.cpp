@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+// Tensor buffers, element-type table and shape helpers of the ONNX runner.
+#include "core/eval/onnx/onnx_tensor.h"
+
+#include <cstring>
+
+#include "core/common/error.h"
+
+namespace mixq::eval::onnx {
+
+const char* dtype_name(DType t) {
+    switch (t) {
+        case DType::Float: return "float32";
+        case DType::UInt8: return "uint8";
+        case DType::Int8: return "int8";
+        case DType::Int32: return "int32";
+        case DType::Int64: return "int64";
+        case DType::Bool: return "bool";
+        case DType::UInt4: return "uint4";
+        case DType::Int4: return "int4";
+    }
+    return "?";
+}
+
+size_t dtype_bytes(DType t, int64_t numel) {
+    const auto n = static_cast<size_t>(numel);
+    switch (t) {
+        case DType::Float:
+        case DType::Int32: return n * 4;
+        case DType::Int64: return n * 8;
+        case DType::UInt4:
+        case DType::Int4: return (n + 1) / 2;
+        default: return n;
+    }
+}
+
+bool dtype_from_onnx(int onnx_type, DType* out) {
+    switch (onnx_type) {
+        case 1: case 10: case 11: case 16: *out = DType::Float; return true;  // FLOAT, FLOAT16, DOUBLE, BFLOAT16
+        case 2: *out = DType::UInt8; return true;
+        case 3: *out = DType::Int8; return true;
+        case 6: *out = DType::Int32; return true;
+        case 7: *out = DType::Int64; return true;
+        case 9: *out = DType::Bool; return true;
+        case 21: *out = DType::UInt4; return true;
+        case 22: *out = DType::Int4; return true;
+        default: return false;
+    }
+}
+
+std::string shape_str(const Shape& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+int64_t shape_numel(const Shape& s) {
+    int64_t n = 1;
+    for (auto d : s) n *= d;
+    return n;
+}
+
+Tensor Tensor::alloc(DType t, Shape shape) {
+    for (auto d : shape)
+        if (d < 0) fail("onnx runner", "negative dimension in shape " + shape_str(shape));
+    Tensor r;
+    r.m_type = t;
+    r.m_shape = std::move(shape);
+    r.m_shape_set = true;
+    const size_t n = std::max<size_t>(r.nbytes(), 1);
+    auto buf = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
+    r.m_data = buf.get();
+    r.m_owner = std::shared_ptr<const void>(buf, buf.get());
+    return r;
+}
+
+Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner) {
+    Tensor r;
+    r.m_type = t;
+    r.m_shape = std::move(shape);
+    r.m_shape_set = true;
+    r.m_data = data;
+    r.m_owner = std::move(owner);
+    return r;
+}
+
+Tensor Tensor::scalar_i64(int64_t v) { return from_i64({}, {v}); }
+
+Tensor Tensor::from_floats(Shape shape, const std::vector<float>& v) {
+    Tensor t = alloc(DType::Float, std::move(shape));
+    if (static_cast<int64_t>(v.size()) != t.numel()) fail("onnx runner", "value count does not match shape");
+    std::memcpy(t.mutable_data<float>(), v.data(), v.size() * sizeof(float));
+    return t;
+}
+
+Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& v) {
+    Tensor t = alloc(DType::Int64, std::move(shape));
+    if (static_cast<int64_t>(v.size()) != t.numel()) fail("onnx runner", "value count does not match shape");
+    std::memcpy(t.mutable_data<int64_t>(), v.data(), v.size() * sizeof(int64_t));
+    return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+    if (shape_numel(shape) != numel())
+        fail("onnx runner", "cannot reshape " + describe() + " to " + shape_str(shape));
+    Tensor r = *this;
+    r.m_shape = std::move(shape);
+    return r;
+}
+
+std::vector<int64_t> Tensor::to_i64() const {
+    const int64_t n = numel();
+    std::vector<int64_t> out(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        switch (m_type) {
+            case DType::Int64: out[i] = data<int64_t>()[i]; break;
+            case DType::Int32: out[i] = data<int32_t>()[i]; break;
+            case DType::UInt8:
+            case DType::Bool: out[i] = data<uint8_t>()[i]; break;
+            case DType::Int8: out[i] = data<int8_t>()[i]; break;
+            default: fail("onnx runner", std::string("expected an integer tensor, got ") + describe());
+        }
+    }
+    return out;
+}
+
+std::string Tensor::describe() const { return std::string(dtype_name(m_type)) + shape_str(m_shape); }
+
+}  // namespace mixq::eval::onnx

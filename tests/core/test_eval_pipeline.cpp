@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// `mixq eval`'s job end to end on the demo model: an int4 export evaluated by the ONNX runner on a few real MMLU
+// / PIQA rows, perplexity windows and a short speed run, with the unquantized source model (found through
+// mixq_plan.json) as baseline. The report's numbers are checked against the same tasks computed here directly
+// with the CPU engine (plan weights for the target, file weights for the baseline); plus report saving, cancel,
+// and the one-line errors of bad requests.
+#include <QtTest>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.h"
+#include "core/eval/engine_model.h"
+#include "core/eval/eval_report.h"
+#include "core/eval/evaluator.h"
+#include "core/export/exporter.h"
+#include "core/plan/plan_weights.h"
+#include "core/tokenizer/tokenizer.h"
+#include "test_support.h"
+
+using namespace mixq;
+using namespace mixq::eval;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+template <class F>
+std::string error_of(F f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+struct Direct {
+    MmluResult mmlu;
+    PiqaResult piqa;
+    PerplexityResult ppl;
+};
+
+/// The tasks computed straight with the engine (no evaluator), for the report to agree with.
+Direct direct(const std::shared_ptr<io::Model>& model, const plan::Plan* plan, int limit) {
+    auto tf = std::make_shared<engine::Transformer>(model);
+    if (plan) plan::apply_plan_fake_quant(*tf, *model, *plan);
+    EngineModel lm(tf);
+    auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
+    LoglikScorer sc(lm, *tok);
+    const auto data = mixq_test::shared_dir() / "data";
+    Direct d;
+    d.mmlu = run_mmlu(sc, load_mmlu(data / "mmlu", limit));
+    d.piqa = run_piqa(sc, load_piqa(data / "piqa", limit));
+    const auto stream = tok->encode(mixq_test::read_text(mixq_test::golden_dir() / "heldout.txt"));
+    d.ppl = windowed_perplexity([&](const std::vector<int>& ids) { return tf->forward(ids); }, stream, 64, limit * 64 + 1);
+    return d;
+}
+
+}  // namespace
+
+class TestEvalPipeline : public QObject {
+    Q_OBJECT
+
+    fs::path m_work, m_export;
+    std::shared_ptr<io::Model> m_demo;
+    plan::Plan m_plan;
+
+    EvalRequest request(const fs::path& target) const {
+        EvalRequest r;
+        r.target = target;
+        r.mmlu = mixq_test::shared_dir() / "data" / "mmlu";
+        r.piqa = mixq_test::shared_dir() / "data" / "piqa";
+        r.ppl_text = mixq_test::golden_dir() / "heldout.txt";
+        r.limit = 6;
+        r.ppl_window = 64;
+        return r;
+    }
+
+private slots:
+    void initTestCase() {
+        MIXQ_REQUIRE_SHARED();
+        m_work = mixq_test::scratch("eval_pipeline");
+        m_demo = io::Model::open(mixq_test::demo_model());
+        m_plan = plan::make_model_plan(*m_demo, [](const io::QuantUnit& u) {
+            return quant::QuantFormat::parse(u.kind == io::UnitKind::Down ? "int8-g32" : "int4-g32");
+        });
+        m_export = m_work / "demo-int4";
+        exporter::export_onnx(*m_demo, m_plan, m_export);
+    }
+
+    void exportAgainstBaseline() {
+        MIXQ_REQUIRE_SHARED();
+        EvalRequest req = request(m_export);
+        req.speed = true;
+        req.speed_prompt = 32;
+        req.speed_decode = 16;
+        req.speed_runs = 1;
+        std::vector<double> fractions;
+        JobContext job(CancelToken(), [&](const Progress& p) { fractions.push_back(p.fraction); });
+        const json rep = run_evaluation(req, job);
+
+        QCOMPARE(rep["schema"].get<std::string>(), std::string("mixq.eval/1"));
+        QCOMPARE(rep["target"]["kind"].get<std::string>(), std::string("export"));
+        QCOMPARE(rep["target"]["backend"].get<std::string>(), std::string("onnx-runner"));
+        QVERIFY(std::fabs(rep["target"]["plan"]["average_bits"].get<double>() - m_plan.avg_bits) < 1e-9);
+        QVERIFY(rep["target"]["plan"]["onnx_file_bytes"].get<uint64_t>() > 100000);
+        QVERIFY(rep["baseline"].is_object());
+        QCOMPARE(rep["baseline"]["from"].get<std::string>(), std::string("mixq_plan.json"));
+        QCOMPARE(rep["baseline"]["matches_plan_hash"].get<bool>(), true);
+        QCOMPARE(fs::canonical(rep["baseline"]["path"].get<std::string>()), fs::canonical(mixq_test::demo_model()));
+
+        const Direct target = direct(m_demo, &m_plan, 6), base = direct(m_demo, nullptr, 6);
+        const json& t = rep["tasks"];
+        QCOMPARE(t["mmlu"]["target"]["n"].get<int64_t>(), int64_t(6));
+        QCOMPARE(t["mmlu"]["target"]["correct"].get<int64_t>(), target.mmlu.overall.correct);
+        QCOMPARE(t["mmlu"]["baseline"]["correct"].get<int64_t>(), base.mmlu.overall.correct);
+        QCOMPARE(t["mmlu"]["delta"]["acc"].get<double>(), target.mmlu.overall.acc() - base.mmlu.overall.acc());
+        QCOMPARE(t["mmlu"]["delta"]["agreement"].get<double>(), agreement(target.mmlu.predictions, base.mmlu.predictions));
+        QCOMPARE(t["piqa"]["target"]["n"].get<int64_t>(), int64_t(6));
+        QCOMPARE(t["piqa"]["target"]["acc"].get<double>(), target.piqa.acc.acc());
+        QCOMPARE(t["piqa"]["target"]["acc_norm"].get<double>(), target.piqa.acc_norm.acc());
+        QCOMPARE(t["piqa"]["baseline"]["acc_norm"].get<double>(), base.piqa.acc_norm.acc());
+        QCOMPARE(t["ppl"]["target"]["windows"].get<int>(), 6);
+        QVERIFY(std::fabs(t["ppl"]["target"]["ppl"].get<double>() / target.ppl.ppl - 1.0) < 1e-5);
+        QVERIFY(std::fabs(t["ppl"]["baseline"]["ppl"].get<double>() / base.ppl.ppl - 1.0) < 1e-9);
+        QVERIFY(std::fabs(t["ppl"]["delta"]["ppl"].get<double>() - (target.ppl.ppl - base.ppl.ppl)) < 1e-3);
+        // The int4 plan must move perplexity (or the comparison above could not tell the two models apart).
+        QVERIFY(std::fabs(target.ppl.ppl - base.ppl.ppl) > 1e-3);
+        for (const char* who : {"target", "baseline"}) {
+            const json& s = t["speed"][who];
+            QVERIFY(s["prefill_tokens_per_s"].get<double>() > 0 && s["decode_tokens_per_s"].get<double>() > 0);
+            QCOMPARE(s["prompt_tokens"].get<int>(), 32);
+            QCOMPARE(s["device"].get<std::string>(), std::string("cpu"));
+            QVERIFY(s["peak_rss_mb"].get<double>() > 0);
+        }
+        QVERIFY(t["speed"]["delta"]["decode_ratio"].get<double>() > 0);
+        QVERIFY(rep["loglik"]["target"]["requests"].get<int64_t>() == 6 * 4 + 6 * 2);
+        // Progress: monotone, over the whole job, ending at 1.
+        QVERIFY(!fractions.empty());
+        for (size_t i = 1; i < fractions.size(); ++i) QVERIFY(fractions[i] + 1e-12 >= fractions[i - 1]);
+        QCOMPARE(fractions.back(), 1.0);
+
+        // Saved atomically: the file parses back, nothing else is left in the folder.
+        const fs::path out_dir = m_work / "out";
+        fs::create_directories(out_dir);
+        save_eval_report(rep, out_dir / "results.json");
+        QCOMPARE(json::parse(mixq_test::read_text(out_dir / "results.json")), rep);
+        QCOMPARE(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), std::ptrdiff_t(1));
+        const std::string table = format_eval_table(rep);
+        QVERIFY2(table.find("mmlu   acc") != std::string::npos && table.find("decode_tokens_per_s") != std::string::npos,
+                 table.c_str());
+    }
+
+    void modelFolderHasNoBaselineByDefault() {
+        MIXQ_REQUIRE_SHARED();
+        EvalRequest req = request(mixq_test::demo_model());
+        req.piqa.reset();
+        req.ppl_text.reset();
+        req.limit = 3;
+        const json rep = run_evaluation(req);
+        QCOMPARE(rep["target"]["backend"].get<std::string>(), std::string("engine"));
+        QVERIFY(rep["baseline"].is_null());
+        QVERIFY(rep["tasks"]["mmlu"]["delta"].is_null());
+        QVERIFY(rep["baseline_note"].get<std::string>().find("--baseline") != std::string::npos);
+        QCOMPARE(rep["tasks"]["mmlu"]["target"]["n"].get<int64_t>(), int64_t(3));
+    }
+
+    void cancelStopsTheJob() {
+        MIXQ_REQUIRE_SHARED();
+        CancelToken token;
+        token.cancel();
+        JobContext job(token, [](const Progress&) {});
+        QVERIFY_THROWS_EXCEPTION(Cancelled, run_evaluation(request(m_export), job));
+    }
+
+    void badRequestsGiveOneLineErrors() {
+        MIXQ_REQUIRE_SHARED();
+        const fs::path empty = m_work / "empty";
+        fs::create_directories(empty);
+        QCOMPARE(error_of([&] { run_evaluation(request(empty)); }),
+                 empty.string() + ": neither an export folder (model.onnx + genai_config.json) nor a model folder (config.json)");
+        EvalRequest cuda = request(m_export);
+        cuda.device = "cuda";
+        QVERIFY(error_of([&] { run_evaluation(cuda); }).rfind("--device cuda: evaluation has no CUDA backend", 0) == 0);
+        EvalRequest none;
+        none.target = m_export;
+        QVERIFY(error_of([&] { run_evaluation(none); }).find("nothing to evaluate") != std::string::npos);
+        EvalRequest bad = request(m_export);
+        bad.piqa = fs::path(MIXQ_TEST_DATA_DIR) / "eval" / "bad" / "piqa_count";
+        QVERIFY(error_of([&] { run_evaluation(bad); }).find("2 labels for 3 items") != std::string::npos);
+        EvalRequest wrong_base = request(m_export);
+        wrong_base.baseline = m_export;
+        QVERIFY(error_of([&] { run_evaluation(wrong_base); }).find("--baseline must be a model folder") != std::string::npos);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestEvalPipeline)
+#include "test_eval_pipeline.moc"

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// FrontierPlot: QCustomPlot staircase of the frontier, reference diamonds with labels, current-plan marker.
+#include "ui/frontier_plot.h"
+
+#include <QLabel>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <qcustomplot.h>
+
+namespace mixq::ui {
+
+namespace {
+const QColor kFrontier(37, 99, 235);
+const QColor kReference(100, 116, 139);
+const QColor kCurrent(234, 88, 12);
+}  // namespace
+
+FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
+    setObjectName("frontierPlot");
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(6, 2, 6, 6);
+    layout->setSpacing(2);
+    auto* title = new QLabel(tr("<b>Bit budget frontier</b> \u2014 predicted KLD of the best plan at each average"), this);
+    layout->addWidget(title);
+    m_plot = new QCustomPlot(this);
+    m_plot->setObjectName("frontierCustomPlot");
+    m_plot->setMinimumSize(320, 180);
+    layout->addWidget(m_plot, 1);
+
+    m_plot->xAxis->setLabel(tr("average bits per weight"));
+    m_plot->yAxis->setLabel(tr("predicted KLD (nats)"));
+    m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    QSharedPointer<QCPAxisTickerLog> log_ticker(new QCPAxisTickerLog);
+    m_plot->yAxis->setTicker(log_ticker);
+    m_plot->yAxis->setNumberFormat("eb");
+    m_plot->yAxis->setNumberPrecision(0);
+    m_plot->xAxis->grid()->setSubGridVisible(false);
+    m_plot->yAxis->grid()->setSubGridVisible(true);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    m_plot->axisRect()->setRangeDrag(Qt::Horizontal);
+    m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
+
+    m_frontier = m_plot->addGraph();
+    m_frontier->setName(tr("optimal plans (frontier)"));
+    m_frontier->setLineStyle(QCPGraph::lsStepLeft);
+    m_frontier->setPen(QPen(kFrontier, 1.8));
+    m_frontier->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kFrontier, kFrontier, 4));
+
+    m_refs = m_plot->addGraph();
+    m_refs->setName(tr("uniform plans"));
+    m_refs->setLineStyle(QCPGraph::lsNone);
+    m_refs->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, kReference.darker(120), kReference, 11));
+
+    m_current = m_plot->addGraph();
+    m_current->setName(tr("current plan"));
+    m_current->setLineStyle(QCPGraph::lsNone);
+    m_current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(Qt::white, 2), kCurrent, 14));
+
+    m_targetLine = new QCPItemStraightLine(m_plot);
+    m_targetLine->setPen(QPen(kCurrent, 1.2, Qt::DashLine));
+    m_targetLine->setVisible(false);
+    m_targetLine->setSelectable(false);
+
+    m_currentLabel = new QCPItemText(m_plot);
+    m_currentLabel->position->setType(QCPItemPosition::ptPlotCoords);
+    m_currentLabel->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    m_currentLabel->setColor(kCurrent.darker(115));
+    m_currentLabel->setPadding(QMargins(10, 0, 0, 6));
+    QFont bold = font();
+    bold.setBold(true);
+    m_currentLabel->setFont(bold);
+    m_currentLabel->setVisible(false);
+    m_currentLabel->setSelectable(false);
+
+    m_placeholder = new QCPItemText(m_plot);
+    m_placeholder->position->setType(QCPItemPosition::ptAxisRectRatio);
+    m_placeholder->position->setCoords(0.5, 0.5);
+    m_placeholder->setPositionAlignment(Qt::AlignCenter);
+    m_placeholder->setColor(QColor(90, 98, 110));
+    m_placeholder->setText(tr("The frontier appears once the model is scored"));
+    m_placeholder->setSelectable(false);
+
+    m_plot->legend->setVisible(true);
+    m_plot->legend->setBrush(QColor(255, 255, 255, 230));
+    m_plot->legend->setBorderPen(QPen(QColor(200, 205, 212)));
+    // The frontier falls from top left to bottom right: the bottom-left corner stays free for the legend.
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    clear();
+}
+
+void FrontierPlot::clear() {
+    m_frontier->data()->clear();
+    m_refs->data()->clear();
+    m_current->data()->clear();
+    for (auto* t : m_refLabels) m_plot->removeItem(t);
+    m_refLabels.clear();
+    m_hasCurrent = false;
+    m_targetLine->setVisible(false);
+    m_currentLabel->setVisible(false);
+    rescale();
+}
+
+void FrontierPlot::setFrontier(const std::vector<plan::FrontierPoint>& points, bool kld_complete) {
+    QVector<double> x, y;
+    for (const auto& p : points)
+        if (p.predicted_kld > 0 && std::isfinite(p.predicted_kld)) {
+            x << p.avg_bits;
+            y << p.predicted_kld;
+        }
+    m_frontier->setData(x, y, true);
+    // Dots only while they stay apart; a long frontier reads better as a plain staircase.
+    m_frontier->setScatterStyle(x.size() <= 80 ? QCPScatterStyle(QCPScatterStyle::ssDisc, kFrontier, kFrontier, 5)
+                                               : QCPScatterStyle(QCPScatterStyle::ssNone));
+    m_frontier->setName(kld_complete ? tr("optimal plans (frontier)") : tr("optimal plans (KLD partial: pins)"));
+    rescale();
+}
+
+void FrontierPlot::setReferences(const std::vector<ReferencePoint>& refs) {
+    for (auto* t : m_refLabels) m_plot->removeItem(t);
+    m_refLabels.clear();
+    QVector<double> x, y;
+    // Labels alternate above and below their diamonds so neighbours (int4-g32 / int4-g128) do not collide.
+    int i = 0;
+    std::vector<ReferencePoint> sorted = refs;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.avg_bits < b.avg_bits; });
+    for (const auto& r : sorted) {
+        if (!(r.kld > 0)) continue;
+        x << r.avg_bits;
+        y << r.kld;
+        auto* t = new QCPItemText(m_plot);
+        t->position->setType(QCPItemPosition::ptPlotCoords);
+        t->position->setCoords(r.avg_bits, r.kld);
+        const bool above = i++ % 2 == 0;
+        t->setPositionAlignment(Qt::AlignHCenter | (above ? Qt::AlignBottom : Qt::AlignTop));
+        t->setPadding(above ? QMargins(0, 0, 0, 9) : QMargins(0, 9, 0, 0));
+        t->setText(tr("all %1").arg(r.label));
+        t->setColor(kReference.darker(150));
+        t->setSelectable(false);
+        m_refLabels.push_back(t);
+    }
+    m_refs->setData(x, y);
+    rescale();
+}
+
+void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
+    m_hasCurrent = std::isfinite(avg_bits);
+    m_current->data()->clear();
+    const double shown_kld = kld > 0 ? kld : std::max(m_plot->yAxis->range().lower, 1e-12);
+    if (m_hasCurrent) m_current->addData(avg_bits, shown_kld);
+    m_targetLine->setVisible(std::isfinite(target));
+    if (std::isfinite(target)) {
+        m_targetLine->point1->setCoords(target, 1.0);
+        m_targetLine->point2->setCoords(target, 10.0);
+    }
+    m_currentLabel->setVisible(m_hasCurrent);
+    if (m_hasCurrent) {
+        m_currentLabel->position->setCoords(avg_bits, shown_kld);
+        m_currentLabel->setText(tr("%1 bits, KLD %2").arg(avg_bits, 0, 'f', 3).arg(kld, 0, 'g', 3));
+    }
+    rescale();
+}
+
+void FrontierPlot::rescale() {
+    // x: from the cheapest plan to a little past int8 (and the current plan); y: the KLDs inside that window.
+    double x0 = std::numeric_limits<double>::infinity(), focus_hi = -x0;
+    auto each = [](QCPGraph* g, auto&& fn) {
+        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) fn(it->key, it->value);
+    };
+    for (QCPGraph* g : {m_frontier, m_refs}) each(g, [&](double k, double) { x0 = std::min(x0, k); });
+    const bool any = std::isfinite(x0);
+    if (!any) {
+        m_plot->xAxis->setRange(2, 16);
+        m_plot->yAxis->setRange(1e-4, 1);
+    } else {
+        focus_hi = x0 + 4.5;
+        each(m_refs, [&](double k, double) { focus_hi = std::max(focus_hi, k + 0.8); });
+        each(m_current, [&](double k, double) { focus_hi = std::max(focus_hi, k + 0.8); });
+        const double lo = std::max(0.0, x0 - 0.3), hi = std::min(16.3, std::max(focus_hi, x0 + 1.0));
+        double y0 = std::numeric_limits<double>::infinity(), y1 = -y0;
+        for (QCPGraph* g : {m_frontier, m_refs, m_current})
+            each(g, [&](double k, double v) {
+                if (k < lo || k > hi || !(v > 0)) return;
+                y0 = std::min(y0, v);
+                y1 = std::max(y1, v);
+            });
+        if (!std::isfinite(y0)) y0 = y1 = 1e-3;
+        m_plot->xAxis->setRange(lo, hi);
+        m_plot->yAxis->setRange(y0 / 2.5, y1 * 8.0);  // headroom for the labels above the top points
+    }
+    m_plot->legend->setVisible(any);
+    updatePlaceholder();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FrontierPlot::updatePlaceholder() { m_placeholder->setVisible(m_frontier->data()->isEmpty()); }
+
+int FrontierPlot::frontierPointCount() const { return m_frontier->data()->size(); }
+int FrontierPlot::referenceCount() const { return m_refs->data()->size(); }
+QString FrontierPlot::referenceLabel(int i) const {
+    return i >= 0 && i < static_cast<int>(m_refLabels.size()) ? m_refLabels[static_cast<size_t>(i)]->text() : QString();
+}
+
+QPointF FrontierPlot::currentPoint() const {
+    if (!m_hasCurrent || m_current->data()->isEmpty()) return {};
+    return QPointF(m_current->data()->begin()->key, m_current->data()->begin()->value);
+}
+
+}  // namespace mixq::ui

@@ -7,19 +7,19 @@ cd "$(dirname "$0")/.."
 B="${1:-build}/app/mixq"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-secs() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"seconds\"]:.2f} {d[\"peak_rss_mb\"]:.0f}")'; }
+secs() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %.0f" % (d["seconds"], d["peak_rss_mb"]))'; }
 echo "| model | mode | memory | samples x seq | seconds | peak RSS MiB |"
 echo "|---|---|---|---|---|---|"
 for mode in exact fast; do
   for mem in full low_memory offload; do
-    r=$("$B" score resources/demo-model --out "$T/s.json" --samples 32 --seq-len 128 --mode $mode --memory $mem --json | secs)
+    r=$("$B" score resources/demo-model --out "$T/s.json" --samples 32 --seq-len 128 --mode $mode --memory $mem --json --quiet | secs)
     echo "| demo (1.2M) | $mode | $mem | 32 x 128 | ${r% *} | ${r#* } |"
   done
 done
 "$B" gen-model "$T/m100" --preset 100m >/dev/null
 for mode in exact fast; do
   for mem in full low_memory offload; do
-    r=$("$B" score "$T/m100" --out "$T/s.json" --samples 4 --seq-len 64 --mode $mode --memory $mem --json | secs)
+    r=$("$B" score "$T/m100" --out "$T/s.json" --samples 4 --seq-len 64 --mode $mode --memory $mem --json --quiet | secs)
     echo "| synthetic 100M | $mode | $mem | 4 x 64 | ${r% *} | ${r#* } |"
   done
 done
@@ -29,8 +29,8 @@ echo "|---|---|---|"
 fit_in=""
 for L in 2 4 8 16; do
   "$B" gen-model "$T/l$L" --hidden 256 --intermediate 704 --heads 8 --kv-heads 4 --layers $L --vocab 4096 >/dev/null
-  e=$("$B" score "$T/l$L" --out "$T/s.json" --samples 8 --seq-len 64 --mode exact --memory full --json | secs)
-  f=$("$B" score "$T/l$L" --out "$T/s.json" --samples 8 --seq-len 64 --mode fast --memory full --json | secs)
+  e=$("$B" score "$T/l$L" --out "$T/s.json" --samples 8 --seq-len 64 --mode exact --memory full --json --quiet | secs)
+  f=$("$B" score "$T/l$L" --out "$T/s.json" --samples 8 --seq-len 64 --mode fast --memory full --json --quiet | secs)
   echo "| $L | ${e% *} | ${f% *} |"
   fit_in="$fit_in $L ${e% *} ${f% *}"
 done

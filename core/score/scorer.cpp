@@ -230,8 +230,10 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
     // Taps of this layer for every sequence (inputs of each linear), from the cached layer input.
     std::vector<Transformer::LayerTaps> taps(static_cast<size_t>(m_nseq));
     std::vector<RowMatrix> ref_out(static_cast<size_t>(m_nseq));
+    std::vector<RowMatrix> inputs(static_cast<size_t>(m_nseq));  // read once per layer (offload reads files)
+    for (int s = 0; s < m_nseq; ++s) inputs[static_cast<size_t>(s)] = m_cache->get(layer, s);
     for (int s = 0; s < m_nseq; ++s) {
-        RowMatrix h = m_cache->get(layer, s);
+        RowMatrix h = inputs[static_cast<size_t>(s)];
         m_tf->run_layer_with(*ref_w, layer, h, &taps[static_cast<size_t>(s)]);
         if (m_opt.mode == "fast") ref_out[static_cast<size_t>(s)] = std::move(h);
     }
@@ -252,7 +254,7 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
                 replace_member(v.weights, m.role, wq);
             }
             for (int s = 0; s < m_nseq; ++s) {
-                RowMatrix h = m_cache->get(layer, s);
+                RowMatrix h = inputs[static_cast<size_t>(s)];
                 m_tf->run_layer_with(v.weights, layer, h);
                 v.hidden.push_back(std::move(h));
                 step(1);
@@ -262,6 +264,7 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
         }
     }
     taps.clear();
+    inputs.clear();
     if (m_opt.mode == "exact") {
         for (int l = layer + 1; l < L; ++l) {
             m_item = "layer " + std::to_string(layer) + " variants through layer " + std::to_string(l);
@@ -273,22 +276,29 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
                 }
         }
     }
-    std::map<size_t, int> remaining;
-    for (const auto& v : variants) ++remaining[v.unit];
-    for (auto& v : variants) {
-        double kl = 0;
-        for (int s = 0; s < m_nseq; ++s) {
+    std::vector<double> kl(variants.size(), 0.0);
+    for (int s = 0; s < m_nseq; ++s) {
+        const RowMatrix ref = ref_logp(s);  // once per sequence for all of this layer's variants
+        RowMatrix final_ref;
+        if (m_opt.mode == "fast") final_ref = m_cache->get(L, s);
+        for (size_t i = 0; i < variants.size(); ++i) {
+            auto& v = variants[i];
             RowMatrix final_h;
             if (m_opt.mode == "exact") {
                 final_h = std::move(v.hidden[static_cast<size_t>(s)]);
             } else {  // residual shortcut: the layer's output change carried unchanged to the final residual stream
-                final_h = m_cache->get(L, s) + (v.hidden[static_cast<size_t>(s)] - ref_out[static_cast<size_t>(s)]);
+                final_h = final_ref + (v.hidden[static_cast<size_t>(s)] - ref_out[static_cast<size_t>(s)]);
             }
-            kl += kl_sum(ref_logp(s), m_tf->logits_with(final_h, *m_head));
+            kl[i] += kl_sum(ref, m_tf->logits_with(final_h, *m_head));
+            v.hidden[static_cast<size_t>(s)] = RowMatrix();
             step(1);
         }
-        set_candidate(v.unit, v.candidate, kl, v.err_num, v.err_den);
-        v.hidden.clear();
+    }
+    std::map<size_t, int> remaining;
+    for (const auto& v : variants) ++remaining[v.unit];
+    for (size_t i = 0; i < variants.size(); ++i) {
+        const auto& v = variants[i];
+        set_candidate(v.unit, v.candidate, kl[i], v.err_num, v.err_den);
         if (--remaining[v.unit] == 0) finish_unit(v.unit);
     }
 }

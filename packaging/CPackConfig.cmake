@@ -4,7 +4,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/mixq-studio.desktop DESTINATION ${CM
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/mixq-studio.svg
         DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/io.mixq.Studio.metainfo.xml DESTINATION ${CMAKE_INSTALL_DATADIR}/metainfo)
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/resources/demo-model DESTINATION ${CMAKE_INSTALL_DATADIR}/mixq-studio)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/resources/demo-model ${CMAKE_SOURCE_DIR}/resources/calibration
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/mixq-studio)
 
 set(CPACK_PACKAGE_NAME "mixq-studio")
 set(CPACK_PACKAGE_VENDOR "MixQ Studio developers")

@@ -28,6 +28,7 @@
 #include "core/plan/plan_json.h"
 #include "ui/budget_panel.h"
 #include "ui/drop_target.h"
+#include "ui/export_controller.h"
 #include "ui/format_utils.h"
 #include "ui/frontier_plot.h"
 #include "ui/grouping_tree.h"
@@ -79,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_plans, &PlanController::busyChanged, this, &MainWindow::updateBusy);
     connect(m_plans, &PlanController::failed, this, [this](const QString& msg) { reportError(tr("Planning"), msg); });
     new PlanPresenter(m_plans, m_heatmap, m_tree, m_frontier, m_savePlanAction, m_log, this);
+    new ExportController(this);  // File > Export ONNX..., Evaluate Current Plan, Results dock
     connect(m_jobs, &JobRunner::logLine, m_log, &LogPanel::appendLine);
     connect(m_jobs, &JobRunner::jobStarted, this, [this](const QString& t) { m_log->appendLine(t + "\u2026"); });
     connect(m_jobs, &JobRunner::jobCancelled, this, [this](const QString& t) { m_log->appendLine(t + ": cancelled"); });

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+// File > Export ONNX… end to end (offscreen): the dialog writes the export folder, "evaluate after export" fills
+// the results table (baseline first, deltas = row differences), Cancel leaves no folder, "Evaluate current plan"
+// adds a plan point; screenshots of the dialog and the results panel.
+#include <QAction>
+#include <QApplication>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTableWidget>
+#include <QtTest>
+#include <cmath>
+#include <filesystem>
+
+#include "test_support.h"
+#include "ui/budget_panel.h"
+#include "ui/export_controller.h"
+#include "ui/export_dialog.h"
+#include "ui/job_runner.h"
+#include "ui/main_window.h"
+#include "ui/plan_controller.h"
+#include "ui/results_panel.h"
+#include "ui/widget_capture.h"
+#include "ui_test_env.h"
+#include "ui_test_fakes.h"
+
+using namespace mixq;
+using mixq::ui::ExportController;
+using mixq::ui::MainWindow;
+using mixq::ui::ResultsPanel;
+namespace fs = std::filesystem;
+
+namespace {
+
+QString shot_path(const QString& name) {
+    const QString dir = QString(MIXQ_BINARY_DIR) + "/screenshots";
+    QDir().mkpath(dir);
+    return dir + "/" + name;
+}
+
+void save_png(QWidget* w, const QString& name) {
+    const QString path = shot_path(name);
+    ui::save_widget_png(w, path);
+    QVERIFY2(!QImage(path).isNull(), qPrintable(path));
+}
+
+fs::path eval_data() { return fs::path(MIXQ_TEST_DATA_DIR) / "eval"; }
+
+/// A window with the demo model open and a plan from fake scores.
+bool prepare(MainWindow& w) {
+    w.setAutoScore(false);
+    w.setErrorDialogsEnabled(false);
+    w.setRememberRecent(false);
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    w.openDemoModel();
+    if (!QTest::qWaitFor([&] { return loaded.count() == 1; }, 20000)) return false;
+    w.setScores(mixq_test::fake_scores(*w.model()));
+    return QTest::qWaitFor([&] { return !w.isBusy() && w.plans()->hasPlan(); }, 20000);
+}
+
+double cell(const ResultsPanel* p, int row, int col, int role) {
+    return p->table()->item(row, col)->data(role).toDouble();
+}
+
+}  // namespace
+
+class TestExportFlow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { mixq_test::isolate_user_state("ui_export_flow"); }
+
+    void export_dialog_writes_folder_and_evaluation_fills_results() {
+        MainWindow w;
+        w.resize(1360, 900);
+        w.show();
+        QVERIFY(prepare(w));
+        auto* ctrl = w.findChild<ExportController*>();
+        QVERIFY(ctrl);
+        QAction* act = w.findChild<QAction*>("actionExportOnnx");
+        QVERIFY(act && act->isEnabled());
+        act->trigger();
+        ui::ExportDialog* dlg = ctrl->dialog();
+        QVERIFY(dlg && dlg->isVisible());
+        const fs::path out = mixq_test::scratch("ui_export_flow") / "demo-onnx";
+        dlg->setOutputDir(QString::fromStdString(out.string()));
+        ui::ExportEvalSettings ev;
+        ev.enabled = true;
+        ev.mmlu_limit = 2;
+        ev.piqa_limit = 2;
+        ev.mmlu_dir = QString::fromStdString((eval_data() / "mmlu").string());
+        ev.piqa_dir = QString::fromStdString((eval_data() / "piqa").string());
+        dlg->setEvalSettings(ev);
+        QApplication::processEvents();
+        save_png(dlg, "10_export_dialog.png");
+
+        QSignalSpy exported(ctrl, &ExportController::exportFinished);
+        QSignalSpy evaluated(ctrl, &ExportController::evaluationFinished);
+        QSignalSpy failed(w.jobs(), &ui::JobRunner::jobFailed);
+        dlg->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->click();
+        QVERIFY(w.jobs()->isBusy());
+        // The window stays responsive: the budget slider re-plans while the export runs.
+        QSlider* slider = w.budgetPanel()->slider();
+        const double before = w.plans()->plan().avg_bits;
+        slider->setValue(slider->maximum());
+        QCOMPARE(w.plans()->target(), ui::BudgetPanel::target_of(slider->maximum()));
+        QVERIFY(w.plans()->plan().avg_bits >= before);
+
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        for (const char* f : {"model.onnx", "model.onnx.data", "genai_config.json", "mixq_plan.json"})
+            QVERIFY2(fs::is_regular_file(out / f) && fs::file_size(out / f) > 0, f);
+        QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 30000);
+        QCOMPARE(failed.count(), 0);
+
+        const ResultsPanel* res = ctrl->results();
+        QCOMPARE(res->rowCount(), 2);
+        QCOMPARE(res->rows()[0].kind, QString("baseline"));
+        QCOMPARE(res->rows()[1].kind, QString("export"));
+        QCOMPARE(cell(res, 0, ResultsPanel::AvgBits, ResultsPanel::kValueRole), 16.0);
+        QVERIFY(cell(res, 1, ResultsPanel::AvgBits, ResultsPanel::kValueRole) < 16.0);
+        QCOMPARE(qint64(cell(res, 0, ResultsPanel::Size, ResultsPanel::kValueRole)),
+                 qint64(fs::file_size(mixq_test::demo_model() / "model.safetensors")));
+        int checked = 0;
+        for (int c = ResultsPanel::AvgBits; c < ResultsPanel::ColumnCount; ++c) {
+            const double b = cell(res, 0, c, ResultsPanel::kValueRole), t = cell(res, 1, c, ResultsPanel::kValueRole);
+            QVERIFY(std::isnan(cell(res, 0, c, ResultsPanel::kDeltaRole)));  // the baseline has no delta
+            if (std::isnan(b) || std::isnan(t)) continue;
+            QCOMPARE(cell(res, 1, c, ResultsPanel::kDeltaRole), t - b);
+            ++checked;
+        }
+        QCOMPARE(checked, 5);  // bits, size, MMLU, PIQA acc, PIQA acc_norm (no perplexity, no speed)
+        // 2 questions / items each: accuracies are multiples of 1/2.
+        for (int c : {int(ResultsPanel::Mmlu), int(ResultsPanel::PiqaAcc), int(ResultsPanel::PiqaNorm)})
+            for (int r : {0, 1}) {
+                const double a = cell(res, r, c, ResultsPanel::kValueRole);
+                QVERIFY(a >= 0.0 && a <= 1.0 && std::abs(a * 2 - std::round(a * 2)) < 1e-9);
+            }
+        w.findChild<QDockWidget*>("resultsDock")->raise();
+        QApplication::processEvents();
+        save_png(ctrl->results(), "11_results_panel.png");
+
+        // Evaluate current plan: one more row of kind "plan", plotted on the accuracy-vs-bits chart.
+        QTRY_VERIFY(!w.isBusy());
+        ctrl->evaluatePlan(2);  // the data folders were remembered by the dialog
+        QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 2, 30000);
+        QCOMPARE(res->rowCount(), 3);
+        QCOMPARE(res->rows()[2].kind, QString("plan"));
+        QCOMPARE(res->rows()[2].avg_bits, w.plans()->plan().avg_bits);
+        save_png(ctrl->results(), "12_results_plan_point.png");
+    }
+
+    void cancelled_export_leaves_no_folder() {
+        MainWindow w;
+        QVERIFY(prepare(w));
+        auto* ctrl = w.findChild<ExportController*>();
+        const fs::path parent = mixq_test::scratch("ui_export_cancel");
+        const fs::path out = parent / "cancelled";
+        QSignalSpy cancelled(w.jobs(), &ui::JobRunner::jobCancelled);
+        QSignalSpy exported(ctrl, &ExportController::exportFinished);
+        ctrl->startExport(QString::fromStdString(out.string()), {}, {});
+        w.jobs()->cancel();
+        QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 30000);
+        QTRY_VERIFY(!w.isBusy());
+        QCOMPARE(exported.count(), 0);
+        QVERIFY(!fs::exists(out));
+        QVERIFY(fs::is_empty(parent));  // no temporary folder left behind either
+    }
+};
+
+QTEST_MAIN(TestExportFlow)
+#include "test_export_flow.moc"

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// ExportController: wires the export dialog, the export / evaluation jobs and the results dock into MainWindow.
+#include "ui/export_controller.h"
+
+#include <QAction>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QTabWidget>
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/eval/engine_model.h"
+#include "core/eval/eval_report.h"
+#include "core/eval/evaluator.h"
+#include "core/eval/loglik.h"
+#include "core/eval/mmlu.h"
+#include "core/eval/piqa.h"
+#include "core/io/model.h"
+#include "core/plan/plan_weights.h"
+#include "core/tokenizer/tokenizer.h"
+#include "ui/job_runner.h"
+#include "ui/main_window.h"
+#include "ui/plan_controller.h"
+#include "ui/results_panel.h"
+
+#include "qcustomplot.h"
+
+namespace mixq::ui {
+namespace fs = std::filesystem;
+namespace {
+
+QString plan_formats(const plan::Plan& p) {
+    QStringList out;
+    for (const auto& u : p.units) {
+        if (u.format.is_float()) continue;
+        const QString s = QString("g%1 %2").arg(u.format.block_size).arg(u.format.method == quant::Method::RTN ? "rtn" : "kquant");
+        if (!out.contains(s)) out << s;
+    }
+    return out.isEmpty() ? QObject::tr("all 16-bit") : out.join(", ");
+}
+
+double folder_bytes(const fs::path& dir) {
+    double total = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.is_regular_file() && e.path().extension() == ".safetensors") total += static_cast<double>(e.file_size());
+    return total;
+}
+
+ExportEvalSettings remembered() {
+    QSettings st;
+    ExportEvalSettings s;
+    s.mmlu_dir = st.value("export/mmlu_dir").toString();
+    s.piqa_dir = st.value("export/piqa_dir").toString();
+    return s;
+}
+
+}  // namespace
+
+ExportController::ExportController(MainWindow* window) : QObject(window), m_window(window) {
+    setObjectName("exportController");
+    m_results = new ResultsPanel;
+    m_dock = new QDockWidget(tr("Results"), window);
+    m_dock->setObjectName("resultsDock");
+    m_dock->setWidget(m_results);
+    window->addDockWidget(Qt::BottomDockWidgetArea, m_dock);
+    if (window->logDock()) window->tabifyDockWidget(window->logDock(), m_dock);
+
+    m_exportAction = new QAction(tr("&Export ONNX\u2026"), this);
+    m_exportAction->setObjectName("actionExportOnnx");
+    connect(m_exportAction, &QAction::triggered, this, [this] { showExportDialog(); });
+    m_evalPlanAction = new QAction(tr("E&valuate Current Plan"), this);
+    m_evalPlanAction->setObjectName("actionEvaluatePlan");
+    connect(m_evalPlanAction, &QAction::triggered, this, [this] { evaluatePlan(); });
+    for (QAction* a : window->menuBar()->actions()) {
+        QMenu* m = a->menu();
+        if (!m || m->objectName() == "menuRecent" || !a->text().contains("File")) continue;
+        QAction* before = nullptr;
+        for (QAction* x : m->actions())
+            if (x->objectName() == "actionQuit") before = x;
+        m->insertAction(before, m_exportAction);
+        m->insertAction(before, m_evalPlanAction);
+        m->insertSeparator(before);
+        break;
+    }
+    auto* button = new QPushButton(tr("Evaluate current plan"));
+    button->setObjectName("evaluatePlanButton");
+    connect(button, &QPushButton::clicked, m_evalPlanAction, &QAction::trigger);
+    connect(m_evalPlanAction, &QAction::changed, button, [this, button] { button->setEnabled(m_evalPlanAction->isEnabled()); });
+    window->addSidePanel(button);
+    connect(window->plans(), &PlanController::planChanged, this, &ExportController::updateActions);
+    updateActions();
+}
+
+void ExportController::updateActions() {
+    const bool ok = m_window->plans()->hasPlan() && m_window->model();
+    m_exportAction->setEnabled(ok);
+    m_evalPlanAction->setEnabled(ok);
+}
+
+ExportDialog* ExportController::showExportDialog() {
+    if (!m_window->plans()->hasPlan() || !m_window->model()) {
+        m_window->reportError(tr("Export ONNX"), tr("no plan to export: open a model and choose a budget first"));
+        return nullptr;
+    }
+    if (m_dialog) m_dialog->deleteLater();
+    m_dialog = new ExportDialog(plan_formats(m_window->plans()->plan()), m_window);
+    m_dialog->setAttribute(Qt::WA_DeleteOnClose);
+    ExportDialog* d = m_dialog;
+    connect(d, &QDialog::accepted, this, [this, d] { startExport(d->outputDir(), d->options(), d->evalSettings()); });
+    d->open();
+    return d;
+}
+
+void ExportController::startExport(const QString& dir, const exporter::ExportOptions& options,
+                                   const ExportEvalSettings& eval) {
+    auto model = m_window->model();
+    if (!model || !m_window->plans()->hasPlan()) {
+        m_window->reportError(tr("Export ONNX"), tr("no plan to export"));
+        return;
+    }
+    const plan::Plan plan = m_window->plans()->plan();
+    const fs::path out = QDir::cleanPath(dir).toStdString();
+    m_window->jobs()->start(tr("Exporting ONNX"), [this, model, plan, out, options, eval](const JobContext& ctx) -> JobRunner::Deliver {
+        const auto r = exporter::export_onnx(*model, plan, out, options, ctx);
+        return [this, r, eval, plan] {
+            const QString d = QString::fromStdString(r.out_dir.string());
+            emit exportFinished(d);
+            if (eval.enabled) startEvaluation(d, eval, plan.avg_bits, static_cast<double>(r.total_bytes));
+        };
+    });
+}
+
+void ExportController::startEvaluation(const QString& dir, const ExportEvalSettings& eval, double avg_bits,
+                                       double size_bytes) {
+    eval::EvalRequest req;
+    req.target = dir.toStdString();
+    if (eval.mmlu_limit > 0 && !eval.mmlu_dir.isEmpty()) req.mmlu = eval.mmlu_dir.toStdString();
+    if (eval.piqa_limit > 0 && !eval.piqa_dir.isEmpty()) req.piqa = eval.piqa_dir.toStdString();
+    if (!eval.ppl_text.isEmpty()) req.ppl_text = eval.ppl_text.toStdString();
+    req.speed = eval.speed;
+    req.limit = std::max(eval.mmlu_limit, eval.piqa_limit);
+    req.device = "cpu";
+    const QString label = QFileInfo(dir).fileName();
+    m_window->jobs()->start(tr("Evaluating %1").arg(label), [this, req, label, avg_bits, size_bytes](const JobContext& ctx) -> JobRunner::Deliver {
+        auto report = std::make_shared<nlohmann::json>(eval::run_evaluation(req, ctx));
+        double base_bytes = 0;
+        if ((*report).contains("baseline") && (*report)["baseline"].is_object())
+            base_bytes = folder_bytes((*report)["baseline"].value("path", std::string()));
+        return [this, report, label, avg_bits, size_bytes, base_bytes] {
+            if ((*report).contains("baseline") && (*report)["baseline"].is_object())
+                m_results->addRow(ResultsPanel::row_from_report(*report, "baseline", tr("baseline (16-bit)"), "baseline", 16.0, base_bytes));
+            m_results->addRow(ResultsPanel::row_from_report(*report, "target", label, "export", avg_bits, size_bytes));
+            m_dock->raise();
+            emit evaluationFinished();
+        };
+    });
+}
+
+void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
+    auto model = m_window->model();
+    if (!model || !m_window->plans()->hasPlan()) {
+        m_window->reportError(tr("Evaluate plan"), tr("no plan to evaluate"));
+        return;
+    }
+    if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) eval = remembered();
+    if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) {
+        m_window->reportError(tr("Evaluate plan"), tr("no MMLU or PIQA data folder: choose them in File > Export ONNX\u2026"));
+        return;
+    }
+    const plan::Plan plan = m_window->plans()->plan();
+    const QString label = tr("plan %1 bits").arg(plan.avg_bits, 0, 'f', 3);
+    m_window->jobs()->start(tr("Evaluating current plan"), [this, model, plan, eval, limit, label](const JobContext& ctx) -> JobRunner::Deliver {
+        auto tf = std::make_shared<engine::Transformer>(model);
+        plan::apply_plan_fake_quant(*tf, *model, plan);
+        eval::EngineModel lm(tf);
+        const auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
+        const auto& eos = model->config().eos_token_ids;
+        eval::LoglikScorer scorer(lm, *tok, eval::LoglikOptions{true, 0, eos.empty() ? -1 : eos[0]});
+        nlohmann::json report = {{"tasks", nlohmann::json::object()}};
+        if (!eval.mmlu_dir.isEmpty())
+            report["tasks"]["mmlu"]["target"] = eval::mmlu_json(eval::run_mmlu(scorer, eval::load_mmlu(eval.mmlu_dir.toStdString(), limit), ctx));
+        if (!eval.piqa_dir.isEmpty())
+            report["tasks"]["piqa"]["target"] = eval::piqa_json(eval::run_piqa(scorer, eval::load_piqa(eval.piqa_dir.toStdString(), limit), ctx));
+        const double bytes = static_cast<double>(plan.estimated_file_bytes);
+        return [this, report, label, plan, bytes] {
+            m_results->addRow(ResultsPanel::row_from_report(report, "target", label, "plan", plan.avg_bits, bytes));
+            m_results->chartTabs()->setCurrentWidget(m_results->bitsPlot());
+            m_dock->raise();
+            emit evaluationFinished();
+        };
+    });
+}
+
+}  // namespace mixq::ui

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// ExportController: File > Export ONNX… (dialog, export job, optional evaluation job) and "Evaluate current plan"
+// (the core engine with the plan's fake-quant weights); results go to the Results dock (ResultsPanel).
+#pragma once
+#include <QObject>
+#include <QPointer>
+#include <QString>
+
+#include "core/export/exporter.h"
+#include "ui/export_dialog.h"
+
+class QAction;
+class QDockWidget;
+
+namespace mixq::ui {
+
+class MainWindow;
+class ResultsPanel;
+
+class ExportController : public QObject {
+    Q_OBJECT
+public:
+    /// Adds its actions to the window's File menu, a button below the budget panel and the Results dock.
+    explicit ExportController(MainWindow* window);
+
+    /// Opens the export dialog (window-modal, non-blocking); accepting it starts the export.
+    ExportDialog* showExportDialog();
+    /// Queues the export job (and the evaluation job when `eval.enabled`).
+    void startExport(const QString& dir, const exporter::ExportOptions& options, const ExportEvalSettings& eval);
+    /// Queues an evaluation of an export folder (with its baseline) on the given tasks.
+    void startEvaluation(const QString& dir, const ExportEvalSettings& eval, double avg_bits, double size_bytes);
+    /// Evaluates the current plan on the engine (fake-quant weights) with `limit` items per task and the data
+    /// folders of `eval` (the remembered ones when empty).
+    void evaluatePlan(int limit = 8, ExportEvalSettings eval = {});
+
+    ResultsPanel* results() const { return m_results; }
+    QDockWidget* resultsDock() const { return m_dock; }
+    ExportDialog* dialog() const { return m_dialog; }
+    QAction* exportAction() const { return m_exportAction; }
+    QAction* evaluatePlanAction() const { return m_evalPlanAction; }
+
+signals:
+    void exportFinished(const QString& dir);
+    void evaluationFinished();
+
+private:
+    void updateActions();
+
+    MainWindow* m_window;
+    ResultsPanel* m_results = nullptr;
+    QDockWidget* m_dock = nullptr;
+    QPointer<ExportDialog> m_dialog;
+    QAction* m_exportAction = nullptr;
+    QAction* m_evalPlanAction = nullptr;
+};
+
+}  // namespace mixq::ui

@@ -48,5 +48,8 @@ struct CommandRegistrar {
 std::vector<int> parse_id_list(const std::string& s);
 /// Prints a progress line on stderr ("\r[stage] 42.0% item ETA 12s"), throttled; newline when fraction hits 1.
 void print_progress(double fraction, const std::string& stage, const std::string& item, double eta);
+/// Ends a pending progress line (so an error message starts on its own line).
+void end_progress_line();
+bool& progress_line_open();
 
 }  // namespace mixq::cli

@@ -112,6 +112,16 @@ std::vector<int> parse_id_list(const std::string& s) {
     return ids;
 }
 
+bool& progress_line_open() {
+    static bool open = false;
+    return open;
+}
+
+void end_progress_line() {
+    if (progress_line_open()) std::fprintf(stderr, "\n");
+    progress_line_open() = false;
+}
+
 void print_progress(double fraction, const std::string& stage, const std::string& item, double eta) {
     static auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
     const auto now = std::chrono::steady_clock::now();
@@ -120,6 +130,7 @@ void print_progress(double fraction, const std::string& stage, const std::string
     char buf[64] = "";
     if (eta >= 0) std::snprintf(buf, sizeof buf, " ETA %.0fs", eta);
     std::fprintf(stderr, "\r[%s] %5.1f%% %-40.40s%s   ", stage.c_str(), fraction * 100.0, item.c_str(), buf);
+    progress_line_open() = fraction < 1.0;
     if (fraction >= 1.0) std::fprintf(stderr, "\n");
     std::fflush(stderr);
 }
@@ -139,6 +150,11 @@ void install_sigint_handler() {
     token_instance();
     std::signal(SIGINT, on_sigint);
 }
+
+namespace {
+// Installed during static initialization, before main(), so a Ctrl-C at any point of a run cancels cleanly.
+const bool g_sigint_installed = (install_sigint_handler(), true);
+}  // namespace
 const mixq::CancelToken& sigint_token() { return token_instance(); }
 
 mixq::JobContext make_cli_job(bool quiet) {

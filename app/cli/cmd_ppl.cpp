@@ -32,6 +32,9 @@ int run_ppl(const Args& args) {
     const long long max_tokens = args.get_int("--max-tokens", 32768);
     auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
     const auto stream = tok->encode(ss.str());
+    if (static_cast<long long>(stream.size()) <= window)
+        fail(*text_path, "text has " + std::to_string(stream.size()) + " tokens, need more than the window (" +
+                             std::to_string(window) + ")");
     engine::Transformer tf(model);
     if (const auto plan = args.get("--plan")) plan::apply_plan_fake_quant(tf, *model, plan::load_plan(*plan));
     auto job = make_cli_job(args.has("--quiet") || args.has("--json"));

@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
         mixq::cli::Args parsed(rest, cmd.switches);
         return cmd.run(parsed);
     } catch (const mixq::Cancelled&) {
-        std::cerr << "\nmixq: cancelled\n";
+        mixq::cli::end_progress_line();
+        std::cerr << "mixq: cancelled\n";
         return 130;
     } catch (const mixq::Error& e) {
+        mixq::cli::end_progress_line();
         std::cerr << "mixq: error: " << e.what() << "\n";
         return 1;
     } catch (const std::bad_alloc&) {

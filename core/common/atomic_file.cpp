@@ -3,6 +3,7 @@
 #include "core/common/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,26 @@ std::string unique_suffix() {
     return buf;
 }
 std::string errno_text() { return std::strerror(errno); }
+
+/// "<pid>-<random>": the pid lets a later run recognise temporaries whose writer was killed.
+std::string owned_suffix() { return std::to_string(::getpid()) + "-" + unique_suffix(); }
+
+/// Removes ".<name>.tmp-<pid>-…" entries in `dir` left by processes that no longer exist (e.g. after SIGKILL).
+void remove_stale_temporaries(const fs::path& dir, const std::string& name) {
+    const std::string prefix = "." + name + ".tmp-";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string f = e.path().filename().string();
+        if (f.rfind(prefix, 0) != 0) continue;
+        const std::string rest = f.substr(prefix.size());
+        const auto dash = rest.find('-');
+        if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789") != dash) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+        if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // owner alive (or unknown)
+        std::error_code rm;
+        fs::remove_all(e.path(), rm);
+    }
+}
 }  // namespace
 
 void fsync_path(const fs::path& path) {
@@ -38,7 +59,8 @@ void fsync_path(const fs::path& path) {
 
 AtomicFileWriter::AtomicFileWriter(fs::path path) : m_path(std::move(path)) {
     const fs::path dir = m_path.has_parent_path() ? m_path.parent_path() : fs::path(".");
-    m_temp = dir / ("." + m_path.filename().string() + ".tmp-" + unique_suffix());
+    remove_stale_temporaries(dir, m_path.filename().string());
+    m_temp = dir / ("." + m_path.filename().string() + ".tmp-" + owned_suffix());
     m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (m_fd < 0) fail(m_path.string(), "cannot create output file: " + errno_text());
 }
@@ -90,8 +112,10 @@ AtomicDirectory::AtomicDirectory(fs::path final_dir) : m_final(std::move(final_d
     if (m_final.filename().empty()) m_final = m_final.parent_path();
     const fs::path parent = m_final.has_parent_path() ? m_final.parent_path() : fs::path(".");
     std::error_code ec;
-    if (!fs::is_directory(parent, ec)) fail(parent.string(), "output parent folder does not exist");
-    m_temp = parent / ("." + m_final.filename().string() + ".tmp-" + unique_suffix());
+    if (!fs::is_directory(parent, ec))
+        fail(parent.string(), fs::exists(parent, ec) ? "output parent is not a folder" : "output parent folder does not exist");
+    remove_stale_temporaries(parent, m_final.filename().string());
+    m_temp = parent / ("." + m_final.filename().string() + ".tmp-" + owned_suffix());
     if (!fs::create_directory(m_temp, ec) || ec)
         fail(m_final.string(), "cannot create temporary output folder: " + (ec ? ec.message() : "exists"));
 }

@@ -64,7 +64,13 @@ QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, 
         const int64_t rows = std::min(step, n - r0);
         src.read(r0, rows, buf.data());
         quant::QuantizedMatrix q = quant::make_quantized_matrix(rows, k, f, scale_dtype);
-        quant::quantize_rows(buf.data(), 0, rows, q);
+        try {
+            quant::quantize_rows(buf.data(), 0, rows, q);
+        } catch (const Error& e) {  // name the source tensor(s): e.g. a NaN weight in the model file
+            std::string names;
+            for (const auto& seg : src.segments()) names += (names.empty() ? "" : ", ") + seg.tensor;
+            fail(names, e.what());
+        }
         out.write(q.packed.data(), q.packed.size());
         scales.insert(scales.end(), q.scales.begin(), q.scales.end());
         zps.insert(zps.end(), q.zero_points.begin(), q.zero_points.end());

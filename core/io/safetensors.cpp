@@ -30,11 +30,20 @@ std::vector<TensorInfo> parse_safetensors_header(const uint8_t* bytes, size_t si
         fail(file, "truncated safetensors file: header claims " + std::to_string(hlen) + " bytes but the file has " +
                        std::to_string(size - 8) + " after the length prefix");
     json header;
+    std::set<std::string> seen;
+    std::string duplicate;
     try {
-        header = json::parse(bytes + 8, bytes + 8 + hlen);
+        // The callback sees every top-level key, so a tensor named twice (JSON keeps only the last) is caught.
+        header = json::parse(bytes + 8, bytes + 8 + hlen, [&](int depth, json::parse_event_t ev, json& parsed) {
+            if (ev == json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second &&
+                duplicate.empty())
+                duplicate = parsed.get<std::string>();
+            return true;
+        });
     } catch (const json::exception& e) {
         fail(file, std::string("header is not valid JSON: ") + e.what());
     }
+    if (!duplicate.empty()) fail(file, "duplicate tensor name '" + duplicate + "' in the header");
     if (!header.is_object()) fail(file, "header is not a JSON object");
     const size_t data_begin = 8 + static_cast<size_t>(hlen);
     const size_t data_size = size - data_begin;

@@ -192,6 +192,15 @@ private:
     void reference_pass();
     void score_layer(int layer, const std::vector<size_t>& units);
     void score_head_units(const std::vector<size_t>& units);
+    /// fake_quantize with errors (e.g. NaN/Inf weights) reported against the tensor and the model folder.
+    RowMatrix quantize_named(const std::string& tensor, const RowMatrix& w, const quant::QuantFormat& f,
+                             const float* importance) const {
+        try {
+            return quant::fake_quantize(w, f, m_scale_dtype, importance);
+        } catch (const Error& e) {
+            fail(m_model->dir().string(), "tensor '" + tensor + "': " + e.what());
+        }
+    }
     void finish_unit(size_t u) {
         if (m_opt.on_unit) m_opt.on_unit(m_table.units[u]);
     }
@@ -248,8 +257,8 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
             Variant v{u, c, *ref_w, {}, 0, 0};
             for (const auto& m : unit.members) {
                 const RowMatrix w = member_weight(*ref_w, m.role);
-                const RowMatrix wq = quant::fake_quantize(
-                    w, cands[c], m_scale_dtype, cands[c].method == quant::Method::KQuant ? importance.data() : nullptr);
+                const RowMatrix wq = quantize_named(m.name, w, cands[c],
+                                                    cands[c].method == quant::Method::KQuant ? importance.data() : nullptr);
                 accumulate_output_error(xs, w, wq, v.err_num, v.err_den);
                 replace_member(v.weights, m.role, wq);
             }
@@ -320,7 +329,7 @@ void Scorer::score_head_units(const std::vector<size_t>& units) {
         for (size_t c = 0; c < cands.size(); ++c) {
             m_item = unit.name + " " + cands[c].name();
             const bool weighted = cands[c].method == quant::Method::KQuant && uses_head;
-            const RowMatrix wq = quant::fake_quantize(*w, cands[c], m_scale_dtype, weighted ? head_importance.data() : nullptr);
+            const RowMatrix wq = quantize_named(tensor, *w, cands[c], weighted ? head_importance.data() : nullptr);
             double num = 0, den = 0;
             if (uses_head) {
                 accumulate_output_error(xs, *w, wq, num, den);
@@ -373,7 +382,7 @@ ScoreTable Scorer::run() {
 
     m_scale_dtype = m_model->weight_dtype() == io::DType::F32 ? io::DType::F32 : m_model->weight_dtype();
     m_table.model_path = m_model->dir().string();
-    m_table.model_hash = m_model->content_hash();
+    m_table.model_hash = m_model->content_hash(m_job);
     m_table.candidates = m_opt.candidates;
     m_table.calib_samples = static_cast<int>(m_calib.sequences.size());
     m_table.calib_seq_len = m_calib.sequences.empty() ? 0 : static_cast<int>(m_calib.sequences[0].size());

@@ -95,12 +95,6 @@ private slots:
         QFETCH(bool, sharded);
         QFETCH(QStringList, fragments);
         const auto dir = model_with(overlay.toStdString().substr(overlay.indexOf('/') + 1), bad() / overlay.toStdString(), sharded);
-        if (overlay.endsWith("duplicate_names")) {
-            const bool ok = is_error(mixq({"info", q(dir)}), fragments);
-            QEXPECT_FAIL("", "core defect: safetensors header with a repeated tensor name is accepted (last wins)", Abort);
-            QVERIFY(ok);
-            return;
-        }
         check_error(mixq({"info", q(dir)}), fragments);
     }
 
@@ -149,7 +143,6 @@ private slots:
         check_error(mixq({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"});
         check_empty(out);
         const bool ok = is_error(mixq({"ppl", demo, "--text", q(bad() / "calib/empty.txt")}), {"empty.txt"});
-        QEXPECT_FAIL("", "core defect: perplexity on an empty text file does not name the file", Continue);
         QVERIFY(ok);
     }
 
@@ -185,12 +178,10 @@ private slots:
         Run e = mixq({"export", m, "--plan", q(work / "p2.json"), "--out", q(out / "exp")});
         QCOMPARE(e.code, 1);
         check_empty(out);
-        e.err = e.err.section('\r', -1);  // progress lines end in \r on stderr; keep the last one
+        e.err = e.err.trimmed().section('\n', -1);  // the progress line is ended before the error: keep the last line
         const bool score_named = is_error(s, {"model.layers.0.self_attn.q_proj.weight"});
         const bool export_named = is_error(e, {"model.layers.0.self_attn.q_proj.weight"});
-        QEXPECT_FAIL("", "core defect: NaN/Inf refusal says 'quantizer: non-finite weight in row 0', not the tensor", Continue);
         QVERIFY(score_named);
-        QEXPECT_FAIL("", "core defect: NaN/Inf refusal says 'quantizer: non-finite weight in row 0', not the tensor", Continue);
         QVERIFY(export_named);
     }
 

@@ -104,7 +104,6 @@ private slots:
             QVERIFY(fs::exists(parent / "exp" / "mixq_plan.json"));
             if (!leftovers.isEmpty()) {
                 const bool cleaned = stray(parent, {"exp"}).isEmpty();
-                QEXPECT_FAIL("", "core defect: AtomicDirectory leaves .NAME.tmp-* after SIGKILL and the next run does not clean it", Continue);
                 QVERIFY(cleaned);
             }
         }
@@ -133,7 +132,8 @@ private slots:
         for (int i = 0; i < 5; ++i) {
             fs::remove_all(parent);
             fs::create_directories(parent);
-            const int ms = std::uniform_int_distribution<int>(20, 200)(rng);
+            // from 100 ms on: before that the dynamic loader may still be running, before any handler can exist
+            const int ms = std::uniform_int_distribution<int>(100, 300)(rng);
             const auto [code, took] = signal_after({"export", q(m_model), "--plan", q(m_plan), "--out", q(parent / "exp")}, ms, SIGINT);
             if (took == -2 || code == 0) {  // finished before the signal took effect: the output is complete
                 QCOMPARE(code, 0);

@@ -5,28 +5,13 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
+#include "cli_test_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-Run run_mixq(const QStringList& args) {
-    QProcess p;
-    p.start(MIXQ_CLI_EXE, args);
-    p.waitForFinished(300000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
-QString str(const fs::path& p) { return QString::fromStdString(p.string()); }
-QString demo() { return str(mixq_test::demo_model()); }
-
-}  // namespace
+using namespace mixq_cli_test;
 
 class TestCliExport : public QObject {
     Q_OBJECT

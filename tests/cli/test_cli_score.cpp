@@ -8,29 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/synthetic_model.h"
+#include "cli_test_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-struct Run {
-    int code = -1;
-    QString out, err;
-};
-
-Run run_mixq(const QStringList& args) {
-    QProcess p;
-    p.start(MIXQ_CLI_EXE, args);
-    p.waitForFinished(600000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
-
-QString demo() { return QString::fromStdString(mixq_test::demo_model().string()); }
-QString str(const fs::path& p) { return QString::fromStdString(p.string()); }
-
-}  // namespace
+using namespace mixq_cli_test;
 
 class TestCliScore : public QObject {
     Q_OBJECT

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// list_devices via the CUDA runtime API.
+// list_devices via the CUDA runtime API (the caller's current device is left unchanged).
 #include <cuda_runtime.h>
 
 #include "gpu/device_info.h"
@@ -15,6 +15,8 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
         cudaGetLastError();
         return out;
     }
+    int current = 0;
+    const bool restore = cudaGetDevice(&current) == cudaSuccess;
     for (int i = 0; i < n; ++i) {
         cudaDeviceProp prop{};
         if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
@@ -31,6 +33,7 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
         }
         out.push_back(d);
     }
+    if (restore) cudaSetDevice(current);  // the probe must not change the caller's current device
     return out;
 }
 

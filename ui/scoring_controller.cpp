@@ -10,6 +10,7 @@
 #include "core/io/dtype.h"
 #include "core/io/model.h"
 #include "core/score/calibration.h"
+#include "core/score/score_backend.h"
 #include "core/score/scorer.h"
 #include "core/tokenizer/tokenizer.h"
 #include "ui/format_utils.h"
@@ -129,7 +130,8 @@ void ScoringController::startPass(const std::shared_ptr<Run>& run, const std::st
                     });
                 });
             auto table =
-                std::make_shared<const score::ScoreTable>(score::score_model(run->model, *run->calib, opt, inner));
+                std::make_shared<const score::ScoreTable>(
+                    score::score_model_on(run->settings.device.toStdString(), run->model, *run->calib, opt, inner));
             return [this, run, mode, table] { passDone(run, mode, table); };
         } catch (const Cancelled&) {
             jobs->post([this, run] { passStopped(run, true); });

@@ -7,13 +7,14 @@
 
 #include "core/common/error.h"
 #include "core/score/memory_mode.h"
+#include "core/score/score_backend.h"
 #include "ui/job_status_bar.h"
 
 namespace mixq::ui {
 
 namespace {
 QSettings settings() { return QSettings(QStringLiteral("MixQ"), QStringLiteral("MixQ Studio")); }
-const QStringList kDevices{"auto", "cpu"};
+const QStringList kDevices{"auto", "cpu", "cuda"};
 const QStringList kMemory{"auto", "full", "low_memory", "offload"};
 const QStringList kMethods{"rtn", "kquant"};
 }  // namespace
@@ -55,7 +56,7 @@ void ScoringSettings::save() const {
 }
 
 void ScoringSettings::validate() const {
-    if (!kDevices.contains(device)) fail("settings", "device must be auto or cpu, got '" + device.toStdString() + "'");
+    if (!kDevices.contains(device)) fail("settings", "device must be auto, cpu or cuda, got '" + device.toStdString() + "'");
     if (!kMemory.contains(memory))
         fail("settings", "memory mode must be auto, full, low_memory or offload, got '" + memory.toStdString() + "'");
     if (samples < 1 || samples > 4096) fail("settings", "calibration samples must be 1..4096");
@@ -102,8 +103,14 @@ QString ScoringSettings::cache_key() const {
 }
 
 QString ScoringSettings::device_description() const {
-    return device == "cpu" ? QObject::tr("device: cpu (chosen in Settings)")
-                           : QObject::tr("device: auto \u2192 cpu (this build has no GPU scoring backend)");
+    if (device == "cpu") return QObject::tr("device: cpu (chosen in Settings)");
+    std::string why;
+    const bool usable = score::accelerator_usable(&why);
+    if (device == "cuda")
+        return usable ? QObject::tr("device: cuda (chosen in Settings)")
+                      : QObject::tr("device: cuda unavailable (%1)").arg(QString::fromStdString(why));
+    return usable ? QObject::tr("device: auto \u2192 cuda")
+                  : QObject::tr("device: auto \u2192 cpu (%1)").arg(QString::fromStdString(why));
 }
 
 }  // namespace mixq::ui

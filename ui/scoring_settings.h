@@ -12,7 +12,7 @@
 namespace mixq::ui {
 
 struct ScoringSettings {
-    QString device = "auto";  ///< "auto" or "cpu" (this build scores on the CPU either way)
+    QString device = "auto";  ///< "auto", "cpu" or "cuda" (see score::score_model_on)
     QString memory = "auto";  ///< "auto", "full", "low_memory", "offload"
     int samples = 32;         ///< calibration sequences
     int seq_len = 128;        ///< tokens per sequence

@@ -28,8 +28,8 @@ SettingsDialog::SettingsDialog(const ScoringSettings& current, QWidget* parent) 
 
     m_device = new QComboBox(this);
     m_device->setObjectName("settingsDevice");
-    m_device->addItems({"auto", "cpu"});
-    m_device->setToolTip(tr("auto picks the GPU when this build has one, else the CPU"));
+    m_device->addItems({"auto", "cpu", "cuda"});
+    m_device->setToolTip(tr("auto scores on the GPU when this build has the CUDA backend and a device can be used, else on the CPU"));
     form->addRow(tr("Device"), m_device);
 
     m_memory = new QComboBox(this);

@@ -7,6 +7,7 @@
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
 #include "core/eval/memory_bandwidth.h"
+#include "core/score/score_backend.h"
 #include "core/score/scorer.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -23,7 +24,6 @@ int run_score(const Args& args) {
     if (method != "rtn" && method != "kquant") fail("", "--method must be rtn or kquant");
     const std::string device = args.get_or("--device", "auto");
     if (device != "auto" && device != "cpu" && device != "cuda") fail("", "--device must be auto, cpu or cuda");
-    if (device == "cuda") fail("", "--device cuda: the CUDA scoring backend is not available in this build; use cpu");
     score::ScoreOptions opt;
     opt.candidates = score::parse_candidates(args.get_or("--candidates", "int4-g32,int4-g128,int8-g128"),
                                              method == "kquant" ? quant::Method::KQuant : quant::Method::RTN);
@@ -42,7 +42,7 @@ int run_score(const Args& args) {
     const auto calib = score::load_calibration(*tok, args.get_or("--calib", ""), samples, seq_len);
     const bool quiet = args.has("--quiet") || args.has("--json");
     auto job = make_cli_job(args.has("--quiet"));
-    const auto table = score::score_model(model, calib, opt, job);
+    const auto table = score::score_model_on(device, model, calib, opt, job);
     score::save_score_table(table, *out);
     const double peak_mb = eval::peak_rss_bytes() / 1048576.0;
     if (args.has("--json")) {

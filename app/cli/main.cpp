@@ -8,6 +8,9 @@
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
+#ifdef MIXQ_WITH_CUDA
+#include "gpu/cuda_scorer.h"
+#endif
 
 namespace {
 void print_usage() {
@@ -18,6 +21,9 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef MIXQ_WITH_CUDA
+    mixq::gpu::install_cuda_scorer();  // `--device auto|cuda` scoring on the GPU when one can be used
+#endif
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         print_usage();

@@ -42,6 +42,93 @@ std::vector<quant::QuantFormat> parse_candidates(const std::string& list, quant:
     return out;
 }
 
+ScoringSetup prepare_scoring(const io::Model& model, const CalibrationSet& calib, const ScoreOptions& opt,
+                             const JobContext& job) {
+    ScoringSetup su;
+    const auto& cfg = model.config();
+    const auto& layout = model.layout();
+    if (calib.sequences.empty()) fail("calibration", "no calibration sequences");
+    su.nseq = static_cast<int>(calib.sequences.size());
+    if (opt.mode == "fast") su.nseq = std::min(su.nseq, std::max(1, opt.fast_max_sequences));
+    else if (opt.mode != "exact") fail("", "scoring mode must be exact or fast, got '" + opt.mode + "'");
+    for (int s = 0; s < su.nseq; ++s) su.tokens += static_cast<int64_t>(calib.sequences[static_cast<size_t>(s)].size());
+    for (const auto& seq : calib.sequences)
+        for (int id : seq)
+            if (id < 0 || id >= cfg.vocab_size)
+                fail("calibration", "token id " + std::to_string(id) + " outside the model's vocabulary");
+    if (opt.rotation != "none" && opt.rotation != "hadamard")
+        fail("", "rotation must be none or hadamard, got '" + opt.rotation + "'");
+
+    su.scale_dtype = model.weight_dtype() == io::DType::F32 ? io::DType::F32 : model.weight_dtype();
+    ScoreTable& t = su.table;
+    t.model_path = model.dir().string();
+    t.model_hash = model.content_hash(job);
+    t.candidates = opt.candidates;
+    t.calib_samples = static_cast<int>(calib.sequences.size());
+    t.calib_seq_len = calib.sequences.empty() ? 0 : static_cast<int>(calib.sequences[0].size());
+    t.calib_source = calib.source;
+    t.mode = opt.mode;
+    t.device = "cpu";
+    t.scale_bits = static_cast<int>(io::dtype_size(su.scale_dtype) * 8);
+
+    std::map<int, int64_t> per_layer;
+    for (const auto& tn : layout.linears)
+        if (tn.layer >= 0) per_layer[tn.layer] += tn.numel();
+    for (const auto& [l, n] : per_layer) su.largest_layer_params = std::max(su.largest_layer_params, n);
+    const int64_t head = static_cast<int64_t>(cfg.vocab_size) * cfg.hidden_size * (layout.tied_embeddings ? 1 : 2);
+    const int variants_per_layer = 4 * static_cast<int>(opt.candidates.size());
+    su.footprint = estimate_footprint(model.parameter_count(), su.largest_layer_params, head, cfg.num_layers,
+                                      cfg.hidden_size, cfg.vocab_size, su.tokens, variants_per_layer);
+
+    // Units, with candidate storage figures (exact, from the format's accounting).
+    for (size_t i = 0; i < layout.units.size(); ++i) {
+        const auto& u = layout.units[i];
+        UnitScore us;
+        us.name = u.name;
+        us.kind = u.kind;
+        us.layer = u.layer;
+        for (const auto& m : u.members) {
+            us.members.push_back(m.name);
+            us.shapes.push_back({m.out_features, m.in_features});
+        }
+        for (const auto& f : opt.candidates) {
+            CandidateScore cs;
+            cs.format = f;
+            uint64_t bits = 0;
+            for (const auto& m : u.members) bits += f.storage_bits(m.out_features, m.in_features, t.scale_bits);
+            cs.bytes = (bits + 7) / 8;
+            cs.bits_per_weight = static_cast<double>(bits) / static_cast<double>(u.numel());
+            us.candidates.push_back(cs);
+        }
+        t.units.push_back(std::move(us));
+        if (u.layer >= 0) su.by_layer[u.layer].push_back(i);
+        else su.head_units.push_back(i);
+    }
+    return su;
+}
+
+std::shared_ptr<const engine::Rotation> make_rotation(std::shared_ptr<const io::Model> model, const ScoreOptions& opt,
+                                                      ScoreTable& table, const JobContext& job) {
+    if (opt.rotation != "hadamard") return nullptr;
+    auto r = std::make_shared<engine::Rotation>(std::move(model), opt.rotation_seed);
+    table.rotation = "hadamard:seed=" + std::to_string(opt.rotation_seed);
+    job.log("rotation: " + r->describe());
+    return r;
+}
+
+std::vector<float> channel_importance(const std::vector<const RowMatrix*>& xs) {
+    std::vector<double> acc;
+    int64_t rows = 0;
+    for (const auto* x : xs) {
+        if (acc.empty()) acc.assign(static_cast<size_t>(x->cols()), 0.0);
+        for (int64_t c = 0; c < x->cols(); ++c) acc[static_cast<size_t>(c)] += x->col(c).squaredNorm();
+        rows += x->rows();
+    }
+    std::vector<float> out(acc.size());
+    for (size_t c = 0; c < acc.size(); ++c) out[c] = static_cast<float>(acc[c] / std::max<int64_t>(rows, 1));
+    return out;
+}
+
 namespace {
 
 const RowMatrix& weight_of(const std::shared_ptr<const engine::Linear>& l) {
@@ -120,20 +207,6 @@ const RowMatrix& tap_for(const Transformer::LayerTaps& t, io::UnitKind kind) {
         default: break;
     }
     fail("scorer", "unit kind has no layer tap");
-}
-
-/// Mean of x² per input channel over all rows of all sequences (k-quant importance).
-std::vector<float> channel_importance(const std::vector<const RowMatrix*>& xs) {
-    std::vector<double> acc;
-    int64_t rows = 0;
-    for (const auto* x : xs) {
-        if (acc.empty()) acc.assign(static_cast<size_t>(x->cols()), 0.0);
-        for (int64_t c = 0; c < x->cols(); ++c) acc[static_cast<size_t>(c)] += x->col(c).squaredNorm();
-        rows += x->rows();
-    }
-    std::vector<float> out(acc.size());
-    for (size_t c = 0; c < acc.size(); ++c) out[c] = static_cast<float>(acc[c] / std::max<int64_t>(rows, 1));
-    return out;
 }
 
 /// Σ‖X·ΔWᵀ‖² and Σ‖X·Wᵀ‖² over sequences.
@@ -370,85 +443,31 @@ ScoreTable Scorer::run() {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& cfg = m_model->config();
     const auto& layout = m_model->layout();
-    if (m_calib.sequences.empty()) fail("calibration", "no calibration sequences");
-    m_nseq = static_cast<int>(m_calib.sequences.size());
-    if (m_opt.mode == "fast") m_nseq = std::min(m_nseq, std::max(1, m_opt.fast_max_sequences));
-    else if (m_opt.mode != "exact") fail("", "scoring mode must be exact or fast, got '" + m_opt.mode + "'");
-    for (int s = 0; s < m_nseq; ++s) m_tokens += static_cast<int64_t>(m_calib.sequences[static_cast<size_t>(s)].size());
-    for (const auto& seq : m_calib.sequences)
-        for (int id : seq)
-            if (id < 0 || id >= cfg.vocab_size)
-                fail("calibration", "token id " + std::to_string(id) + " outside the model's vocabulary");
-
-    m_scale_dtype = m_model->weight_dtype() == io::DType::F32 ? io::DType::F32 : m_model->weight_dtype();
-    m_table.model_path = m_model->dir().string();
-    m_table.model_hash = m_model->content_hash(m_job);
-    m_table.candidates = m_opt.candidates;
-    m_table.calib_samples = static_cast<int>(m_calib.sequences.size());
-    m_table.calib_seq_len = m_calib.sequences.empty() ? 0 : static_cast<int>(m_calib.sequences[0].size());
-    m_table.calib_source = m_calib.source;
-    m_table.mode = m_opt.mode;
-    m_table.device = "cpu";
-    m_table.scale_bits = static_cast<int>(io::dtype_size(m_scale_dtype) * 8);
+    ScoringSetup setup = prepare_scoring(*m_model, m_calib, m_opt, m_job);
+    m_nseq = setup.nseq;
+    m_tokens = setup.tokens;
+    m_scale_dtype = setup.scale_dtype;
+    m_table = std::move(setup.table);
+    const auto& by_layer = setup.by_layer;
+    const auto& head_units = setup.head_units;
 
     // Memory mode.
-    int64_t largest_layer = 0, head = 0;
-    std::map<int, int64_t> per_layer;
-    for (const auto& t : layout.linears)
-        if (t.layer >= 0) per_layer[t.layer] += t.numel();
-    for (const auto& [l, n] : per_layer) largest_layer = std::max(largest_layer, n);
-    head = static_cast<int64_t>(cfg.vocab_size) * cfg.hidden_size * (layout.tied_embeddings ? 1 : 2);
-    const int variants_per_layer = 4 * static_cast<int>(m_opt.candidates.size());
-    const Footprint fp = estimate_footprint(m_model->parameter_count(), largest_layer, head, cfg.num_layers,
-                                            cfg.hidden_size, cfg.vocab_size, m_tokens, variants_per_layer);
-    const MemoryDecision decision = choose_memory_mode(m_opt.memory, fp, host_available_memory(), {}, cfg.num_layers,
-                                                       static_cast<uint64_t>(largest_layer) * 4);
+    const MemoryDecision decision =
+        choose_memory_mode(m_opt.memory, setup.footprint, host_available_memory(), {}, cfg.num_layers,
+                           static_cast<uint64_t>(setup.largest_layer_params) * 4);
     if (decision.mode == MemoryMode::MultiGpu) fail("", "memory mode multi_gpu needs the CUDA device (--device cuda)");
     m_table.memory_mode = memory_mode_name(decision.mode);
     m_table.memory_reason = decision.reason;
     m_job.log(decision.reason);
     engine::EngineOptions eo;
     eo.resident = decision.mode == MemoryMode::Full;
-    if (m_opt.rotation == "hadamard") {
-        eo.rotation = std::make_shared<engine::Rotation>(m_model, m_opt.rotation_seed);
-        m_table.rotation = "hadamard:seed=" + std::to_string(m_opt.rotation_seed);
-        m_job.log("rotation: " + eo.rotation->describe());
-    } else if (m_opt.rotation != "none") {
-        fail("", "rotation must be none or hadamard, got '" + m_opt.rotation + "'");
-    }
+    eo.rotation = make_rotation(m_model, m_opt, m_table, m_job);
     m_tf = std::make_unique<Transformer>(m_model, eo);
     fs::path off = m_opt.offload_dir.empty() ? fs::temp_directory_path() : m_opt.offload_dir;
     std::random_device rd;
     off /= "mixq-offload-" + std::to_string(rd());
     m_cache = std::make_unique<HiddenCache>(cfg.num_layers + 1, m_nseq, decision.mode == MemoryMode::Offload, off);
     m_head = m_tf->current_matrix(layout.tied_embeddings ? io::TensorNames::embed() : io::TensorNames::lm_head());
-
-    // Units, with candidate storage figures (exact, from the format's accounting).
-    std::map<int, std::vector<size_t>> by_layer;
-    std::vector<size_t> head_units;
-    for (size_t i = 0; i < layout.units.size(); ++i) {
-        const auto& u = layout.units[i];
-        UnitScore us;
-        us.name = u.name;
-        us.kind = u.kind;
-        us.layer = u.layer;
-        for (const auto& m : u.members) {
-            us.members.push_back(m.name);
-            us.shapes.push_back({m.out_features, m.in_features});
-        }
-        for (const auto& f : m_opt.candidates) {
-            CandidateScore cs;
-            cs.format = f;
-            uint64_t bits = 0;
-            for (const auto& m : u.members) bits += f.storage_bits(m.out_features, m.in_features, m_table.scale_bits);
-            cs.bytes = (bits + 7) / 8;
-            cs.bits_per_weight = static_cast<double>(bits) / static_cast<double>(u.numel());
-            us.candidates.push_back(cs);
-        }
-        m_table.units.push_back(std::move(us));
-        if (u.layer >= 0) by_layer[u.layer].push_back(i);
-        else head_units.push_back(i);
-    }
 
     // Work units for progress: one "layer-sequence" each.
     const double C = static_cast<double>(m_opt.candidates.size());

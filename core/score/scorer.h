@@ -7,11 +7,14 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/common/job.h"
+#include "core/engine/rotation.h"
+#include "core/engine/tensor.h"
 #include "core/io/model.h"
 #include "core/quant/quant_format.h"
 #include "core/score/calibration.h"
@@ -36,6 +39,30 @@ struct ScoreOptions {
 
 /// The default candidate list ("int4-g32,int4-g128,int8-g128") parsed; `method` applies to all of them.
 std::vector<quant::QuantFormat> parse_candidates(const std::string& list, quant::Method method);
+
+/// What every scoring backend (the CPU scorer here, the CUDA scorer in gpu/) shares: the checked calibration slice
+/// (nseq sequences, `tokens` tokens in all), the scale dtype, the table skeleton (header, units with members,
+/// shapes and each candidate's exact storage; scores 0), the units grouped by decoder layer, and the footprint
+/// estimate for the memory-mode choice.
+struct ScoringSetup {
+    int nseq = 0;
+    int64_t tokens = 0;
+    io::DType scale_dtype = io::DType::BF16;
+    ScoreTable table;
+    std::map<int, std::vector<size_t>> by_layer;  ///< layer → unit indices
+    std::vector<size_t> head_units;              ///< lm_head / embedding units
+    int64_t largest_layer_params = 0;
+    Footprint footprint;
+};
+ScoringSetup prepare_scoring(const io::Model& model, const CalibrationSet& calib, const ScoreOptions& opt,
+                             const JobContext& job);
+
+/// The Hadamard rotation of opt.rotation (null for "none"), recorded in the table and logged.
+std::shared_ptr<const engine::Rotation> make_rotation(std::shared_ptr<const io::Model> model, const ScoreOptions& opt,
+                                                      ScoreTable& table, const JobContext& job);
+
+/// Mean of x² per input channel over all rows of all matrices (the k-quant importance weights).
+std::vector<float> channel_importance(const std::vector<const engine::RowMatrix*>& xs);
 
 /// Scores every unit of `model`. Throws mixq::Cancelled when the job is cancelled (nothing is written by this
 /// call; the caller saves the table), mixq::Error on bad input.

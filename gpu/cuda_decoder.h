@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+// CudaDecoder: the decoder forward pass of an io::Model on CUDA devices (Hugging Face Llama/Qwen semantics, as the
+// CPU engine::Transformer), returning fp32 logits, with a KV cache for incremental decoding.
+//  - weights: dense in BF16/F16/F32, or decoder linears quantized (int4/int8, MatMulNBits layout) with
+//    the lm_head optionally too; activations F32, BF16 or F16 (the residual stream is always fp32, logits fp32);
+//  - memory modes: full (all resident on one device), low_memory (layers stay in pinned host memory and stream to
+//    two device slots, the copy of layer i+1 overlapping the compute of layer i on a second stream), multi_gpu
+//    (whole layers in contiguous ranges per device by score::place_layers; hidden states copied at boundaries).
+// Without a usable device the constructor throws mixq::Error "CUDA unavailable: ..." (use gpu::cuda_available()
+// first to take the CPU path).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/engine/tensor.h"
+#include "core/engine/transformer.h"
+#include "core/io/model.h"
+#include "core/quant/quant_format.h"
+#include "core/score/memory_mode.h"
+
+namespace mixq::gpu {
+
+struct LayerLayout;
+
+struct CudaDecoderOptions {
+    score::MemoryMode mode = score::MemoryMode::Full;  ///< Full, LowMemory or MultiGpu
+    io::DType weight_dtype = io::DType::BF16;          ///< dense weights on the device: F32, BF16, F16
+    /// F32, BF16, F16. F32 weights need F32 activations; BF16/F16 dense weights with F32 activations round each
+    /// dense GEMM input to the weight dtype (tensor cores), the rest of the pass stays fp32.
+    io::DType activation_dtype = io::DType::BF16;
+    std::optional<quant::QuantFormat> quant;           ///< 4/8-bit format for the decoder linears; nullopt = dense
+    bool quantize_lm_head = false;                     ///< also quantize the lm_head (with `quant`)
+    int device = 0;                                    ///< full / low_memory
+    std::vector<int> devices;            ///< multi_gpu: one entry per part (a device may repeat); empty = all devices
+    std::vector<uint64_t> device_budgets;  ///< multi_gpu: bytes per entry of devices; empty = 85% of free memory
+    /// multi_gpu: explicit decoder layers per entry of devices (sum = num_layers) instead of score::place_layers
+    std::vector<int> layer_split;
+    int max_positions = 0;       ///< KV cache capacity; 0 = min(max_position_embeddings, 4096)
+    int max_chunk_tokens = 256;  ///< longest prefill chunk (activation buffers are sized for it)
+    std::function<void(const std::string&)> log;  ///< receives one line per event; default: stderr
+};
+
+class CudaDecoder {
+public:
+    /// Uploads the weights `source` currently uses (overrides and rotation included).
+    CudaDecoder(engine::Transformer& source, CudaDecoderOptions opt = {});
+    /// Reads the weights of `model` (through a low-memory CPU engine, one layer at a time).
+    CudaDecoder(std::shared_ptr<const io::Model> model, CudaDecoderOptions opt = {});
+    ~CudaDecoder();
+    CudaDecoder(const CudaDecoder&) = delete;
+    CudaDecoder& operator=(const CudaDecoder&) = delete;
+
+    const io::ModelConfig& config() const;
+    /// Appends ids at positions length().. and returns the logits of each of them [ids.size(), vocab] (fp32).
+    engine::RowMatrix forward(const std::vector<int>& ids);
+    /// Same, but returns only the logits of the last id [1, vocab] (the lm_head runs on one row).
+    engine::RowMatrix forward_last(const std::vector<int>& ids);
+    /// Starts a new sequence (empties the KV cache).
+    void reset();
+    int length() const;
+    int capacity() const;
+    /// Bytes of weights one decode step reads: every decoder linear as stored plus the lm_head.
+    uint64_t weight_bytes_per_token() const;
+    /// Decoder layers per part (one entry unless multi_gpu).
+    const std::vector<int>& layers_per_device() const;
+    /// e.g. "cuda:0 full, weights int4-g128 (scales BF16) + lm_head BF16, activations BF16".
+    std::string describe() const;
+
+    // ---- Building blocks of the CUDA scorer (gpu/cuda_scorer.h). One device (full or low_memory mode); one
+    // sequence of n <= max_chunk_tokens tokens at positions 0..n-1; everything is enqueued on the compute stream.
+    /// Linear inputs of one decoder layer, captured while it runs: device pointers to [n, width] rows in the
+    /// activation dtype (width: hidden, q_dim, hidden, intermediate); a null pointer skips that input.
+    struct LayerTaps {
+        void* attn_in = nullptr;
+        void* o_in = nullptr;
+        void* mlp_in = nullptr;
+        void* down_in = nullptr;
+    };
+    int device() const;
+    void* stream() const;   ///< the compute stream (cudaStream_t)
+    void* cublas() const;   ///< the cuBLAS handle bound to the compute stream (cublasHandle_t)
+    const LayerLayout& layer_layout() const;
+    io::DType weight_dtype() const;
+    io::DType activation_dtype() const;
+    /// Layer l's weight image (layer_layout().bytes): on the device (full mode) or in pinned host memory
+    /// (low_memory); copy it with cudaMemcpyDefault.
+    const void* layer_image(int l) const;
+    /// residual [n, hidden] fp32 = rows of the embedding table (`table`: a [vocab, hidden] device matrix in the
+    /// weight dtype, or null for the decoder's own). Ids are checked against the vocabulary.
+    void embed_residual(const std::vector<int>& ids, const void* table = nullptr);
+    /// residual = src / dst = residual (n rows, fp32; src/dst on the host or a device, cudaMemcpyDefault).
+    void set_residual(const float* src, int n);
+    void get_residual(float* dst, int n);
+    float* residual_device();  ///< the residual stream buffer [max_chunk_tokens, hidden] fp32
+    /// Runs decoder layers [first, last) over the residual; `first_image` (device, layer_layout()) replaces layer
+    /// first's weights, `taps` captures layer first's linear inputs.
+    void run_layers(int first, int last, int n, const void* first_image = nullptr, const LayerTaps* taps = nullptr);
+    /// out [n, vocab] fp32 (device) = lm_head(final_norm(residual)); `head`: a dense [vocab, hidden] device
+    /// matrix in the weight dtype replacing the lm_head, or null.
+    void logits_device(int n, float* out, const void* head = nullptr);
+    /// The final norm of the residual, fp32 [n, hidden] rows into dst (device).
+    void final_norm_device(int n, float* dst);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m;
+};
+
+}  // namespace mixq::gpu

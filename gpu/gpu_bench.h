@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+// Device measurements for `mixq bench-gpu`: device-to-device copy bandwidth (the HBM bound of decode) and cuBLAS
+// GEMM throughput (the bound of prefill), both timed with CUDA events on the current device.
+#pragma once
+#include <cstddef>
+
+#include "core/io/dtype.h"
+
+namespace mixq::gpu {
+
+/// Bytes moved per second by cudaMemcpyAsync device-to-device of a `bytes` buffer (each copy reads and writes
+/// `bytes`, so this is 2·bytes / time), best of `repeats` after a warm-up copy.
+double measure_d2d_bandwidth(size_t bytes = size_t(1) << 30, int repeats = 10);
+
+/// Bytes per second of cudaMemcpyAsync from pinned host memory to the device (the bound of low_memory streaming),
+/// best of `repeats` after a warm-up copy.
+double measure_h2d_bandwidth(size_t bytes = size_t(256) << 20, int repeats = 5);
+
+/// Seconds per y[m, n] = x[m, k]·w[n, k]ᵀ through cuBLAS (gemm_wt) in dtype dt with fp32 accumulation, best of
+/// `repeats` after a warm-up (random-free: buffers are zero-filled; the time does not depend on values).
+double measure_gemm_seconds(int m, int n, int k, io::DType dt, int repeats = 10);
+
+}  // namespace mixq::gpu

@@ -26,6 +26,7 @@
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/plan_controller.h"
+#include "ui/log_panel.h"
 #include "ui/results_panel.h"
 
 #include "qcustomplot.h"
@@ -94,7 +95,35 @@ ExportController::ExportController(MainWindow* window) : QObject(window), m_wind
     connect(m_evalPlanAction, &QAction::changed, button, [this, button] { button->setEnabled(m_evalPlanAction->isEnabled()); });
     window->addSidePanel(button);
     connect(window->plans(), &PlanController::planChanged, this, &ExportController::updateActions);
+    connect(window, &MainWindow::modelLoaded, this, &ExportController::restoreResults);
+    connect(m_results, &ResultsPanel::rowsChanged, this, &ExportController::persistResults);
     updateActions();
+}
+
+void ExportController::restoreResults() {
+    const auto model = m_window->model();
+    if (!model) return;
+    m_restoring = true;
+    m_results->clear();
+    QString note;
+    const auto rows = m_store.load(model->content_hash(), &note);
+    for (const auto& r : rows) m_results->addRow(r);
+    m_restoring = false;
+    if (!note.isEmpty()) m_window->logPanel()->appendLine(note);
+    else if (!rows.empty())
+        m_window->logPanel()->appendLine(tr("Results: %1 earlier evaluation rows restored from %2")
+                                             .arg(rows.size())
+                                             .arg(m_store.pathFor(model->content_hash())));
+}
+
+void ExportController::persistResults() {
+    const auto model = m_window->model();
+    if (m_restoring || !model) return;
+    try {
+        m_store.save(model->content_hash(), m_results->rows());
+    } catch (const std::exception& e) {
+        m_window->logPanel()->appendLine(tr("Results not saved: %1").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 void ExportController::updateActions() {
@@ -144,7 +173,9 @@ void ExportController::startEvaluation(const QString& dir, const ExportEvalSetti
     if (eval.piqa_limit > 0 && !eval.piqa_dir.isEmpty()) req.piqa = eval.piqa_dir.toStdString();
     if (!eval.ppl_text.isEmpty()) req.ppl_text = eval.ppl_text.toStdString();
     req.speed = eval.speed;
-    req.limit = std::max(eval.mmlu_limit, eval.piqa_limit);
+    req.mmlu_limit = eval.mmlu_limit;  // each task keeps its own limit from the dialog
+    req.piqa_limit = eval.piqa_limit;
+    req.limit = std::max(eval.mmlu_limit, eval.piqa_limit);  // perplexity windows
     req.device = "cpu";
     const QString label = QFileInfo(dir).fileName();
     m_window->jobs()->start(tr("Evaluating %1").arg(label), [this, req, label, avg_bits, size_bytes](const JobContext& ctx) -> JobRunner::Deliver {

@@ -3,6 +3,8 @@
 // (the core engine with the plan's fake-quant weights); results go to the Results dock (ResultsPanel).
 #pragma once
 #include <QObject>
+
+#include "ui/results_store.h"
 #include <QPointer>
 #include <QString>
 
@@ -34,6 +36,7 @@ public:
     void evaluatePlan(int limit = 8, ExportEvalSettings eval = {});
 
     ResultsPanel* results() const { return m_results; }
+    ResultsStore& resultsStore() { return m_store; }
     QDockWidget* resultsDock() const { return m_dock; }
     ExportDialog* dialog() const { return m_dialog; }
     QAction* exportAction() const { return m_exportAction; }
@@ -45,9 +48,13 @@ signals:
 
 private:
     void updateActions();
+    void restoreResults();
+    void persistResults();
 
     MainWindow* m_window;
     ResultsPanel* m_results = nullptr;
+    ResultsStore m_store;
+    bool m_restoring = false;
     QDockWidget* m_dock = nullptr;
     QPointer<ExportDialog> m_dialog;
     QAction* m_exportAction = nullptr;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--baseline MODEL_DIR]
+// `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--mmlu-limit N]
+// [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR]
 // [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
 // ONNX runner) or a model folder (CPU engine), next to the unquantized baseline.
 #include <iostream>
+#include <utility>
 
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
@@ -15,7 +17,8 @@ namespace {
 
 int run_eval(const Args& args) {
     args.allow_only({"--mmlu", "--piqa", "--ppl", "--speed", "--limit", "--baseline", "--no-baseline", "--device",
-                     "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse"});
+                     "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse", "--mmlu-limit",
+                     "--piqa-limit", "--ppl-limit"});
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
     if (args.positional().size() > 1) fail("", "unexpected argument '" + args.positional()[1] + "'");
@@ -28,6 +31,11 @@ int run_eval(const Args& args) {
     req.speed = args.has("--speed");
     req.limit = args.get_int("--limit", -1);
     if (args.has("--limit") && req.limit < 1) fail("", "--limit needs a positive integer");
+    for (auto [flag, field] : {std::pair{"--mmlu-limit", &req.mmlu_limit}, std::pair{"--piqa-limit", &req.piqa_limit},
+                               std::pair{"--ppl-limit", &req.ppl_limit}}) {
+        *field = args.get_int(flag, -1);
+        if (args.has(flag) && *field < 1) fail("", std::string(flag) + " needs a positive integer");
+    }
     req.device = args.get_or("--device", "auto");
     req.ppl_window = static_cast<int>(args.get_int("--ppl-window", 128));
     req.speed_runs = static_cast<int>(args.get_int("--runs", 3));
@@ -58,7 +66,7 @@ int run_eval(const Args& args) {
 
 CommandRegistrar reg({"eval",
                       "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] "
-                      "[--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
+                      "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
                       "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
                       "(CPU engine), with the unquantized baseline and deltas.",

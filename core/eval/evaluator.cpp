@@ -95,7 +95,8 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
     if (task == "piqa") return static_cast<double>(d.piqa.size());
     if (task == "ppl") {
         double tokens = static_cast<double>(d.ppl_text.size()) / 3.0;
-        if (req.limit >= 0) tokens = std::min(tokens, static_cast<double>(req.limit * req.ppl_window));
+        if (req.limit_for(req.ppl_limit) >= 0)
+            tokens = std::min(tokens, static_cast<double>(req.limit_for(req.ppl_limit) * req.ppl_window));
         return tokens / 140.0;
     }
     if (task == "speed") return (req.speed_runs + 1) * (req.speed_prompt + 8.0 * req.speed_decode) / 300.0;
@@ -133,7 +134,8 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
         } else if (task == "ppl") {
             const auto t0 = std::chrono::steady_clock::now();
             const auto stream = tok->encode(data.ppl_text);
-            const int64_t max_tokens = req.limit >= 0 ? req.limit * req.ppl_window + 1 : std::numeric_limits<int64_t>::max();
+            const int64_t ppl_limit = req.limit_for(req.ppl_limit);
+            const int64_t max_tokens = ppl_limit >= 0 ? ppl_limit * req.ppl_window + 1 : std::numeric_limits<int64_t>::max();
             const auto r = windowed_perplexity([&](const std::vector<int>& ids) { return lm->logits(ids); }, stream,
                                                req.ppl_window, max_tokens, sub);
             run.tasks["ppl"] = ppl_json(r, req.ppl_window,
@@ -180,11 +182,11 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     Data data;
     std::vector<std::string> tasks;
     if (req.mmlu) {
-        data.mmlu = load_mmlu(*req.mmlu, req.limit);
+        data.mmlu = load_mmlu(*req.mmlu, req.limit_for(req.mmlu_limit));
         tasks.push_back("mmlu");
     }
     if (req.piqa) {
-        data.piqa = load_piqa(*req.piqa, req.limit);
+        data.piqa = load_piqa(*req.piqa, req.limit_for(req.piqa_limit));
         tasks.push_back("piqa");
     }
     if (req.ppl_text) {
@@ -240,6 +242,10 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
 
     report["settings"] = {
         {"limit", req.limit >= 0 ? json(req.limit) : json(nullptr)},
+        {"limits",
+         {{"mmlu", req.limit_for(req.mmlu_limit) >= 0 ? json(req.limit_for(req.mmlu_limit)) : json(nullptr)},
+          {"piqa", req.limit_for(req.piqa_limit) >= 0 ? json(req.limit_for(req.piqa_limit)) : json(nullptr)},
+          {"ppl", req.limit_for(req.ppl_limit) >= 0 ? json(req.limit_for(req.ppl_limit)) : json(nullptr)}}},
         {"device", "cpu"},
         {"threads", omp_get_max_threads()},
         {"order", {{"mmlu", "subjects alphabetically (file name), then rows in file order"},

@@ -21,6 +21,9 @@ struct EvalRequest {
     std::optional<std::filesystem::path> ppl_text;
     bool speed = false;
     int64_t limit = -1;                           ///< per task: first N questions / items / windows
+    /// Per-task limits; -1 takes `limit`.
+    int64_t mmlu_limit = -1, piqa_limit = -1, ppl_limit = -1;
+    int64_t limit_for(int64_t task_limit) const { return task_limit >= 0 ? task_limit : limit; }
     std::optional<std::filesystem::path> baseline;  ///< explicit baseline model folder
     bool no_baseline = false;
     std::string device = "auto";                  ///< auto | cpu | cuda

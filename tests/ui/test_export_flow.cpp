@@ -13,6 +13,7 @@
 #include <QSlider>
 #include <QTableWidget>
 #include <QtTest>
+#include <QFileInfo>
 #include <cmath>
 #include <filesystem>
 
@@ -150,6 +151,24 @@ private slots:
         QCOMPARE(res->rows()[2].kind, QString("plan"));
         QCOMPARE(res->rows()[2].avg_bits, w.plans()->plan().avg_bits);
         save_png(ctrl->results(), "12_results_plan_point.png");
+
+        // Results persist per model content hash: opening the model again restores the same three rows.
+        const std::vector<ui::ResultRow> before_reopen = res->rows();
+        QVERIFY(QFileInfo::exists(ctrl->resultsStore().pathFor(w.model()->content_hash())));
+        QTRY_VERIFY(!w.isBusy());
+        QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+        w.openModel(QString::fromStdString(mixq_test::demo_model().string()));
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 30000);
+        QCOMPARE(res->rowCount(), 3);
+        for (int r = 0; r < 3; ++r) {
+            QCOMPARE(res->rows()[size_t(r)].kind, before_reopen[size_t(r)].kind);
+            QCOMPARE(res->rows()[size_t(r)].label, before_reopen[size_t(r)].label);
+            QCOMPARE(res->rows()[size_t(r)].avg_bits, before_reopen[size_t(r)].avg_bits);
+            for (int m = 0; m < 6; ++m) {
+                const double a = res->rows()[size_t(r)].metrics[m], b = before_reopen[size_t(r)].metrics[m];
+                QVERIFY((std::isnan(a) && std::isnan(b)) || a == b);
+            }
+        }
     }
 
     void cancelled_export_leaves_no_folder() {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Test isolation for GUI tests: QSettings and the score cache (XDG_CACHE_HOME) in scratch folders, and small
-// scoring settings so that scoring the demo model stays quick.
+// Test isolation for GUI tests: QSettings, the score cache (XDG_CACHE_HOME) and the results store (XDG_DATA_HOME) in
+// scratch folders, and small scoring settings so that scoring the demo model stays quick.
 #pragma once
 #include <QSettings>
 #include <QString>
@@ -17,6 +17,7 @@ inline void isolate_user_state(const std::string& name) {
     QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settings);
     qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(scratch(name + "_cache").string()));
+    qputenv("XDG_DATA_HOME", QByteArray::fromStdString(scratch(name + "_data").string()));  // results store
 }
 
 /// 4 calibration sequences of 32 tokens, default candidates.

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// ResultsPanel charts and ResultsStore persistence: the accuracy-vs-decode-tokens/s chart gets one point per row
+// that measured speed (x = decode tok/s, y = the headline accuracy), rows without speed stay off it; the store
+// round-trips rows (NaN metrics included), refuses another model's file and a corrupt file with a note.
+#include <QtTest>
+
+#include <QFile>
+#include <cmath>
+#include <fstream>
+
+#include "qcustomplot.h"
+#include "test_support.h"
+#include "ui/results_panel.h"
+#include "ui/results_store.h"
+
+using mixq::ui::ResultRow;
+using mixq::ui::ResultsPanel;
+using mixq::ui::ResultsStore;
+
+namespace {
+ResultRow row(const char* label, const char* kind, double bits, double mmlu, double piqa, double decode) {
+    ResultRow r;
+    r.label = label;
+    r.kind = kind;
+    r.avg_bits = bits;
+    r.size_bytes = bits * 1000;
+    r.metrics[0] = mmlu;
+    r.metrics[1] = piqa;
+    r.metrics[2] = piqa + 0.01;
+    r.metrics[5] = decode;
+    return r;
+}
+}  // namespace
+
+class TestResultsPanel : public QObject {
+    Q_OBJECT
+
+private slots:
+    void speedChartPlotsRowsWithSpeed() {
+        ResultsPanel p;
+        p.addRow(row("base", "baseline", 16, 0.50, 0.60, 20.0));
+        p.addRow(row("exp", "export", 4.5, 0.46, 0.58, 41.0));
+        p.addRow(row("plan", "plan", 5.0, 0.47, 0.59, ResultRow::kNone));  // no speed measured
+        QCustomPlot* plot = p.speedPlot();
+        QCOMPARE(plot->graphCount(), 3);
+        int points = 0;
+        for (int g = 0; g < plot->graphCount(); ++g) {
+            const auto* data = plot->graph(g)->data().data();
+            for (auto it = data->constBegin(); it != data->constEnd(); ++it) {
+                ++points;
+                const QString kind = plot->graph(g)->name();
+                QVERIFY(kind == "baseline" || kind == "export");
+                QCOMPARE(it->key, kind == "baseline" ? 20.0 : 41.0);
+                QVERIFY(it->value > 0.4 && it->value < 0.7);
+            }
+        }
+        QCOMPARE(points, 2);
+        // The accuracy-vs-bits chart takes all three rows.
+        int bit_points = 0;
+        for (int g = 0; g < p.bitsPlot()->graphCount(); ++g) bit_points += p.bitsPlot()->graph(g)->dataCount();
+        QCOMPARE(bit_points, 3);
+    }
+
+    void storeRoundTripsRows() {
+        const auto dir = mixq_test::scratch("ui_results_store");
+        ResultsStore store(QString::fromStdString(dir.string()));
+        std::vector<ResultRow> rows = {row("base", "baseline", 16, 0.5, 0.6, 20), row("p", "plan", 5, 0.4, 0.5, ResultRow::kNone)};
+        store.save("abc123", rows);
+        QString note;
+        const auto back = store.load("abc123", &note);
+        QVERIFY2(note.isEmpty(), qPrintable(note));
+        QCOMPARE(back.size(), rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+            QCOMPARE(back[i].label, rows[i].label);
+            QCOMPARE(back[i].kind, rows[i].kind);
+            QCOMPARE(back[i].avg_bits, rows[i].avg_bits);
+            QCOMPARE(back[i].size_bytes, rows[i].size_bytes);
+            for (int m = 0; m < 6; ++m)
+                QVERIFY((std::isnan(back[i].metrics[m]) && std::isnan(rows[i].metrics[m])) ||
+                        back[i].metrics[m] == rows[i].metrics[m]);
+        }
+        QVERIFY(store.load("other", &note).empty());  // nothing stored for another hash
+        // A file renamed to another model's hash is refused with a note naming it.
+        QVERIFY(QFile::copy(store.pathFor("abc123"), store.pathFor("def456")));
+        QVERIFY(store.load("def456", &note).empty());
+        QVERIFY2(note.contains("def456.json") && note.contains("another model"), qPrintable(note));
+        // A truncated file is refused with a note, never a crash.
+        std::ofstream(store.pathFor("abc123").toStdString()) << "{\"schema\":\"mixq.results/1\",\"rows\":[";
+        note.clear();
+        QVERIFY(store.load("abc123", &note).empty());
+        QVERIFY2(note.contains("abc123.json"), qPrintable(note));
+        // Saving no rows removes the file.
+        store.save("abc123", {});
+        QVERIFY(!QFile::exists(store.pathFor("abc123")));
+    }
+};
+
+QTEST_MAIN(TestResultsPanel)
+#include "test_results_panel.moc"

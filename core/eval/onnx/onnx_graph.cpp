@@ -140,7 +140,12 @@ struct Loader {
             const std::string& raw = tp.raw_data();
             return from_raw(t, shape, reinterpret_cast<const uint8_t*>(raw.data()), raw.size(), nullptr, name);
         }
-        // Typed fields.
+        // Typed fields: the value count is checked before the buffer for the declared shape is allocated.
+        const int64_t have = t == 1 ? tp.float_data_size() : t == 7 ? tp.int64_data_size()
+                           : t == 11 ? tp.double_data_size() : tp.int32_data_size();
+        const auto want_values = (t == 21 || t == 22) ? static_cast<int64_t>(onnx_raw_bytes(t, n)) : n;
+        if (have != want_values)
+            bad("initializer '" + name + "': " + std::to_string(have) + " values for shape " + shape_str(shape));
         std::vector<uint8_t> raw(onnx_raw_bytes(t, n));
         auto count_check = [&](int64_t have, int64_t want) {
             if (have != want)
@@ -149,19 +154,19 @@ struct Loader {
         switch (t) {
             case 1:
                 count_check(tp.float_data_size(), n);
-                std::memcpy(raw.data(), tp.float_data().data(), raw.size());
+                if (!raw.empty()) std::memcpy(raw.data(), tp.float_data().data(), raw.size());  // empty: data() may be null
                 break;
             case 7:
                 count_check(tp.int64_data_size(), n);
-                std::memcpy(raw.data(), tp.int64_data().data(), raw.size());
+                if (!raw.empty()) std::memcpy(raw.data(), tp.int64_data().data(), raw.size());  // empty: data() may be null
                 break;
             case 11:
                 count_check(tp.double_data_size(), n);
-                std::memcpy(raw.data(), tp.double_data().data(), raw.size());
+                if (!raw.empty()) std::memcpy(raw.data(), tp.double_data().data(), raw.size());  // empty: data() may be null
                 break;
             case 6:
                 count_check(tp.int32_data_size(), n);
-                std::memcpy(raw.data(), tp.int32_data().data(), raw.size());
+                if (!raw.empty()) std::memcpy(raw.data(), tp.int32_data().data(), raw.size());  // empty: data() may be null
                 break;
             case 2: case 3: case 9:
                 count_check(tp.int32_data_size(), n);

@@ -123,7 +123,10 @@ std::vector<Tensor> OnnxRunner::execute(const Node& nd,
     ctx.outputs.resize(nd.outputs.size());
     try {
         op_table().at(op_key(nd.domain, nd.op_type))(ctx);
-    } catch (const Error&) {
+    } catch (const Error& e) {
+        // Tensor helpers (alloc, shape_numel, reshaped) know no file: name the model and the node instead.
+        const std::string msg = e.what(), generic = "onnx runner: ";
+        if (msg.rfind(generic, 0) == 0) fail(label, nd.label() + ": " + msg.substr(generic.size()));
         throw;
     } catch (const std::bad_alloc&) {
         throw;

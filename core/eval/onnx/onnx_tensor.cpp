@@ -2,6 +2,9 @@
 // Tensor buffers, element-type table and shape helpers of the ONNX runner.
 #include "core/eval/onnx/onnx_tensor.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
 
 #include "core/common/error.h"
@@ -56,9 +59,26 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
     int64_t n = 1;
-    for (auto d : s) n *= d;
+    for (auto d : s) {
+        // A model file can declare any dims: a negative one or a product past kMaxNumel (which keeps byte counts of
+        // up to 8-byte elements inside int64) is an error, not an overflow.
+        if (d < 0 || (d != 0 && n > kMaxNumel / d))
+            fail("onnx runner", "shape " + shape_str(s) + " has a negative dimension or more than 2^59 elements");
+        n *= d;
+    }
     return n;
 }
+
+namespace {
+uint64_t physical_memory() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t(1) << 40;
+}
+std::atomic<uint64_t> g_max_tensor_bytes{physical_memory()};
+}  // namespace
+
+uint64_t max_tensor_bytes() { return g_max_tensor_bytes.load(); }
+void set_max_tensor_bytes(uint64_t bytes) { g_max_tensor_bytes.store(bytes); }
 
 Tensor Tensor::alloc(DType t, Shape shape) {
     for (auto d : shape)
@@ -68,6 +88,9 @@ Tensor Tensor::alloc(DType t, Shape shape) {
     r.m_shape = std::move(shape);
     r.m_shape_set = true;
     const size_t n = std::max<size_t>(r.nbytes(), 1);
+    if (n > max_tensor_bytes())
+        fail("onnx runner", std::string("a ") + dtype_name(t) + shape_str(r.m_shape) + " tensor needs " + std::to_string(n) +
+                                " bytes, more than the limit of " + std::to_string(max_tensor_bytes()));
     auto buf = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
     r.m_data = buf.get();
     r.m_owner = std::shared_ptr<const void>(buf, buf.get());

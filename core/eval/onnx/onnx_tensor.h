@@ -20,12 +20,20 @@ size_t dtype_bytes(DType t, int64_t numel);
 /// The runner's type for an ONNX data_type: FLOAT16/BFLOAT16/DOUBLE map to Float; false when unsupported.
 bool dtype_from_onnx(int onnx_type, DType* out);
 std::string shape_str(const Shape& s);
+/// Largest element count a tensor may have (2^59, so that byte counts fit in int64).
+constexpr int64_t kMaxNumel = int64_t(1) << 59;
+/// Element count; throws mixq::Error for a negative dim or a count above kMaxNumel.
 int64_t shape_numel(const Shape& s);
+
+/// Largest buffer Tensor::alloc makes (default: the machine's physical memory); a larger request, e.g. a folded
+/// Expand to a shape a model file made up, is a mixq::Error instead of an allocation failure. Settable (fuzzing).
+uint64_t max_tensor_bytes();
+void set_max_tensor_bytes(uint64_t bytes);
 
 class Tensor {
 public:
     Tensor() = default;
-    /// A zero-filled tensor of its own.
+    /// A zero-filled tensor of its own; throws mixq::Error above max_tensor_bytes().
     static Tensor alloc(DType t, Shape shape);
     /// A read-only view of `data` kept alive by `owner`.
     static Tensor view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner);

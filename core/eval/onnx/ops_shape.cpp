@@ -103,6 +103,7 @@ void reshape_op(OpContext& ctx) {
             continue;
         }
         if (d < 0) ctx.fail("invalid shape " + shape_str(spec));
+        if (d != 0 && known > kMaxNumel / d) ctx.fail("shape " + shape_str(spec) + " has too many elements");
         s[i] = d;
         known *= d;
     }

@@ -3,6 +3,8 @@
 #include "core/score/memory_mode.h"
 
 #include <fstream>
+#include <vector>
+#include <algorithm>
 
 #include "core/common/error.h"
 
@@ -107,6 +109,10 @@ MemoryDecision choose_memory_mode(MemoryMode requested, const Footprint& f, uint
         d.mode = requested;
         const uint64_t budget = device_free.empty() ? host_free : device_free[0];
         d.reason = describe(requested, budget, "requested");
+        if (requested == MemoryMode::Full && budget > 0 && f.need(MemoryMode::Full) > budget)
+            fail("memory mode full", "needs " + format_bytes(f.need(MemoryMode::Full)) + " but only " +
+                                         format_bytes(budget) + (device_free.empty() ? " of RAM" : " of device memory") +
+                                         " is available; use --memory low_memory or offload");
         if (requested == MemoryMode::MultiGpu) {
             if (device_free.size() < 2) fail("multi_gpu", "needs at least two GPUs, found " + std::to_string(device_free.size()));
             std::vector<uint64_t> budgets;
@@ -148,14 +154,64 @@ MemoryDecision choose_memory_mode(MemoryMode requested, const Footprint& f, uint
     return d;
 }
 
+namespace {
+
+uint64_t read_u64(const std::string& path, bool& ok) {
+    std::ifstream in(path);
+    std::string text;
+    ok = static_cast<bool>(in >> text) && !text.empty() && text != "max" &&
+         text.find_first_not_of("0123456789") == std::string::npos;
+    return ok ? std::stoull(text) : 0;
+}
+
+/// Bytes the memory cgroup of this process still allows (limit − usage), or UINT64_MAX when it sets no limit.
+/// cgroup v2 (memory.max / memory.current) and v1 (memory.limit_in_bytes / memory.usage_in_bytes); the process's
+/// own group from /proc/self/cgroup, else the group at the mount root (a container's namespace root).
+uint64_t cgroup_headroom() {
+    std::vector<std::pair<std::string, std::string>> groups;  // (mount dir, group path)
+    std::ifstream cg("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(cg, line)) {
+        const auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+        if (controllers == "memory") groups.push_back({"/sys/fs/cgroup/memory", path});
+        else if (controllers.empty()) {
+            groups.push_back({"/sys/fs/cgroup", path});
+            groups.push_back({"/sys/fs/cgroup/unified", path});
+        }
+    }
+    uint64_t best = UINT64_MAX;
+    for (const auto& [mount, path] : groups)
+        for (const std::string dir : {mount + path, mount}) {
+            bool ok_l = false, ok_u = false;
+            uint64_t limit = read_u64(dir + "/memory.max", ok_l), usage = 0;
+            if (ok_l) usage = read_u64(dir + "/memory.current", ok_u);
+            else {
+                limit = read_u64(dir + "/memory.limit_in_bytes", ok_l);
+                usage = read_u64(dir + "/memory.usage_in_bytes", ok_u);
+            }
+            if (!ok_l || !ok_u || limit >= (uint64_t(1) << 60)) continue;  // no limit here
+            best = std::min(best, limit > usage ? limit - usage : 0);
+            break;  // the process's own group decides for this hierarchy
+        }
+    return best;
+}
+
+}  // namespace
+
 uint64_t host_available_memory() {
     std::ifstream in("/proc/meminfo");
     std::string key;
-    uint64_t value = 0;
+    uint64_t value = 0, avail = 0;
     std::string unit;
     while (in >> key >> value >> unit)
-        if (key == "MemAvailable:") return value * 1024;
-    return 0;
+        if (key == "MemAvailable:") {
+            avail = value * 1024;
+            break;
+        }
+    const uint64_t cg = cgroup_headroom();
+    return cg == UINT64_MAX ? avail : (avail == 0 ? cg : std::min(avail, cg));
 }
 
 }  // namespace mixq::score

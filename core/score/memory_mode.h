@@ -37,7 +37,8 @@ struct MemoryDecision {
 /// Chooses a mode. `device_free` lists the free bytes of each accelerator (empty on CPU, where `host_free` is the
 /// budget). With accelerators: full if it fits 85% of device 0; multi_gpu if >1 device and it fits the sum (whole
 /// layers per device); low_memory if one layer's working set fits; else offload. On CPU: full, low_memory or offload
-/// against 80% of host_free. A requested non-auto mode is kept, with a reason that says it was requested.
+/// against 80% of host_free. A requested non-auto mode is kept, with a reason that says it was requested; a requested
+/// full mode that needs more than the memory available (host_free, or device_free[0] with accelerators) is refused.
 MemoryDecision choose_memory_mode(MemoryMode requested, const Footprint& f, uint64_t host_free,
                                   const std::vector<uint64_t>& device_free, int num_layers, uint64_t layer_bytes);
 
@@ -46,7 +47,8 @@ MemoryDecision choose_memory_mode(MemoryMode requested, const Footprint& f, uint
 std::vector<int> place_layers(const std::vector<uint64_t>& budgets, int num_layers, uint64_t layer_bytes,
                               uint64_t first_extra, uint64_t last_extra);
 
-/// MemAvailable from /proc/meminfo (bytes), or 0 when unknown.
+/// Bytes available to this process: MemAvailable from /proc/meminfo, capped by what its memory cgroup (v1 or v2)
+/// still allows (limit − usage); 0 when unknown.
 uint64_t host_available_memory();
 
 std::string format_bytes(uint64_t b);  ///< "1.23 GiB"

@@ -222,6 +222,22 @@ private slots:
         d = score::choose_memory_mode(score::MemoryMode::Auto, f, 64ull << 30, {4ull << 30, 4ull << 30}, 16, 240'000'000);
         QCOMPARE(d.mode, score::MemoryMode::MultiGpu);
         QCOMPARE(std::accumulate(d.layers_per_device.begin(), d.layers_per_device.end(), 0), 16);
+        // full requested where it cannot fit (4 GiB free < 4 GB of fp32 weights + caches) is refused with the
+        // numbers; low_memory is kept
+        QString err;
+        try {
+            score::choose_memory_mode(score::MemoryMode::Full, f, 4ull << 30, {}, 16, 240'000'000);
+        } catch (const Error& e) {
+            err = e.what();
+        }
+        QVERIFY2(err.startsWith("memory mode full: needs ") && err.contains("but only 4.00 GiB of RAM is available") &&
+                     err.contains("use --memory low_memory or offload"),
+                 qPrintable(err));
+        d = score::choose_memory_mode(score::MemoryMode::LowMemory, f, 6ull << 30, {}, 16, 240'000'000);
+        QCOMPARE(d.mode, score::MemoryMode::LowMemory);
+        QVERIFY(QString::fromStdString(d.reason).startsWith("memory mode requested: low_memory"));
+        // the host budget includes a memory cgroup's headroom when one limits this process
+        QVERIFY(score::host_available_memory() > 0);
     }
 
     void layerPlacement() {

@@ -183,7 +183,7 @@ uint64_t cgroup_headroom() {
     }
     uint64_t best = UINT64_MAX;
     for (const auto& [mount, path] : groups)
-        for (const std::string dir : {mount + path, mount}) {
+        for (const std::string& dir : {mount + path, mount}) {
             bool ok_l = false, ok_u = false;
             uint64_t limit = read_u64(dir + "/memory.max", ok_l), usage = 0;
             if (ok_l) usage = read_u64(dir + "/memory.current", ok_u);

@@ -32,7 +32,7 @@ fs::path make_cgroup(QString* why) {
     std::error_code ec;
     if (fs::create_directory(v1, ec) && write_text(v1 / "memory.limit_in_bytes", std::to_string(kLimit))) return v1;
     fs::remove(v1, ec);
-    for (const fs::path root : {fs::path("/sys/fs/cgroup"), fs::path("/sys/fs/cgroup/unified")}) {
+    for (const fs::path& root : {fs::path("/sys/fs/cgroup"), fs::path("/sys/fs/cgroup/unified")}) {
         const fs::path v2 = root / name;
         if (fs::create_directory(v2, ec) && write_text(v2 / "memory.max", std::to_string(kLimit))) return v2;
         fs::remove(v2, ec);

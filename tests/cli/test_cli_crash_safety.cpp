@@ -53,9 +53,26 @@ std::pair<int, qint64> signal_after(const QStringList& args, int ms, int sig) {
 class TestCliCrashSafety : public QObject {
     Q_OBJECT
     fs::path m_root, m_model, m_plan;
+    int m_startup_ms = 100;  ///< a SIGINT before the handler exists (process start) kills: windows start after it
+
+    /// Slowest of three `mixq --version` runs ×1.5 + 20 ms, at least 100 ms (sanitizer builds start slower).
+    static int measure_startup_ms() {
+        qint64 worst = 0;
+        for (int i = 0; i < 3; ++i) {
+            QElapsedTimer t;
+            t.start();
+            QProcess p;
+            p.start(MIXQ_CLI_EXE, {"--version"});
+            p.waitForFinished(30000);
+            worst = std::max(worst, t.elapsed());
+        }
+        return std::max(100, static_cast<int>(worst * 3 / 2 + 20));
+    }
 
 private slots:
     void initTestCase() {
+        m_startup_ms = measure_startup_ms();
+        qInfo("SIGINT windows start at %d ms (process start-up)", m_startup_ms);
         m_root = mixq_test::scratch("crash_safety");
         m_model = m_root / "model";
         QCOMPARE(run({"gen-model", q(m_model), "--hidden", "512", "--layers", "8", "--vocab", "32000"}), 0);
@@ -115,7 +132,7 @@ private slots:
         for (int i = 0; i < 5; ++i) {
             fs::remove_all(out);
             fs::create_directories(out);
-            const int ms = std::uniform_int_distribution<int>(300, 2500)(rng);
+            const int ms = std::uniform_int_distribution<int>(std::max(300, m_startup_ms), 2500)(rng);
             const auto [code, took] =
                 signal_after({"score", q(m_model), "--out", q(out / "scores.json"), "--samples", "1", "--seq-len", "8", "--quiet"}, ms, SIGINT);
             QVERIFY2(code == 130, qPrintable(QString("SIGINT at %1 ms: exit %2").arg(ms).arg(code)));
@@ -132,8 +149,8 @@ private slots:
         for (int i = 0; i < 5; ++i) {
             fs::remove_all(parent);
             fs::create_directories(parent);
-            // from 100 ms on: before that the dynamic loader may still be running, before any handler can exist
-            const int ms = std::uniform_int_distribution<int>(100, 300)(rng);
+            // from start-up on: before that the dynamic loader may still be running, before any handler can exist
+            const int ms = std::uniform_int_distribution<int>(m_startup_ms, m_startup_ms + 200)(rng);
             const auto [code, took] = signal_after({"export", q(m_model), "--plan", q(m_plan), "--out", q(parent / "exp")}, ms, SIGINT);
             if (took == -2 || code == 0) {  // finished before the signal took effect: the output is complete
                 QCOMPARE(code, 0);

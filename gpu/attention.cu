@@ -41,6 +41,7 @@ struct AttnArgs {
     int n_splits;
     float* part_acc;  // [n_heads, n_splits, d]
     float* part_ml;   // [n_heads, n_splits, 2]
+    const int* pos_dev = nullptr;  // decode: position read at run time (pos0 = the largest planned for)
 };
 
 size_t smem_bytes(int d) { return sizeof(float) * (static_cast<size_t>(kRows) * d + kTile * (d + 1) + kTile * d); }
@@ -165,8 +166,8 @@ __global__ void __launch_bounds__(kWarps * 32) attn_decode_kernel(AttnArgs<T> a)
     float* vs = ks + kTile * (d + 1);
     const int g = blockIdx.x, split = blockIdx.y, hc = blockIdx.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int nkeys = a.pos0 + 1;
-    const int kbeg = split * a.chunk;
+    const int nkeys = (a.pos_dev ? *a.pos_dev : a.pos0) + 1;
+    const int kbeg = split * a.chunk;  // splits past nkeys stay empty: m = −inf, l = 0 (weight 0 in the combine)
     const int kend = min(nkeys, kbeg + a.chunk);
     const int hg0 = hc * kRows;  // first head (within the group) of this block
     const int rows = min(kRows, a.group - hg0);
@@ -321,7 +322,7 @@ size_t attention_decode_workspace_floats(int n_heads, int head_dim, int max_spli
 
 cudaError_t attention_decode(const void* q, const void* k, const void* v, int64_t kv_stride, void* out, int pos,
                              int n_heads, int n_kv_heads, int head_dim, io::DType dt, float* workspace,
-                             size_t workspace_floats, cudaStream_t stream) {
+                             size_t workspace_floats, cudaStream_t stream, const int* pos_dev) {
     if (!q || !k || !v || !out || pos < 0 || bad_heads(n_heads, n_kv_heads, head_dim) ||
         kv_stride < static_cast<int64_t>(n_kv_heads) * head_dim)
         return cudaErrorInvalidValue;
@@ -346,7 +347,7 @@ cudaError_t attention_decode(const void* q, const void* k, const void* v, int64_
         using T = typename decltype(tag)::type;
         AttnArgs<T> a{static_cast<const T*>(q), 0, static_cast<const T*>(k), static_cast<const T*>(v), kv_stride,
                       static_cast<T*>(out), 0, 1, pos, n_heads, group, head_dim,
-                      1.0f / std::sqrt(static_cast<float>(head_dim)), chunk, splits, part_acc, part_ml};
+                      1.0f / std::sqrt(static_cast<float>(head_dim)), chunk, splits, part_acc, part_ml, pos_dev};
         return with_dpl<T>(head_dim,
                            [&](auto dpl) { return launch_decode<T, decltype(dpl)::value>(a, n_kv_heads, stream); });
     });

@@ -32,8 +32,10 @@ size_t attention_decode_workspace_floats(int n_heads, int head_dim, int max_spli
 /// Decode: one query token at position `pos` (keys 0 .. pos). q: n_heads·head_dim values (head h at h·head_dim);
 /// k/v rows as for prefill; out: n_heads·head_dim values. `workspace` (device, `workspace_floats` floats, see
 /// attention_decode_workspace_floats) holds the partial results of the sequence splits; null means one split.
+/// pos_dev (device int, or null): read pos at run time from there instead, with the sequence splits planned for any
+/// position up to `pos` (then the largest position the replays will see): a captured CUDA graph replays it.
 cudaError_t attention_decode(const void* q, const void* k, const void* v, int64_t kv_stride, void* out, int pos,
                              int n_heads, int n_kv_heads, int head_dim, io::DType dt, float* workspace,
-                             size_t workspace_floats, cudaStream_t stream);
+                             size_t workspace_floats, cudaStream_t stream, const int* pos_dev = nullptr);
 
 }  // namespace mixq::gpu

@@ -34,6 +34,10 @@ namespace {
 constexpr const char* kWhere = "CudaDecoder";
 constexpr int kLogitRows = 64;        // lm_head rows per launch when every position's logits are wanted
 constexpr int kDecodeMaxSplits = 64;  // sequence splits of the decode attention
+// Quantized linears over at least this many rows are dequantized into a dense scratch matrix and run by cuBLAS
+// (prefill); fewer rows use the MatMulNBits GEMV/GEMM kernels directly (decode).
+constexpr int kDequantGemmRows = 32;
+constexpr uint64_t kMaxDequantScratch = 512ull << 20;  // larger scratch: stay on the MatMulNBits GEMM kernel
 
 void ck(cudaError_t e, const char* what) { check_cuda(e, std::string(kWhere) + ": " + what); }
 
@@ -59,7 +63,8 @@ struct Part {
     DeviceBuffer slots;   // low_memory: two images
     int slot_layer[2] = {-1, -1};  // low_memory: the layer each slot holds (or is being filled with)
     DeviceBuffer norms, inv_freq, kv;
-    DeviceBuffer residual, x, qkv, attn, delta, gu, act, xcast, attn_ws;
+    DeviceBuffer residual, x, qkv, attn, delta, gu, act, xcast, attn_ws;  // delta: fp32 (o / down outputs)
+    DeviceBuffer wdense;  // dequantized weight of one quantized linear, for prefill-sized row counts (may be empty)
     DeviceBuffer ids, embed;  // first part
     DeviceBuffer head, logits;  // last part (head unused when the lm_head reads the tied embedding table)
 };
@@ -73,7 +78,35 @@ struct CudaDecoder::Impl {
     bool head_in_embed = false;  // tied, dense and one part: the lm_head reads the embedding buffer
     std::vector<Part> parts;
     std::vector<int> counts;
-    PinnedBuffer host_layers, host_ids, host_logits;
+    PinnedBuffer host_layers, host_ids, host_logits, host_pos;
+    DeviceBuffer pos_dev;                  // decode graph: the step's position
+    cudaGraphExec_t graph_exec = nullptr;  // decode graph: captured at the first eligible step
+    bool graph_broken = false;             // capture failed once: launch directly from then on
+    const int* cur_pos_dev = nullptr;      // set while capturing: kernels read the position from pos_dev
+    // op timing (set_op_timing): an event before each operation of a forward, the intervals summed per name
+    bool timing = false;
+    std::vector<Event> tick_events;
+    std::vector<const char*> tick_names;
+    size_t ticks = 0;
+    std::map<std::string, double> op_ms;
+
+    void tick(const char* name, cudaStream_t s) {
+        if (!timing) return;
+        if (ticks == tick_events.size()) tick_events.emplace_back(true);
+        if (tick_names.size() <= ticks) tick_names.resize(ticks + 1);
+        tick_events[ticks].record(s);
+        tick_names[ticks] = name;
+        ++ticks;
+    }
+    /// Closes the intervals of this forward (waits for the stream).
+    void collect_ticks(cudaStream_t s) {
+        if (!timing || ticks == 0) return;
+        tick(nullptr, s);
+        tick_events[ticks - 1].synchronize();
+        for (size_t i = 0; i + 1 < ticks; ++i)
+            op_ms[tick_names[i]] += tick_events[i + 1].elapsed_ms_since(tick_events[i]);
+        ticks = 0;
+    }
     int L = 0, H = 0, Q = 0, KV = 0, QKV = 0, I = 0, nh = 0, nkv = 0, d = 0, V = 0;
     int cap = 0, chunk = 0, length = 0;
     int run_end = 0;  // layers at or past this are not prefetched (end of the current run)
@@ -86,6 +119,10 @@ struct CudaDecoder::Impl {
     ~Impl() {
         for (auto& p : parts)
             if (p.compute) cudaStreamSynchronize(p.compute->get());
+        if (graph_exec) {
+            DeviceGuard g(parts.front().device);
+            cudaGraphExecDestroy(graph_exec);
+        }
         for (auto& p : parts)
             if (p.copy) cudaStreamSynchronize(p.copy->get());
     }
@@ -149,9 +186,18 @@ struct CudaDecoder::Impl {
     uint64_t embed_bytes() const { return static_cast<uint64_t>(V) * H * dsize(wdt); }
     uint64_t activation_bytes() const {
         const uint64_t es = dsize(act);
-        const uint64_t per_tok = static_cast<uint64_t>(H) * 4 + (2 * H + QKV + Q + 3 * I) * es +
+        const uint64_t per_tok = static_cast<uint64_t>(H) * 8 + (H + QKV + Q + 3 * I) * es +
                                  (act == wdt ? 0 : static_cast<uint64_t>(std::max({H, Q, I})) * dsize(wdt)) + 4;
-        return per_tok * chunk + ws_floats * 4;
+        return per_tok * chunk + ws_floats * 4 + dequant_scratch_bytes();
+    }
+
+    /// Bytes of the dense scratch for the largest quantized linear in the activation dtype (0 when not used).
+    uint64_t dequant_scratch_bytes() const {
+        if (chunk < kDequantGemmRows) return 0;
+        uint64_t most = 0;
+        for (const LinearSlot* sl : {&layout.qkv, &layout.o, &layout.gate_up, &layout.down, &head_slot})
+            if (sl->quantized) most = std::max<uint64_t>(most, static_cast<uint64_t>(sl->n) * sl->k * dsize(act));
+        return most <= kMaxDequantScratch ? most : 0;
     }
 
     void place() {
@@ -282,7 +328,8 @@ struct CudaDecoder::Impl {
             p.x.allocate(T * H * es);
             p.qkv.allocate(T * QKV * es);
             p.attn.allocate(T * Q * es);
-            p.delta.allocate(T * H * es);
+            p.delta.allocate(T * H * 4);
+            if (const uint64_t wd = dequant_scratch_bytes()) p.wdense.allocate(wd);
             p.gu.allocate(T * 2 * I * es);
             p.act.allocate(T * I * es);
             if (act != wdt) p.xcast.allocate(T * std::max({H, Q, I}) * dsize(wdt));
@@ -314,6 +361,11 @@ struct CudaDecoder::Impl {
             p.logits.allocate(static_cast<size_t>(std::min(chunk, kLogitRows)) * V * 4);
         }
         host_ids.allocate(static_cast<size_t>(chunk) * 4);
+        host_pos.allocate(16);
+        {
+            DeviceGuard g(parts.front().device);
+            pos_dev.allocate(16);
+        }
         host_logits.allocate(static_cast<size_t>(std::min(chunk, kLogitRows)) * V * 4);
     }
 
@@ -361,7 +413,15 @@ struct CudaDecoder::Impl {
             w.k = s.k;
             w.bits = s.format.bits;
             w.block_size = s.format.block_size;
-            ck(nbits_matmul(x, act, w, bias, y, y_dt, rows, st), "nbits_matmul");
+            if (rows < kDequantGemmRows || p.wdense.bytes() < static_cast<size_t>(s.n) * s.k * dsize(act)) {
+                ck(nbits_matmul(x, act, w, bias, y, y_dt, rows, st), "nbits_matmul");
+                return;
+            }
+            ck(nbits_dequantize(w, p.wdense.data(), act, st), "nbits_dequantize");
+            check_cublas(gemm_wt(p.cublas->get(), x, p.wdense.data(), act, y, y_dt, rows, static_cast<int>(s.n),
+                                 static_cast<int>(s.k), st),
+                         std::string(kWhere) + ": gemm (dequantized)");
+            if (bias) ck(add_bias(y, y_dt, bias, rows, static_cast<int>(s.n), s.n, st), "add_bias");
             return;
         }
         const void* xin = x;
@@ -387,43 +447,58 @@ struct CudaDecoder::Impl {
         const uint8_t* base = override_image ? override_image : image(p, l);
         const float* nr = p.norms.as<float>() + norm_stride * l;
         const size_t es = dsize(act);
+        tick("input_norm", s);
         if (!x_ready) ck(rms_norm(p.residual.data(), io::DType::F32, nr, p.x.data(), act, n, H, eps, s), "input norm");
         if (taps) tap(p.x.data(), taps->attn_in, n, H, s);
+        tick("qkv", s);
         linear(p, layout.qkv, base, p.x.data(), p.qkv.data(), act, n);
+        tick("qk_norm+rope+kv_write", s);
         if (cfg.qk_norm) {
             ck(rms_norm(p.qkv.data(), act, nr + 2 * H, p.qkv.data(), act, n * nh, d, eps, s, nh, QKV), "q norm");
             ck(rms_norm(at<char>(p.qkv, Q * es), act, nr + 2 * H + d, at<char>(p.qkv, Q * es), act, n * nkv, d, eps, s,
                         nkv, QKV),
                "k norm");
         }
-        ck(rope(p.qkv.data(), act, n, nh + nkv, d, QKV, pos0, p.inv_freq.as<float>(), s), "rope");
+        ck(rope(p.qkv.data(), act, n, nh + nkv, d, QKV, pos0, p.inv_freq.as<float>(), s, cur_pos_dev), "rope");
         char* kv = at<char>(p.kv, kv_bytes_per_layer() * static_cast<size_t>(l - p.first));
         const size_t kv_row = 2 * static_cast<size_t>(KV) * es;
-        ck(cudaMemcpy2DAsync(kv + kv_row * pos0, kv_row, at<char>(p.qkv, Q * es), QKV * es, kv_row, n,
-                             cudaMemcpyDeviceToDevice, s),
-           "kv cache write");
+        if (cur_pos_dev)  // graph capture: the row index is read on the device
+            ck(kv_store(at<char>(p.qkv, Q * es), kv, static_cast<int64_t>(kv_row), 0, cur_pos_dev, s), "kv cache write");
+        else
+            ck(cudaMemcpy2DAsync(kv + kv_row * pos0, kv_row, at<char>(p.qkv, Q * es), QKV * es, kv_row, n,
+                                 cudaMemcpyDeviceToDevice, s),
+               "kv cache write");
         const char* kc = kv;
         const char* vc = kv + KV * es;
+        tick("attention", s);
         if (n == 1)
-            ck(attention_decode(p.qkv.data(), kc, vc, 2 * KV, p.attn.data(), pos0, nh, nkv, d, act, p.attn_ws.as<float>(),
-                                ws_floats, s),
+            ck(attention_decode(p.qkv.data(), kc, vc, 2 * KV, p.attn.data(), cur_pos_dev ? cap - 1 : pos0, nh, nkv, d, act,
+                                p.attn_ws.as<float>(), ws_floats, s, cur_pos_dev),
                "attention (decode)");
         else
             ck(attention_prefill(p.qkv.data(), QKV, kc, vc, 2 * KV, p.attn.data(), Q, n, pos0, nh, nkv, d, act, s),
                "attention (prefill)");
         if (taps) tap(p.attn.data(), taps->o_in, n, Q, s);
-        linear(p, layout.o, base, p.attn.data(), p.delta.data(), act, n);
-        ck(add_rms_norm(p.residual.as<float>(), p.delta.data(), act, nr + H, p.x.data(), act, n, H, eps, s), "post norm");
+        tick("o", s);
+        linear(p, layout.o, base, p.attn.data(), p.delta.data(), io::DType::F32, n);
+        tick("add+norm", s);
+        ck(add_rms_norm(p.residual.as<float>(), p.delta.data(), io::DType::F32, nr + H, p.x.data(), act, n, H, eps, s),
+           "post norm");
         if (taps) tap(p.x.data(), taps->mlp_in, n, H, s);
+        tick("gate_up", s);
         linear(p, layout.gate_up, base, p.x.data(), p.gu.data(), act, n);
+        tick("silu_mul", s);
         ck(silu_mul(p.gu.data(), at<char>(p.gu, static_cast<size_t>(I) * es), 2 * I, p.act.data(), I, n, I, act, s),
            "silu_mul");
         if (taps) tap(p.act.data(), taps->down_in, n, I, s);
-        linear(p, layout.down, base, p.act.data(), p.delta.data(), act, n);
+        tick("down", s);
+        linear(p, layout.down, base, p.act.data(), p.delta.data(), io::DType::F32, n);
+        tick("add+norm", s);
         const float* next = nullptr;
         if (l + 1 < p.first + p.count) next = nr + norm_stride;          // next layer's input norm
         else if (l + 1 == L) next = p.norms.as<float>() + norm_stride * L;  // final norm
-        ck(add_rms_norm(p.residual.as<float>(), p.delta.data(), act, next, next ? p.x.data() : nullptr, act, n, H, eps, s),
+        ck(add_rms_norm(p.residual.as<float>(), p.delta.data(), io::DType::F32, next, next ? p.x.data() : nullptr, act, n,
+                        H, eps, s),
            "residual");
         x_ready = next != nullptr;
         if (low) {
@@ -443,6 +518,7 @@ struct CudaDecoder::Impl {
             ck(cudaMemcpyAsync(p0.ids.data(), host_ids.data(), static_cast<size_t>(n) * 4, cudaMemcpyHostToDevice,
                                p0.compute->get()),
                "ids");
+            tick("embedding", p0.compute->get());
             ck(embed_rows(p0.embed.data(), wdt, p0.ids.as<int>(), n, H, p0.residual.as<float>(), p0.compute->get()),
                "embedding");
         }
@@ -491,11 +567,14 @@ struct CudaDecoder::Impl {
         const size_t es = dsize(act);
         for (int r = 0; r < rows; r += kLogitRows) {
             const int m = std::min(kLogitRows, rows - r);
+            tick("lm_head", p.compute->get());
             linear(p, head_slot, base, at<char>(p.x, static_cast<size_t>(r0 + r) * H * es), p.logits.data(),
                    io::DType::F32, m);
+            tick("logits_to_host", p.compute->get());
             ck(cudaMemcpyAsync(host_logits.data(), p.logits.data(), static_cast<size_t>(m) * V * 4,
                                cudaMemcpyDeviceToHost, p.compute->get()),
                "logits");
+            collect_ticks(p.compute->get());
             p.compute->synchronize();
             std::memcpy(out.row(o0 + r).data(), host_logits.data(), static_cast<size_t>(m) * V * 4);
         }
@@ -512,6 +591,10 @@ struct CudaDecoder::Impl {
             fail("kv cache", "sequence of " + std::to_string(length + T) + " positions exceeds the cache capacity " +
                                  std::to_string(cap));
         engine::RowMatrix out(all ? T : 1, V);
+        if (T == 1 && decode_graph(ids[0], out.row(0).data())) {
+            ++length;
+            return out;
+        }
         for (int c0 = 0; c0 < T; c0 += chunk) {
             const int n = std::min(chunk, T - c0);
             run_chunk(ids.data() + c0, n, length);
@@ -520,6 +603,74 @@ struct CudaDecoder::Impl {
             else if (c0 + n == T) logits(n - 1, 1, out, 0);
         }
         return out;
+    }
+
+    // ------------------------------------------------------------------ decode graph
+    bool graph_eligible() const {
+        return opt.cuda_graphs && !graph_broken && !timing && parts.size() == 1 &&
+               opt.mode == score::MemoryMode::Full;
+    }
+
+    /// One decode step (token `id` at position `length`) through the captured graph, logits into out_row (V
+    /// floats); false when graphs are off or capture failed (the caller then launches the kernels itself).
+    bool decode_graph(int id, float* out_row) {
+        if (!graph_eligible()) return false;
+        Part& p = parts.front();
+        DeviceGuard g(p.device);
+        p.compute->synchronize();  // host_ids / host_pos may still feed the previous step
+        host_ids.as<int>()[0] = id;
+        host_pos.as<int>()[0] = length;
+        if (!graph_exec && !capture_decode_graph(p)) return false;
+        ck(cudaGraphLaunch(graph_exec, p.compute->get()), "graph launch");
+        p.compute->synchronize();
+        std::memcpy(out_row, host_logits.data(), static_cast<size_t>(V) * 4);
+        return true;
+    }
+
+    bool capture_decode_graph(Part& p) {
+        cudaStream_t s = p.compute->get();
+        cudaGraph_t graph = nullptr;
+        try {
+            ck(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "begin graph capture");
+            cur_pos_dev = pos_dev.as<int>();
+            ck(cudaMemcpyAsync(p.ids.data(), host_ids.data(), 4, cudaMemcpyHostToDevice, s), "ids");
+            ck(cudaMemcpyAsync(pos_dev.data(), host_pos.data(), 4, cudaMemcpyHostToDevice, s), "position");
+            ck(embed_rows(p.embed.data(), wdt, p.ids.as<int>(), 1, H, p.residual.as<float>(), s), "embedding");
+            bool x_ready = false;
+            for (int l = 0; l < L; ++l) run_layer(p, l, 1, 0, x_ready);
+            if (!x_ready)
+                ck(rms_norm(p.residual.data(), io::DType::F32, p.norms.as<float>() + norm_stride * L, p.x.data(), act, 1,
+                            H, eps, s),
+                   "final norm");
+            const uint8_t* head = head_in_embed ? static_cast<const uint8_t*>(p.embed.data())
+                                                : static_cast<const uint8_t*>(p.head.data());
+            linear(p, head_slot, head, p.x.data(), p.logits.data(), io::DType::F32, 1);
+            ck(cudaMemcpyAsync(host_logits.data(), p.logits.data(), static_cast<size_t>(V) * 4, cudaMemcpyDeviceToHost, s),
+               "logits");
+            cur_pos_dev = nullptr;
+            ck(cudaStreamEndCapture(s, &graph), "end graph capture");
+            ck(cudaGraphInstantiate(&graph_exec, graph, 0), "instantiate graph");
+            size_t nodes = 0;
+            cudaGraphGetNodes(graph, nullptr, &nodes);
+            cudaGraphDestroy(graph);
+            log("CudaDecoder: decode steps replay a CUDA graph (" + std::to_string(nodes) + " nodes)");
+            return true;
+        } catch (const std::exception& e) {
+            cur_pos_dev = nullptr;
+            cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+            if (cudaStreamIsCapturing(s, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone) {
+                cudaGraph_t partial = nullptr;
+                cudaStreamEndCapture(s, &partial);
+                if (partial) cudaGraphDestroy(partial);
+            }
+            if (graph) cudaGraphDestroy(graph);
+            if (graph_exec) cudaGraphExecDestroy(graph_exec);
+            graph_exec = nullptr;
+            cudaGetLastError();  // clear a sticky capture error
+            graph_broken = true;
+            log(std::string("CudaDecoder: CUDA graph capture failed (") + e.what() + "); decode steps launch kernels directly");
+            return false;
+        }
     }
 
     // ------------------------------------------------------------------ scorer building blocks
@@ -614,7 +765,21 @@ const io::ModelConfig& CudaDecoder::config() const { return m->cfg; }
 engine::RowMatrix CudaDecoder::forward(const std::vector<int>& ids) { return m->run(ids, true); }
 engine::RowMatrix CudaDecoder::forward_last(const std::vector<int>& ids) { return m->run(ids, false); }
 void CudaDecoder::reset() { m->length = 0; }
+void CudaDecoder::truncate(int n) {
+    if (n < 0 || n > m->length)
+        fail(kWhere, "truncate to " + std::to_string(n) + " positions of " + std::to_string(m->length));
+    m->length = n;
+}
 int CudaDecoder::length() const { return m->length; }
+void CudaDecoder::set_cuda_graphs(bool on) { m->opt.cuda_graphs = on; }
+bool CudaDecoder::decode_graph_active() const { return m->graph_exec != nullptr && m->graph_eligible(); }
+void CudaDecoder::set_op_timing(bool on) {
+    if (on && m->parts.size() != 1) fail(kWhere, "op timing needs a single-device decoder");
+    m->timing = on;
+    m->ticks = 0;
+    m->op_ms.clear();
+}
+std::map<std::string, double> CudaDecoder::op_times() const { return m->op_ms; }
 int CudaDecoder::capacity() const { return m->cap; }
 uint64_t CudaDecoder::weight_bytes_per_token() const { return m->weight_bytes; }
 const std::vector<int>& CudaDecoder::layers_per_device() const { return m->counts; }

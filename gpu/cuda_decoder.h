@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // CudaDecoder: the decoder forward pass of an io::Model on CUDA devices (Hugging Face Llama/Qwen semantics, as the
-// CPU engine::Transformer), returning fp32 logits, with a KV cache for incremental decoding.
+// CPU engine::Transformer), returning fp32 logits, with a KV cache for incremental decoding; decode steps replay a
+// captured CUDA graph (full mode).
 //  - weights: dense in BF16/F16/F32, or decoder linears quantized (int4/int8, MatMulNBits layout) with
 //    the lm_head optionally too; activations F32, BF16 or F16 (the residual stream is always fp32, logits fp32);
 //  - memory modes: full (all resident on one device), low_memory (layers stay in pinned host memory and stream to
@@ -11,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +43,10 @@ struct CudaDecoderOptions {
     std::vector<int> layer_split;
     int max_positions = 0;       ///< KV cache capacity; 0 = min(max_position_embeddings, 4096)
     int max_chunk_tokens = 256;  ///< longest prefill chunk (activation buffers are sized for it)
+    /// Decode steps (one token, full mode) replay a CUDA graph captured at the first step: one launch per token
+    /// instead of ~10 per layer; the position is read from device memory. Falls back to direct launches (with a
+    /// log line) if capture fails.
+    bool cuda_graphs = true;
     std::function<void(const std::string&)> log;  ///< receives one line per event; default: stderr
 };
 
@@ -61,8 +67,20 @@ public:
     engine::RowMatrix forward_last(const std::vector<int>& ids);
     /// Starts a new sequence (empties the KV cache).
     void reset();
+    /// Keeps the first n positions (n <= length()); the next forward continues from position n, overwriting the
+    /// dropped KV rows. Exact: a dropped position's cache rows are never read again.
+    void truncate(int n);
     int length() const;
     int capacity() const;
+    /// Turns the decode-step CUDA graph on or off (CudaDecoderOptions::cuda_graphs) for later steps.
+    void set_cuda_graphs(bool on);
+    /// True once a decode step has run through the captured graph.
+    bool decode_graph_active() const;
+    /// Per-operation GPU time (one device, direct launches only): when on, each kernel of later forwards is bracketed
+    /// by CUDA events and op_times() returns milliseconds summed per operation name ("qkv", "attention", "gate_up",
+    /// ..., "gaps+host" is not included: compare the sum with wall time). Turning it on turns the decode graph off.
+    void set_op_timing(bool on);
+    std::map<std::string, double> op_times() const;
     /// Bytes of weights one decode step reads: every decoder linear as stored plus the lm_head.
     uint64_t weight_bytes_per_token() const;
     /// Decoder layers per part (one entry unless multi_gpu).

@@ -77,4 +77,32 @@ cudaError_t convert(const void* src, io::DType src_dt, void* dst, io::DType dst_
     });
 }
 
+namespace {
+__global__ void kv_store_kernel(const uint8_t* __restrict__ src, uint8_t* __restrict__ cache, int64_t bytes, int pos,
+                                const int* __restrict__ pos_dev, bool words) {
+    const int p = pos_dev ? *pos_dev : pos;
+    uint8_t* dst = cache + static_cast<int64_t>(p) * bytes;
+    if (words) {
+        for (int64_t i = threadIdx.x + static_cast<int64_t>(blockIdx.x) * blockDim.x; i < bytes / 4;
+             i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+            reinterpret_cast<uint32_t*>(dst)[i] = reinterpret_cast<const uint32_t*>(src)[i];
+    } else {
+        for (int64_t i = threadIdx.x + static_cast<int64_t>(blockIdx.x) * blockDim.x; i < bytes;
+             i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+            dst[i] = src[i];
+    }
+}
+}  // namespace
+
+cudaError_t kv_store(const void* src, void* cache, int64_t bytes, int pos, const int* pos_dev, cudaStream_t stream) {
+    if (bytes == 0) return cudaSuccess;
+    if (!src || !cache || bytes < 0 || pos < 0) return cudaErrorInvalidValue;
+    const bool words = bytes % 4 == 0 && reinterpret_cast<uintptr_t>(src) % 4 == 0 &&
+                       reinterpret_cast<uintptr_t>(cache) % 4 == 0;
+    const int threads = 256;
+    kv_store_kernel<<<grid_for(words ? bytes / 4 : bytes, threads), threads, 0, stream>>>(
+        static_cast<const uint8_t*>(src), static_cast<uint8_t*>(cache), bytes, pos, pos_dev, words);
+    return launch_status();
+}
+
 }  // namespace mixq::gpu

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // MatMulNBits kernels. Element e of a weight row lives in byte ⌊e·bits/8⌋ (low nibble first for 4 bits), so a
 // little-endian 4-byte word holds 32/bits consecutive elements, all in one quantization block (block_size ≥ 16).
-//  - GEMV: a warp owns 2 weight rows and strides over them in 16-byte (or 4-byte) loads, one load per lane, x
-//    values from L1 (vector loads when aligned); per-word partial sums Σ x·(q − zp) are scaled once.
+//  - GEMV: a block owns 4 weight rows and its 1-8 warps stride over them in 16-byte (or 4-byte) loads, one load
+//    per lane, x values from L1 (vector loads when aligned) shared by the 4 rows; codes become floats by the 2^23 mantissa
+//    trick (no int→float conversion), the block index is a shift, scale and zero point are read once per load when
+//    the load lies in one block; per-word partial sums Σ x·(q − zp) are scaled once.
 //  - GEMM (F16/BF16): 64×64 output tile, 4 warps × (2×2) 16×16×16 WMMA fragments, 32-deep k tiles; the weight tile
 //    is dequantized into shared memory as the activation type.
 //  - GEMM (F32): 64×64 tile, 256 threads × 4×4 outputs, 16-deep k tiles, exact fp32 dequantization.
@@ -31,7 +33,7 @@ struct MatArgs {
     bool y_f32;
     int m;
     int64_t n, k, kb, row_bytes, zp_row_bytes;
-    int bs;
+    int bs, bs_shift;  // block size and its log2
     bool x_vec;  // x rows 16-byte aligned: vector loads allowed
 };
 
@@ -72,74 +74,99 @@ __device__ __forceinline__ void load_x(const TA* xr, int64_t e, int64_t k, bool 
 }
 
 // ---------------------------------------------------------------- GEMV
-constexpr int kGemvWarps = 4;
-constexpr int kGemvRows = 2;  // weight rows per warp
+constexpr int kGemvMaxWarps = 8;  // warps per block, all on the same rows, each a slice of the row's loads
+constexpr int kGemvRows = 4;      // weight rows per block (each x value loaded once serves all of them)
 constexpr int kGemvMaxM = 4;  // activation rows per launch
 
-template <class TA, class TS, int BITS, int SUB>
-__global__ void __launch_bounds__(kGemvWarps * 32) nbits_gemv_kernel(MatArgs<TA, TS> a) {
+/// (q − z) for the code in bits [shift, shift + BITS) of w without an int→float conversion: the code ORed into the
+/// mantissa of 2^23 is the float 2^23 + q exactly, and zf = 2^23 + z, so one FADD gives q − z exactly.
+template <int BITS>
+__device__ __forceinline__ float code_minus_zp(uint32_t w, int shift, float zf) {
+    return __uint_as_float(0x4B000000u | ((w >> shift) & ((1u << BITS) - 1u))) - zf;
+}
+
+/// A block owns kGemvRows weight rows; its blockDim.x / 32 warps split each row's loads (thread t reads bytes
+/// [li·4·SUB, +4·SUB) for li = t, t + blockDim.x, ...), so long rows (down_proj) still fill the device; the
+/// per-warp sums meet in shared memory. The block index of a word is a shift (block sizes are powers of two); when
+/// one lane load lies in one block (block_size ≥ elements per load) scale and zero point are read once per load.
+/// MAXM: activation rows the registers are sized for (1 for decode: a quarter of the accumulators and x values).
+template <class TA, class TS, int BITS, int SUB, int MAXM>
+__global__ void __launch_bounds__(kGemvMaxWarps * 32) nbits_gemv_kernel(MatArgs<TA, TS> a) {
     constexpr int EPS = 32 / BITS;  // elements per 4-byte word
     constexpr int EPL = EPS * SUB;  // elements per lane load
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kGemvWarps + warp) * kGemvRows;
-    if (n0 >= a.n) return;  // no block-level synchronization below
+    __shared__ float red[kGemvMaxWarps][kGemvRows * MAXM];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, n_warps = blockDim.x >> 5;
+    const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kGemvRows;
+    if (n0 >= a.n) return;  // uniform over the block
     const int nrows = static_cast<int>(a.n - n0 < kGemvRows ? a.n - n0 : kGemvRows);
-    const int64_t n_loads = a.row_bytes / (4 * SUB);
-    float acc[kGemvRows][kGemvMaxM];
+    const int n_loads = static_cast<int>(a.row_bytes / (4 * SUB));
+    const int k = static_cast<int>(a.k);
+    const int bs_shift = a.bs_shift;
+    const bool one_block = a.bs >= EPL;
+    const uint8_t* rows_p[kGemvRows];
+    const TS* sc_p[kGemvRows];
+#pragma unroll
+    for (int rr = 0; rr < kGemvRows; ++rr) {
+        const int64_t n = n0 + (rr < nrows ? rr : 0);  // rows past n alias row n0 (loaded, never stored)
+        rows_p[rr] = a.packed + n * a.row_bytes;
+        sc_p[rr] = a.scales + n * a.kb;
+    }
+    float acc[kGemvRows][MAXM];
 #pragma unroll
     for (int rr = 0; rr < kGemvRows; ++rr)
 #pragma unroll
-        for (int m = 0; m < kGemvMaxM; ++m) acc[rr][m] = 0.0f;
+        for (int m = 0; m < MAXM; ++m) acc[rr][m] = 0.0f;
 
+    const int n_valid = min(n_loads, (k + EPL - 1) / EPL);  // loads past it hold only padding
 #pragma unroll 2
-    for (int64_t li = lane; li < n_loads; li += 32) {
-        const int64_t e0 = li * EPL;
-        if (e0 >= a.k) break;  // the rest of the row is padding
+    for (int li = threadIdx.x; li < n_valid; li += blockDim.x) {
+        const int e0 = li * EPL;
         uint32_t words[kGemvRows][SUB];
 #pragma unroll
         for (int rr = 0; rr < kGemvRows; ++rr) {
-            const uint8_t* p = a.packed + (n0 + rr) * a.row_bytes + li * (4 * SUB);
-            if (rr < nrows) {
-                if constexpr (SUB == 4) {
-                    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-                    words[rr][0] = v.x;
-                    words[rr][1] = v.y;
-                    words[rr][2] = v.z;
-                    words[rr][3] = v.w;
-                } else {
-                    words[rr][0] = __ldg(reinterpret_cast<const uint32_t*>(p));
-                }
+            const uint8_t* p = rows_p[rr] + li * (4 * SUB);
+            if constexpr (SUB == 4) {
+                const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
+                words[rr][0] = v.x;
+                words[rr][1] = v.y;
+                words[rr][2] = v.z;
+                words[rr][3] = v.w;
             } else {
-#pragma unroll
-                for (int s = 0; s < SUB; ++s) words[rr][s] = 0;
+                words[rr][0] = __ldg(reinterpret_cast<const uint32_t*>(p));
             }
         }
+        float sc[kGemvRows], zf[kGemvRows];
+        int b_loaded = -1;
 #pragma unroll
         for (int s = 0; s < SUB; ++s) {
-            const int64_t es = e0 + s * EPS;
-            if (es >= a.k) break;
-            const int64_t b = es / a.bs;
-            float xv[kGemvMaxM][EPS];
+            const int es = e0 + s * EPS;
+            if (es >= k) break;
+            const int b = es >> bs_shift;
+            if (b != b_loaded && (s == 0 || !one_block)) {
 #pragma unroll
-            for (int m = 0; m < kGemvMaxM; ++m)
+                for (int rr = 0; rr < kGemvRows; ++rr) {
+                    const int64_t n = n0 + (rr < nrows ? rr : 0);
+                    sc[rr] = to_f32(__ldg(sc_p[rr] + b));
+                    zf[rr] = 8388608.0f + zero_point<BITS>(a.zp, n, a.zp_row_bytes, b);
+                }
+                b_loaded = b;
+            }
+            float xv[MAXM][EPS];
+#pragma unroll
+            for (int m = 0; m < MAXM; ++m)
                 if (m < a.m) load_x<TA, EPS>(a.x + m * a.k, es, a.k, a.x_vec, xv[m]);
 #pragma unroll
             for (int rr = 0; rr < kGemvRows; ++rr) {
-                if (rr >= nrows) continue;
-                const int64_t n = n0 + rr;
-                const float sc = to_f32(a.scales[n * a.kb + b]);
-                const float z = zero_point<BITS>(a.zp, n, a.zp_row_bytes, b);
                 float wv[EPS];
 #pragma unroll
-                for (int i = 0; i < EPS; ++i)
-                    wv[i] = static_cast<float>((words[rr][s] >> (i * BITS)) & ((1u << BITS) - 1u)) - z;
+                for (int i = 0; i < EPS; ++i) wv[i] = code_minus_zp<BITS>(words[rr][s], i * BITS, zf[rr]);
 #pragma unroll
-                for (int m = 0; m < kGemvMaxM; ++m) {
+                for (int m = 0; m < MAXM; ++m) {
                     if (m >= a.m) continue;
                     float p = 0.0f;
 #pragma unroll
-                    for (int i = 0; i < EPS; ++i) p += xv[m][i] * wv[i];
-                    acc[rr][m] += p * sc;
+                    for (int i = 0; i < EPS; ++i) p = fmaf(xv[m][i], wv[i], p);
+                    acc[rr][m] = fmaf(p, sc[rr], acc[rr][m]);
                 }
             }
         }
@@ -147,14 +174,21 @@ __global__ void __launch_bounds__(kGemvWarps * 32) nbits_gemv_kernel(MatArgs<TA,
 #pragma unroll
     for (int rr = 0; rr < kGemvRows; ++rr)
 #pragma unroll
-        for (int m = 0; m < kGemvMaxM; ++m) {
-            if (m >= a.m) continue;
+        for (int m = 0; m < MAXM; ++m) {
             const float v = warp_sum(acc[rr][m]);
-            if (lane == 0 && rr < nrows) {
-                const int64_t n = n0 + rr;
-                store_out<TA>(a.y, a.y_f32, m * a.n + n, v + (a.bias ? a.bias[n] : 0.0f));
-            }
+            if (lane == 0) red[warp][rr * MAXM + m] = v;
         }
+    __syncthreads();
+    const int t = threadIdx.x;  // one thread per (row, activation row) output
+    if (t < kGemvRows * MAXM) {
+        const int rr = t / MAXM, m = t % MAXM;
+        if (rr < nrows && m < a.m) {
+            float v = 0.0f;
+            for (int w = 0; w < n_warps; ++w) v += red[w][t];
+            const int64_t n = n0 + rr;
+            store_out<TA>(a.y, a.y_f32, m * a.n + n, v + (a.bias ? a.bias[n] : 0.0f));
+        }
+    }
 }
 
 // ---------------------------------------------------------------- GEMM, tensor cores (F16/BF16 activations)
@@ -203,7 +237,7 @@ __global__ void __launch_bounds__(128) nbits_gemm_wmma_kernel(MatArgs<TA, TS> a)
             const int64_t kk = k0 + lseg;
             TA* dst = Bs + lrow * kWld + lseg;
             if (n < a.n && kk < k_pad) {
-                const int64_t b = kk / a.bs;
+                const int64_t b = kk >> a.bs_shift;
                 const float sc = to_f32(a.scales[n * a.kb + b]);
                 const float z = zero_point<BITS>(a.zp, n, a.zp_row_bytes, b);
                 const uint8_t* p = a.packed + n * a.row_bytes + kk * BITS / 8;
@@ -280,7 +314,7 @@ __global__ void __launch_bounds__(256) nbits_gemm_f32_kernel(MatArgs<TA, TS> a) 
         {
             const int64_t n = n0 + lrow, kk = k0 + lk;
             if (n < a.n && kk < k_pad) {
-                const int64_t b = kk / a.bs;
+                const int64_t b = kk >> a.bs_shift;
                 const float sc = to_f32(a.scales[n * a.kb + b]);
                 const float z = zero_point<BITS>(a.zp, n, a.zp_row_bytes, b);
                 const uint8_t* p = a.packed + n * a.row_bytes + kk * BITS / 8;
@@ -316,14 +350,39 @@ __global__ void __launch_bounds__(256) nbits_gemm_f32_kernel(MatArgs<TA, TS> a) 
         }
 }
 
+// ---------------------------------------------------------------- dequantization to a dense matrix
+/// One thread per 4-byte word of a row: out[n, e .. e + 32/BITS) = (q − zp)·scale in TO (exact in fp32, then rounded).
+template <class TO, class TS, int BITS>
+__global__ void nbits_dequantize_kernel(MatArgs<TO, TS> a, int64_t words_per_row, TO* out) {
+    constexpr int EPS = 32 / BITS;
+    const int64_t total = a.n * words_per_row;
+    for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
+         t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+        const int64_t n = t / words_per_row, wi = t - n * words_per_row;
+        const int64_t e = wi * EPS;
+        if (e >= a.k) continue;
+        const int64_t b = e >> a.bs_shift;
+        const float sc = to_f32(a.scales[n * a.kb + b]);
+        const float zf = 8388608.0f + zero_point<BITS>(a.zp, n, a.zp_row_bytes, b);
+        const uint32_t w = __ldg(reinterpret_cast<const uint32_t*>(a.packed + n * a.row_bytes) + wi);
+        TO* dst = out + n * a.k + e;
+#pragma unroll
+        for (int i = 0; i < EPS; ++i)
+            if (e + i < a.k) dst[i] = from_f32<TO>(code_minus_zp<BITS>(w, i * BITS, zf) * sc);
+    }
+}
+
 // ---------------------------------------------------------------- dispatch
 template <class TA, class TS, int BITS>
 cudaError_t run(MatArgs<TA, TS> a, NBitsKernel kernel, cudaStream_t stream) {
     const bool gemv = kernel == NBitsKernel::Gemv || (kernel == NBitsKernel::Auto && a.m <= kGemvMaxM);
     if (gemv) {
         const bool wide = a.row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(a.packed) % 16 == 0;
-        const int rows_per_block = kGemvWarps * kGemvRows;
-        const unsigned grid = static_cast<unsigned>((a.n + rows_per_block - 1) / rows_per_block);
+        const unsigned grid = static_cast<unsigned>((a.n + kGemvRows - 1) / kGemvRows);
+        // About two loads per thread and row: 1 warp for a 2 KB row slice (int4 k = 4096), up to 8 for long rows.
+        const int64_t loads = a.row_bytes / (wide ? 16 : 4);
+        int warps = 1;
+        while (warps < kGemvMaxWarps && loads >= 64LL * warps * 2) warps *= 2;
         const int total_m = a.m;
         for (int m0 = 0; m0 < total_m; m0 += kGemvMaxM) {
             MatArgs<TA, TS> c = a;
@@ -331,8 +390,13 @@ cudaError_t run(MatArgs<TA, TS> a, NBitsKernel kernel, cudaStream_t stream) {
             c.x = a.x + static_cast<int64_t>(m0) * a.k;
             c.y = a.y_f32 ? static_cast<void*>(static_cast<float*>(a.y) + static_cast<int64_t>(m0) * a.n)
                           : static_cast<void*>(static_cast<TA*>(a.y) + static_cast<int64_t>(m0) * a.n);
-            if (wide) nbits_gemv_kernel<TA, TS, BITS, 4><<<grid, kGemvWarps * 32, 0, stream>>>(c);
-            else nbits_gemv_kernel<TA, TS, BITS, 1><<<grid, kGemvWarps * 32, 0, stream>>>(c);
+            if (c.m == 1) {
+                if (wide) nbits_gemv_kernel<TA, TS, BITS, 4, 1><<<grid, warps * 32, 0, stream>>>(c);
+                else nbits_gemv_kernel<TA, TS, BITS, 1, 1><<<grid, warps * 32, 0, stream>>>(c);
+            } else {
+                if (wide) nbits_gemv_kernel<TA, TS, BITS, 4, kGemvMaxM><<<grid, warps * 32, 0, stream>>>(c);
+                else nbits_gemv_kernel<TA, TS, BITS, 1, kGemvMaxM><<<grid, warps * 32, 0, stream>>>(c);
+            }
             if (cudaError_t e = launch_status(); e != cudaSuccess) return e;
         }
         return cudaSuccess;
@@ -376,8 +440,39 @@ cudaError_t nbits_matmul(const void* x, io::DType act_dt, const NBitsMatrix& w, 
             a.row_bytes = a.kb * w.blob_size();
             a.zp_row_bytes = w.zp_row_bytes();
             a.bs = w.block_size;
+            a.bs_shift = 0;
+            while ((1 << a.bs_shift) < w.block_size) ++a.bs_shift;
             a.x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && (w.k * static_cast<int64_t>(sizeof(TA))) % 16 == 0;
             return w.bits == 4 ? run<TA, TS, 4>(a, kernel, stream) : run<TA, TS, 8>(a, kernel, stream);
+        });
+    });
+}
+
+cudaError_t nbits_dequantize(const NBitsMatrix& w, void* out, io::DType out_dt, cudaStream_t stream) {
+    if (w.n == 0) return cudaSuccess;
+    if (!out || !w.packed || !w.scales || w.n < 0 || w.k <= 0 || (w.bits != 4 && w.bits != 8) || w.block_size < 16 ||
+        w.block_size > 256 || (w.block_size & (w.block_size - 1)) != 0 || reinterpret_cast<uintptr_t>(w.packed) % 4 != 0)
+        return cudaErrorInvalidValue;
+    return dispatch_dtype(out_dt, [&](auto to) {
+        using TO = typename decltype(to)::type;
+        return dispatch_dtype(w.scale_dt, [&](auto ts) {
+            using TS = typename decltype(ts)::type;
+            MatArgs<TO, TS> a{};
+            a.packed = w.packed;
+            a.scales = static_cast<const TS*>(w.scales);
+            a.zp = w.zero_points;
+            a.n = w.n;
+            a.k = w.k;
+            a.kb = w.k_blocks();
+            a.row_bytes = a.kb * w.blob_size();
+            a.zp_row_bytes = w.zp_row_bytes();
+            a.bs = w.block_size;
+            while ((1 << a.bs_shift) < w.block_size) ++a.bs_shift;
+            const int64_t words = a.row_bytes / 4;
+            const unsigned grid = grid_for(w.n * words, 256);
+            if (w.bits == 4) nbits_dequantize_kernel<TO, TS, 4><<<grid, 256, 0, stream>>>(a, words, static_cast<TO*>(out));
+            else nbits_dequantize_kernel<TO, TS, 8><<<grid, 256, 0, stream>>>(a, words, static_cast<TO*>(out));
+            return launch_status();
         });
     });
 }

@@ -36,4 +36,8 @@ enum class NBitsKernel { Auto, Gemv, Gemm };
 cudaError_t nbits_matmul(const void* x, io::DType act_dt, const NBitsMatrix& w, const float* bias, void* y,
                          io::DType y_dt, int rows, cudaStream_t stream, NBitsKernel kernel = NBitsKernel::Auto);
 
+/// out [w.n, w.k] (row-major, out_dt F32/F16/BF16) = the dequantized weight, (q − zp)·scale computed in fp32 and
+/// rounded to out_dt. With a dense GEMM it serves prefill-sized row counts (dequantize once, then cuBLAS).
+cudaError_t nbits_dequantize(const NBitsMatrix& w, void* out, io::DType out_dt, cudaStream_t stream);
+
 }  // namespace mixq::gpu

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// RMSNorm kernels: one block per row, fp32 sum of squares reduced over the block, then the scaled write.
+// RMSNorm kernels: one block per row (wider blocks when rows are few), fp32 sum of squares reduced over the block,
+// then the scaled write.
 #include "gpu/kernel_common.cuh"
 #include "gpu/rms_norm.cuh"
 
@@ -8,9 +9,12 @@ using namespace detail;
 
 namespace {
 
-int threads_for(int cols) {
+/// Threads per row: up to 256 when there are many rows; up to 1024 for a few rows (decode), where one block per row
+/// leaves the device idle and the row's dependent load chain is the latency.
+int threads_for(int cols, int rows) {
+    const int cap = rows <= 64 ? 1024 : 256;
     int t = ((cols + 31) / 32) * 32;
-    return t < 32 ? 32 : (t > 256 ? 256 : t);
+    return t < 32 ? 32 : (t > cap ? cap : t);
 }
 
 template <class TX, class TY>
@@ -63,7 +67,7 @@ cudaError_t rms_norm(const void* x, io::DType x_dt, const float* weight, void* y
     if (x == y && x_dt != y_dt) return cudaErrorInvalidValue;
     if (group_stride == 0) group_stride = cols;
     if (rows_per_group == 1 && group_stride < cols) return cudaErrorInvalidValue;
-    const int threads = threads_for(cols);
+    const int threads = threads_for(cols, rows);
     return dispatch_dtype(x_dt, [&](auto tx) {
         using TX = typename decltype(tx)::type;
         return dispatch_dtype(y_dt, [&](auto ty) {
@@ -80,7 +84,7 @@ cudaError_t add_rms_norm(float* residual, const void* delta, io::DType delta_dt,
                          io::DType y_dt, int rows, int cols, float eps, cudaStream_t stream) {
     if (rows == 0) return cudaSuccess;
     if (!residual || rows < 0 || cols <= 0 || (y && !weight)) return cudaErrorInvalidValue;
-    const int threads = threads_for(cols);
+    const int threads = threads_for(cols, rows);
     return dispatch_dtype(delta_dt, [&](auto td) {
         using TD = typename decltype(td)::type;
         return dispatch_dtype(y_dt, [&](auto ty) {

@@ -10,7 +10,8 @@ namespace {
 
 template <class T>
 __global__ void rope_kernel(T* __restrict__ x, int64_t total, int n_heads, int half, int64_t row_stride, int pos0,
-                            const float* __restrict__ inv_freq) {
+                            const float* __restrict__ inv_freq, const int* __restrict__ pos_dev) {
+    if (pos_dev) pos0 = *pos_dev;
     for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
          idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
         const int i = static_cast<int>(idx % half);
@@ -30,7 +31,7 @@ __global__ void rope_kernel(T* __restrict__ x, int64_t total, int n_heads, int h
 }  // namespace
 
 cudaError_t rope(void* x, io::DType dt, int rows, int n_heads, int head_dim, int64_t row_stride, int pos0,
-                 const float* inv_freq, cudaStream_t stream) {
+                 const float* inv_freq, cudaStream_t stream, const int* pos_dev) {
     if (rows == 0 || n_heads == 0) return cudaSuccess;
     if (!x || !inv_freq || rows < 0 || n_heads < 0 || head_dim <= 0 || (head_dim & 1) || pos0 < 0 ||
         row_stride < static_cast<int64_t>(n_heads) * head_dim)
@@ -41,7 +42,7 @@ cudaError_t rope(void* x, io::DType dt, int rows, int n_heads, int head_dim, int
     return dispatch_dtype(dt, [&](auto tag) {
         using T = typename decltype(tag)::type;
         rope_kernel<T><<<grid_for(total, threads), threads, 0, stream>>>(static_cast<T*>(x), total, n_heads, half,
-                                                                        row_stride, pos0, inv_freq);
+                                                                        row_stride, pos0, inv_freq, pos_dev);
         return launch_status();
     });
 }

@@ -176,7 +176,7 @@ void ExportController::startEvaluation(const QString& dir, const ExportEvalSetti
     req.mmlu_limit = eval.mmlu_limit;  // each task keeps its own limit from the dialog
     req.piqa_limit = eval.piqa_limit;
     req.limit = std::max(eval.mmlu_limit, eval.piqa_limit);  // perplexity windows
-    req.device = "cpu";
+    req.device = "auto";  // baseline model folders on the GPU when one is usable (the export runs on the ONNX runner)
     const QString label = QFileInfo(dir).fileName();
     m_window->jobs()->start(tr("Evaluating %1").arg(label), [this, req, label, avg_bits, size_bytes](const JobContext& ctx) -> JobRunner::Deliver {
         auto report = std::make_shared<nlohmann::json>(eval::run_evaluation(req, ctx));

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // `mixq bench-gpu MODEL [--mode full|low_memory] [--prompt N] [--gen N] [--runs N] [--formats LIST] [--device N]
-// [--json]`: CUDA decoder prefill/decode tokens/s per weight format (BF16, int8, int4 by default) against the bounds
-// measured in the same run: decode vs device-to-device copy bandwidth ÷ weight bytes per token (pinned host-to-device
+// [--profile] [--json]`: CUDA decoder prefill/decode tokens/s per weight format (BF16, int8, int4 by default), decode
+// with the CUDA graph and with direct launches, the gate|up GEMV alone, and (--profile) GPU time per operation of a
+// decode step, against the bounds measured in the same run: decode vs device-to-device copy bandwidth ÷ weight bytes per token (pinned host-to-device
 // bandwidth in low_memory mode), prefill vs cuBLAS BF16 GEMMs at the model's linear shapes.
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 #include "gpu/cuda_resources.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_bench.h"
+#include "gpu/nbits_matmul.cuh"
 #endif
 
 namespace mixq::cli {
@@ -35,7 +38,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 int run_bench_gpu(const Args& args) {
-    args.allow_only({"--mode", "--prompt", "--gen", "--runs", "--formats", "--device", "--json"});
+    args.allow_only({"--mode", "--prompt", "--gen", "--runs", "--formats", "--device", "--json", "--profile"});
     const std::string path = args.positional_at(0, "MODEL folder");
     const std::string mode_name = args.get_or("--mode", "full");
     const int prompt = static_cast<int>(args.get_int("--prompt", 256));
@@ -115,10 +118,56 @@ int run_bench_gpu(const Args& args) {
         s.weight_bytes_per_token = dec.weight_bytes_per_token();
         s.device = "cuda:" + std::to_string(device);
         const auto r = eval::run_speed_bench(s, prompt, gen, runs, c.vocab_size, make_cli_job(true));
+        const bool graphed = dec.decode_graph_active();
+        double direct_decode = 0;  // the same decode with one launch per kernel (the baseline of the graph)
+        if (graphed) {
+            dec.set_cuda_graphs(false);
+            direct_decode = eval::run_speed_bench(s, prompt, gen, runs, c.vocab_size, make_cli_job(true)).decode_tokens_per_s;
+            dec.set_cuda_graphs(true);
+        }
         const double bound = (low ? h2d : d2d) / static_cast<double>(s.weight_bytes_per_token);
+        // The gate|up linear alone at decode shape: the kernel's share of the copy bandwidth, without launch gaps.
+        const int gu_n = 2 * c.intermediate_size, gu_k = c.hidden_size;
+        const double gemv_s = gpu::measure_linear_decode_seconds(gu_n, gu_k, f);
+        double gemv_bytes = 2.0 * gu_n * gu_k;
+        if (!f.is_float()) {
+            gpu::NBitsMatrix shape;
+            shape.n = gu_n;
+            shape.k = gu_k;
+            shape.bits = f.bits;
+            shape.block_size = f.block_size;
+            gemv_bytes = static_cast<double>(gu_n) * shape.k_blocks() * (shape.blob_size() + 2) +
+                         (f.symmetric ? 0.0 : static_cast<double>(gu_n) * shape.zp_row_bytes());
+        }
+        nlohmann::json profile = nullptr;  // --profile: GPU time per operation of a decode step (direct launches)
+        if (args.has("--profile")) {
+            dec.reset();
+            std::vector<int> ids(static_cast<size_t>(prompt));
+            for (int i = 0; i < prompt; ++i) ids[static_cast<size_t>(i)] = (i * 7 + 1) % c.vocab_size;
+            dec.forward_last(ids);
+            dec.set_op_timing(true);
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < gen; ++i) dec.forward_last({(i * 13 + 5) % c.vocab_size});
+            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            profile = nlohmann::json::object();
+            double sum = 0;
+            for (const auto& [op, ms] : dec.op_times()) {
+                profile[op] = ms * 1e3 / gen;
+                sum += ms * 1e3 / gen;
+            }
+            profile["sum_of_ops"] = sum;
+            profile["wall"] = wall * 1e6 / gen;
+            dec.set_op_timing(false);
+        }
         results.push_back({{"format", f.is_float() ? std::string("bf16") : f.name()},
+                           {"decode_profile_us_per_token", profile},
+                           {"gate_up_gemv_us", gemv_s * 1e6},
+                           {"gate_up_gemv_gb_s", gemv_bytes / gemv_s / 1e9},
+                           {"gate_up_gemv_fraction_of_copy_bw", gemv_bytes / gemv_s / d2d},
                            {"weight_bytes_per_token", s.weight_bytes_per_token},
                            {"decode_tokens_per_s", r.decode_tokens_per_s},
+                           {"decode_cuda_graph", graphed},
+                           {"decode_tokens_per_s_direct_launches", graphed ? nlohmann::json(direct_decode) : nlohmann::json(nullptr)},
                            {"decode_bound_tokens_per_s", bound},
                            {"decode_fraction_of_bound", bound > 0 ? r.decode_tokens_per_s / bound : 0.0},
                            {"prefill_tokens_per_s", r.prefill_tokens_per_s},
@@ -148,16 +197,33 @@ int run_bench_gpu(const Args& args) {
                   << std::setw(9) << 100 * r["decode_fraction_of_bound"].get<double>() << std::setw(15)
                   << r["prefill_tokens_per_s"].get<double>() << std::setw(9)
                   << 100 * r["prefill_fraction_of_bound"].get<double>() << "\n";
+    std::cout << "decode without the CUDA graph (direct launches):";
+    for (const auto& r : results)
+        if (!r["decode_tokens_per_s_direct_launches"].is_null())
+            std::cout << " " << r["format"].get<std::string>() << " " << r["decode_tokens_per_s_direct_launches"].get<double>()
+                      << " tok/s";
+    std::cout << "\n";
+    for (const auto& r : results) {
+        if (r["decode_profile_us_per_token"].is_null()) continue;
+        std::cout << "decode step profile " << r["format"].get<std::string>() << " (us per token, all layers):";
+        for (const auto& [op, us] : r["decode_profile_us_per_token"].items()) std::cout << " " << op << " " << us.get<double>();
+        std::cout << "\n";
+    }
+    std::cout << "gate|up linear alone at decode shape (" << 2 * c.intermediate_size << " x " << c.hidden_size << "):";
+    for (const auto& r : results)
+        std::cout << " " << r["format"].get<std::string>() << " " << r["gate_up_gemv_us"].get<double>() << " us ("
+                  << 100 * r["gate_up_gemv_fraction_of_copy_bw"].get<double>() << "% of copy bandwidth)";
+    std::cout << "\n";
     return 0;
 #endif
 }
 
 CommandRegistrar reg({"bench-gpu",
                       "mixq bench-gpu MODEL [--mode full|low_memory] [--prompt N] [--gen N] [--runs N] [--formats "
-                      "bf16,int8-g128,int4-g128] [--device N] [--json]",
+                      "bf16,int8-g128,int4-g128] [--device N] [--profile] [--json]",
                       "CUDA decoder prefill/decode tokens/s per weight format against the measured HBM-bandwidth and "
                       "cuBLAS BF16 GEMM bounds.",
-                      {"--json"}, run_bench_gpu});
+                      {"--json", "--profile"}, run_bench_gpu});
 
 }  // namespace
 }  // namespace mixq::cli

@@ -9,6 +9,7 @@
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
 #ifdef MIXQ_WITH_CUDA
+#include "gpu/cuda_language_model.h"
 #include "gpu/cuda_scorer.h"
 #endif
 
@@ -22,7 +23,8 @@ void print_usage() {
 
 int main(int argc, char** argv) {
 #ifdef MIXQ_WITH_CUDA
-    mixq::gpu::install_cuda_scorer();  // `--device auto|cuda` scoring on the GPU when one can be used
+    mixq::gpu::install_cuda_scorer();     // `--device auto|cuda` scoring on the GPU when one can be used
+    mixq::gpu::install_cuda_evaluator();  // and evaluation of model folders (baselines)
 #endif
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "core/eval/engine_model.h"
+#include "core/eval/eval_backend.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/onnx/onnx_model.h"
 #include "core/eval/text_file.h"
@@ -67,6 +68,7 @@ struct ModelRun {
     json tasks = json::object();
     json loglik;
     std::vector<int> mmlu_pred, piqa_pred, piqa_pred_norm;
+    std::string backend, device;  ///< "engine" / "onnx-runner" / "cuda-decoder"; "cpu" or e.g. "cuda:0 (NVIDIA H200)"
 };
 
 class ProgressScale {
@@ -103,19 +105,31 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
     return 0.0;
 }
 
+/// Where one model runs: `accelerated` = a model folder on the installed accelerator; `speed_on_cpu` = its speed
+/// task on the CPU engine all the same (so a baseline's tokens/s compare with a CPU-run export's).
+struct Placement {
+    bool accelerated = false;
+    bool speed_on_cpu = false;
+};
+
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
-                        const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job) {
-    job.log("loading " + dir.string() + (kind == "export" ? " (ONNX runner)" : " (CPU engine)"));
+                        const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
+                        Placement where = {}) {
+    const bool accel = where.accelerated && kind == "model";
+    job.log("loading " + dir.string() +
+            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
     std::unique_ptr<LanguageModel> lm;
+    std::shared_ptr<const io::Model> model;
     int eos = -1;
     if (kind == "export") {
         auto onnx_lm = std::make_unique<onnx::OnnxModel>(dir);
         eos = onnx_lm->config().eos_token_id;
         lm = std::move(onnx_lm);
     } else {
-        auto model = io::Model::open(dir);
+        model = io::Model::open(dir);
         if (!model->config().eos_token_ids.empty()) eos = model->config().eos_token_ids[0];
-        lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+        if (accel) lm = open_on_accelerator(model, [&job](const std::string& line) { job.log(line); });
+        else lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
     }
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
     LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
@@ -144,11 +158,17 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
             std::unique_ptr<LmSession> session;
             DecoderSession s;
             const int capacity = req.speed_prompt + req.speed_decode + 1;
-            s.reset = [&] { session = lm->start(capacity); };
+            std::unique_ptr<LanguageModel> cpu_lm;  // an accelerated model timed on the CPU engine
+            if (accel && where.speed_on_cpu) {
+                job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
+                cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+            }
+            LanguageModel& timed = cpu_lm ? *cpu_lm : *lm;
+            s.reset = [&] { session = timed.start(capacity); };
             s.feed = [&](const std::vector<int>& ids) { return session->feed(ids); };
-            s.weight_bytes_per_token = lm->weight_bytes_per_token();
-            s.device = "cpu";
-            s.threads = omp_get_max_threads();
+            s.weight_bytes_per_token = timed.weight_bytes_per_token();
+            s.device = accel && !cpu_lm ? accelerator_device_name() : "cpu";
+            s.threads = accel && !cpu_lm ? 1 : omp_get_max_threads();
             const bool reset_ok = reset_peak_rss();
             const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
             run.tasks["speed"] = speed_json(r);
@@ -157,6 +177,8 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
         }
     }
     run.loglik = loglik_json(scorer.stats());
+    run.backend = lm->backend();
+    run.device = accel ? accelerator_device_name() : "cpu";
     return run;
 }
 
@@ -170,10 +192,8 @@ std::string classify_eval_target(const fs::path& dir) {
 }
 
 json run_evaluation(const EvalRequest& req, const JobContext& job) {
-    if (req.device != "auto" && req.device != "cpu" && req.device != "cuda")
-        fail("", "--device must be auto, cpu or cuda, got '" + req.device + "'");
-    if (req.device == "cuda")
-        fail("", "--device cuda: evaluation has no CUDA backend in this build (the engine and the ONNX runner run on the CPU); use cpu");
+    std::string device_note;
+    const std::string device = resolve_eval_device(req.device, &device_note);
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
@@ -246,7 +266,9 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
          {{"mmlu", req.limit_for(req.mmlu_limit) >= 0 ? json(req.limit_for(req.mmlu_limit)) : json(nullptr)},
           {"piqa", req.limit_for(req.piqa_limit) >= 0 ? json(req.limit_for(req.piqa_limit)) : json(nullptr)},
           {"ppl", req.limit_for(req.ppl_limit) >= 0 ? json(req.limit_for(req.ppl_limit)) : json(nullptr)}}},
-        {"device", "cpu"},
+        {"device", device},
+        {"device_requested", req.device},
+        {"device_note", device_note.empty() ? json(nullptr) : json(device_note)},
         {"threads", omp_get_max_threads()},
         {"order", {{"mmlu", "subjects alphabetically (file name), then rows in file order"},
                    {"piqa", "file order"},
@@ -261,9 +283,21 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     double total = 0.0;
     for (const auto& t : tasks) total += stage_weight(t, data, req) * (baseline ? 2.0 : 1.0);
     ProgressScale progress(job, total);
-    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job);
+    if (!device_note.empty()) job.log(device_note + "; evaluating on the CPU");
+    if (device != "cpu" && kind == "export")
+        job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + accelerator_device_name());
+    const Placement accel{device != "cpu", false};
+    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, accel);
     std::optional<ModelRun> base;
-    if (baseline) base = evaluate_model(*baseline, "model", data, req, tasks, progress, job);
+    if (baseline)
+        base = evaluate_model(*baseline, "model", data, req, tasks, progress, job,
+                              Placement{device != "cpu", kind == "export"});
+    report["target"]["backend"] = target.backend;
+    report["target"]["device"] = target.device;
+    if (base) {
+        report["baseline"]["backend"] = base->backend;
+        report["baseline"]["device"] = base->device;
+    }
     job.report(1.0, "eval", "done");
 
     json rows = json::object();

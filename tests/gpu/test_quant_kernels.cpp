@@ -123,6 +123,8 @@ private slots:
             {70, 129, 37, 4, 16, false, DType::F32, DType::F16, DType::F32, K::Auto, true},   // fp32 GEMM, K < tile
             {128, 256, 2048, 4, 128, false, DType::F32, DType::BF16, DType::F32, K::Auto, false},
             {200, 96, 1000, 8, 32, true, DType::BF16, DType::BF16, DType::F32, K::Gemm, true},
+            {2, 5, 256, 4, 64, false, DType::BF16, DType::F16, DType::F32, K::Auto, true},    // fewer rows than a warp's 4
+            {1, 6, 512, 4, 16, false, DType::BF16, DType::BF16, DType::F32, K::Gemv, false},  // 2 blocks per 16-byte load
         };
         for (const auto& c : cases) {
             quant::QuantFormat f;
@@ -170,6 +172,50 @@ private slots:
                                                   .arg(c.m).arg(c.n).arg(c.k).arg(QString::fromStdString(f.name()))
                                                   .arg(dt_name(c.act), dt_name(c.scale), dt_name(c.out)).arg(int(c.kernel))
                                                   .arg(at).arg(y[at]).arg(ref[at]).arg(scale[at] + 1e-6)));
+        }
+    }
+
+    void nbitsDequantizeEqualsCore() {
+        MIXQ_REQUIRE_GPU();
+        struct Case {
+            int64_t n, k;
+            int bits, bs;
+            bool sym;
+            DType scale, out;
+        };
+        const std::vector<Case> cases = {
+            {3, 37, 4, 16, false, DType::F16, DType::F32},  {67, 300, 4, 32, false, DType::BF16, DType::BF16},
+            {130, 1000, 8, 128, true, DType::F16, DType::F16}, {64, 4096, 4, 256, true, DType::BF16, DType::F32},
+            {33, 512, 8, 64, false, DType::F32, DType::BF16},
+        };
+        for (const auto& c : cases) {
+            quant::QuantFormat f;
+            f.bits = c.bits;
+            f.block_size = c.bs;
+            f.symmetric = c.sym;
+            const auto w = randn(size_t(c.n * c.k), uint32_t(c.n * 5 + c.k), 0.05f);
+            const auto qm = quant::quantize(w.data(), c.n, c.k, f, c.scale);
+            const auto wd = quant::dequantize(qm);  // core: float(q − zp)·scale
+            auto dp = upload_bytes(qm.packed), ds = upload_bytes(qm.scale_bytes());
+            gpu::DeviceBuffer dz = qm.zero_points.empty() ? gpu::DeviceBuffer() : upload_bytes(qm.zero_points);
+            gpu::DeviceBuffer dout(size_t(c.n * c.k) * io::dtype_size(c.out));
+            gpu::NBitsMatrix nm;
+            nm.packed = dp.as<uint8_t>();
+            nm.scales = ds.data();
+            nm.scale_dt = c.scale;
+            nm.zero_points = dz.empty() ? nullptr : dz.as<uint8_t>();
+            nm.n = c.n;
+            nm.k = c.k;
+            nm.bits = c.bits;
+            nm.block_size = c.bs;
+            MIXQ_CUDA_OK(gpu::nbits_dequantize(nm, dout.data(), c.out, nullptr));
+            const auto got = download(dout, size_t(c.n * c.k), c.out);
+            std::vector<float> want(wd.data(), wd.data() + c.n * c.k);
+            want = rounded(want, c.out);  // the fp32 product rounded once to the output type
+            for (size_t i = 0; i < got.size(); ++i)
+                QVERIFY2(got[i] == want[i], qPrintable(QString("%1 n %2 k %3 out %4: element %5 got %6 want %7")
+                                                           .arg(QString::fromStdString(f.name())).arg(c.n).arg(c.k)
+                                                           .arg(dt_name(c.out)).arg(i).arg(got[i]).arg(want[i])));
         }
     }
 

@@ -73,7 +73,10 @@ struct CudaDecoder::Impl {
     CudaDecoderOptions opt;
     io::ModelConfig cfg;
     io::DType act = io::DType::BF16, wdt = io::DType::BF16, sdt = io::DType::BF16;
-    LayerLayout layout;
+    LayerLayout layout;               // layer 0's (the scorer's building blocks need one layout for all layers)
+    std::vector<LayerLayout> layouts;  // per layer (formats may differ by layer)
+    std::vector<size_t> layer_off;    // byte offset of layer l's image when all are back to back; [L] = total
+    size_t max_bytes = 0;             // largest layer image (streaming slots, staging)
     LinearSlot head_slot;
     bool head_in_embed = false;  // tied, dense and one part: the lm_head reads the embedding buffer
     std::vector<Part> parts;
@@ -172,14 +175,33 @@ struct CudaDecoder::Impl {
             return false;
         }();
         first_layer.reset();
-        layout = make_layer_layout(cfg, qkv_bias, opt.quant, wdt, sdt);
+        if (!opt.layer_formats.empty() && static_cast<int>(opt.layer_formats.size()) != L)
+            fail(kWhere, "layer_formats has " + std::to_string(opt.layer_formats.size()) + " entries for " +
+                             std::to_string(L) + " layers");
+        layouts.clear();
+        layer_off.assign(1, 0);
+        weight_bytes = 0;
+        for (int l = 0; l < L; ++l) {
+            layouts.push_back(opt.layer_formats.empty() ? make_layer_layout(cfg, qkv_bias, opt.quant, wdt, sdt)
+                                                        : make_layer_layout(cfg, qkv_bias, opt.layer_formats[l], wdt, sdt));
+            layer_off.push_back(layer_off.back() + layouts.back().bytes);
+            max_bytes = std::max(max_bytes, layouts.back().bytes);
+            weight_bytes += layouts.back().read_bytes();
+        }
+        layout = layouts.front();
         size_t off = 0;
-        head_slot = make_linear_slot(V, H, false, opt.quantize_lm_head ? opt.quant : std::nullopt, wdt, sdt, off);
-        weight_bytes = static_cast<uint64_t>(L) * layout.read_bytes() + head_slot.read_bytes();
+        head_slot = make_linear_slot(V, H, false, head_format(), wdt, sdt, off);
+        weight_bytes += head_slot.read_bytes();
 
         place();
         upload(src);
         describe_setup();
+    }
+
+    std::optional<quant::QuantFormat> head_format() const {
+        if (!opt.layer_formats.empty())
+            return opt.lm_head_format && !opt.lm_head_format->is_float() ? opt.lm_head_format : std::nullopt;
+        return opt.quantize_lm_head ? opt.quant : std::nullopt;
     }
 
     uint64_t kv_bytes_per_layer() const { return static_cast<uint64_t>(cap) * 2 * KV * dsize(act); }
@@ -195,8 +217,12 @@ struct CudaDecoder::Impl {
     uint64_t dequant_scratch_bytes() const {
         if (chunk < kDequantGemmRows) return 0;
         uint64_t most = 0;
-        for (const LinearSlot* sl : {&layout.qkv, &layout.o, &layout.gate_up, &layout.down, &head_slot})
-            if (sl->quantized) most = std::max<uint64_t>(most, static_cast<uint64_t>(sl->n) * sl->k * dsize(act));
+        auto consider = [&](const LinearSlot& sl) {
+            if (sl.quantized) most = std::max<uint64_t>(most, static_cast<uint64_t>(sl.n) * sl.k * dsize(act));
+        };
+        for (const auto& lay : layouts)
+            for (const LinearSlot* sl : {&lay.qkv, &lay.o, &lay.gate_up, &lay.down}) consider(*sl);
+        consider(head_slot);
         return most <= kMaxDequantScratch ? most : 0;
     }
 
@@ -209,8 +235,8 @@ struct CudaDecoder::Impl {
             if (dev < 0 || dev >= static_cast<int>(devs.size()))
                 fail(kWhere, "cuda:" + std::to_string(dev) + " does not exist (" + std::to_string(devs.size()) + " devices)");
         };
-        const uint64_t per_layer = layout.bytes + kv_bytes_per_layer();
-        const uint64_t heads = embed_bytes() + (opt.quantize_lm_head || !cfg.tie_word_embeddings ? head_slot.read_bytes() : 0);
+        const uint64_t per_layer = max_bytes + kv_bytes_per_layer();  // placement budgets the largest layer
+        const uint64_t heads = embed_bytes() + (head_slot.quantized || !cfg.tie_word_embeddings ? head_slot.read_bytes() : 0);
         if (mode == MemoryMode::Auto) {
             check_dev(opt.device);
             const uint64_t need = static_cast<uint64_t>(L) * per_layer + heads + activation_bytes();
@@ -273,8 +299,8 @@ struct CudaDecoder::Impl {
         std::vector<float> norms(norm_stride * L + H, 0.0f);
         // Layer images: straight to pinned memory (low_memory) or through a pinned staging buffer.
         PinnedBuffer staging;
-        if (low) host_layers.allocate(layout.bytes * static_cast<size_t>(L));
-        else staging.allocate(layout.bytes);
+        if (low) host_layers.allocate(layer_off[L]);
+        else staging.allocate(max_bytes);
         for (auto& p : parts) {
             DeviceGuard g(p.device);
             p.compute = std::make_unique<Stream>();
@@ -285,8 +311,8 @@ struct CudaDecoder::Impl {
                 p.loaded[s] = std::make_unique<Event>();
                 p.freed[s] = std::make_unique<Event>();
             }
-            if (low) p.slots.allocate(layout.bytes * 2);
-            else p.layers.allocate(layout.bytes * static_cast<size_t>(p.count));
+            if (low) p.slots.allocate(max_bytes * 2);
+            else p.layers.allocate(layer_off[p.first + p.count] - layer_off[p.first]);
             p.kv.allocate(kv_bytes_per_layer() * static_cast<size_t>(p.count));
         }
         for (int l = 0; l < L; ++l) {
@@ -299,15 +325,15 @@ struct CudaDecoder::Impl {
                 std::memcpy(nr + 2 * H + d, w->k_norm.data(), sizeof(float) * d);
             }
             if (low) {
-                write_layer_image(*w, layout, host_layers.as<uint8_t>() + layout.bytes * static_cast<size_t>(l));
+                write_layer_image(*w, layouts[l], host_layers.as<uint8_t>() + layer_off[l]);
                 continue;
             }
-            write_layer_image(*w, layout, staging.as<uint8_t>());
+            write_layer_image(*w, layouts[l], staging.as<uint8_t>());
             for (auto& p : parts) {
                 if (l < p.first || l >= p.first + p.count) continue;
                 DeviceGuard g(p.device);
-                ck(cudaMemcpy(at<uint8_t>(p.layers, layout.bytes * static_cast<size_t>(l - p.first)), staging.data(),
-                              layout.bytes, cudaMemcpyHostToDevice),
+                ck(cudaMemcpy(at<uint8_t>(p.layers, layer_off[l] - layer_off[p.first]), staging.data(), layouts[l].bytes,
+                              cudaMemcpyHostToDevice),
                    "upload layer");
             }
         }
@@ -352,7 +378,7 @@ struct CudaDecoder::Impl {
             if (!head_in_embed) {
                 auto lm = src.current_matrix(io::TensorNames::lm_head());
                 size_t off = 0;
-                head_slot = make_linear_slot(V, H, false, opt.quantize_lm_head ? opt.quant : std::nullopt, wdt, sdt, off);
+                head_slot = make_linear_slot(V, H, false, head_format(), wdt, sdt, off);
                 std::vector<uint8_t> img(off);
                 write_linear(lm->data(), nullptr, head_slot, img.data());
                 p.head.allocate(img.size());
@@ -372,7 +398,15 @@ struct CudaDecoder::Impl {
     void describe_setup() {
         const auto& p0 = parts.front();
         std::string w = opt.quant ? opt.quant->name() + " (scales " + io::dtype_name(sdt) + ")" : std::string(io::dtype_name(wdt));
-        std::string head = head_slot.quantized ? opt.quant->name() : std::string(io::dtype_name(wdt));
+        if (!opt.layer_formats.empty()) {
+            int q4 = 0, q8 = 0, dense = 0;
+            for (const auto& lay : layouts)
+                for (const LinearSlot* sl : {&lay.qkv, &lay.o, &lay.gate_up, &lay.down})
+                    (sl->quantized ? (sl->format.bits == 4 ? q4 : q8) : dense)++;
+            w = "per-layer plan (" + std::to_string(q4) + " int4, " + std::to_string(q8) + " int8, " +
+                std::to_string(dense) + " " + io::dtype_name(wdt) + " linears; scales " + io::dtype_name(sdt) + ")";
+        }
+        std::string head = head_slot.quantized ? head_slot.format.name() : std::string(io::dtype_name(wdt));
         description = "cuda:" + std::to_string(p0.device) + " " + score::memory_mode_name(opt.mode) + ", weights " + w +
                       " + lm_head " + head + ", activations " + io::dtype_name(act) + ", KV cache " +
                       std::to_string(cap) + " positions, " + mib(weight_bytes) + " of weights read per token";
@@ -381,8 +415,8 @@ struct CudaDecoder::Impl {
 
     // ------------------------------------------------------------------ forward
     const uint8_t* image(Part& p, int l) const {
-        if (opt.mode == score::MemoryMode::LowMemory) return at<uint8_t>(p.slots, layout.bytes * static_cast<size_t>(l % 2));
-        return at<uint8_t>(p.layers, layout.bytes * static_cast<size_t>(l - p.first));
+        if (opt.mode == score::MemoryMode::LowMemory) return at<uint8_t>(p.slots, max_bytes * static_cast<size_t>(l % 2));
+        return at<uint8_t>(p.layers, layer_off[l] - layer_off[p.first]);
     }
 
     void prefetch(Part& p, int l) {
@@ -392,8 +426,8 @@ struct CudaDecoder::Impl {
         p.slot_layer[slot] = l;
         cudaStream_t cs = p.copy->get();
         ck(cudaStreamWaitEvent(cs, p.freed[slot]->get(), 0), "wait slot");
-        ck(cudaMemcpyAsync(at<uint8_t>(p.slots, layout.bytes * static_cast<size_t>(slot)),
-                           host_layers.as<uint8_t>() + layout.bytes * static_cast<size_t>(l), layout.bytes,
+        ck(cudaMemcpyAsync(at<uint8_t>(p.slots, max_bytes * static_cast<size_t>(slot)),
+                           host_layers.as<uint8_t>() + layer_off[l], layouts[l].bytes,
                            cudaMemcpyHostToDevice, cs),
            "stream layer");
         p.loaded[slot]->record(cs);
@@ -451,7 +485,8 @@ struct CudaDecoder::Impl {
         if (!x_ready) ck(rms_norm(p.residual.data(), io::DType::F32, nr, p.x.data(), act, n, H, eps, s), "input norm");
         if (taps) tap(p.x.data(), taps->attn_in, n, H, s);
         tick("qkv", s);
-        linear(p, layout.qkv, base, p.x.data(), p.qkv.data(), act, n);
+        const LayerLayout& lay = layouts[l];
+        linear(p, lay.qkv, base, p.x.data(), p.qkv.data(), act, n);
         tick("qk_norm+rope+kv_write", s);
         if (cfg.qk_norm) {
             ck(rms_norm(p.qkv.data(), act, nr + 2 * H, p.qkv.data(), act, n * nh, d, eps, s, nh, QKV), "q norm");
@@ -480,19 +515,19 @@ struct CudaDecoder::Impl {
                "attention (prefill)");
         if (taps) tap(p.attn.data(), taps->o_in, n, Q, s);
         tick("o", s);
-        linear(p, layout.o, base, p.attn.data(), p.delta.data(), io::DType::F32, n);
+        linear(p, lay.o, base, p.attn.data(), p.delta.data(), io::DType::F32, n);
         tick("add+norm", s);
         ck(add_rms_norm(p.residual.as<float>(), p.delta.data(), io::DType::F32, nr + H, p.x.data(), act, n, H, eps, s),
            "post norm");
         if (taps) tap(p.x.data(), taps->mlp_in, n, H, s);
         tick("gate_up", s);
-        linear(p, layout.gate_up, base, p.x.data(), p.gu.data(), act, n);
+        linear(p, lay.gate_up, base, p.x.data(), p.gu.data(), act, n);
         tick("silu_mul", s);
         ck(silu_mul(p.gu.data(), at<char>(p.gu, static_cast<size_t>(I) * es), 2 * I, p.act.data(), I, n, I, act, s),
            "silu_mul");
         if (taps) tap(p.act.data(), taps->down_in, n, I, s);
         tick("down", s);
-        linear(p, layout.down, base, p.act.data(), p.delta.data(), io::DType::F32, n);
+        linear(p, lay.down, base, p.act.data(), p.delta.data(), io::DType::F32, n);
         tick("add+norm", s);
         const float* next = nullptr;
         if (l + 1 < p.first + p.count) next = nr + norm_stride;          // next layer's input norm
@@ -794,10 +829,10 @@ io::DType CudaDecoder::activation_dtype() const { return m->act; }
 const void* CudaDecoder::layer_image(int l) const {
     if (l < 0 || l >= m->L) fail(kWhere, "layer_image: no layer " + std::to_string(l));
     if (m->opt.mode == score::MemoryMode::LowMemory)
-        return m->host_layers.as<uint8_t>() + m->layout.bytes * static_cast<size_t>(l);
+        return m->host_layers.as<uint8_t>() + m->layer_off[static_cast<size_t>(l)];
     const Part& p = m->parts.front();
     if (m->parts.size() != 1) fail(kWhere, "layer_image needs a single-device decoder");
-    return at<uint8_t>(p.layers, m->layout.bytes * static_cast<size_t>(l - p.first));
+    return at<uint8_t>(p.layers, m->layer_off[static_cast<size_t>(l)] - m->layer_off[static_cast<size_t>(p.first)]);
 }
 void CudaDecoder::embed_residual(const std::vector<int>& ids, const void* table) { m->embed_residual(ids, table); }
 void CudaDecoder::set_residual(const float* src, int n) { m->copy_residual(m->parts.front().residual.data(), src, n); }

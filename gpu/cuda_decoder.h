@@ -23,10 +23,10 @@
 #include "core/io/model.h"
 #include "core/quant/quant_format.h"
 #include "core/score/memory_mode.h"
+#include "gpu/decoder_weights.h"
 
 namespace mixq::gpu {
 
-struct LayerLayout;
 
 struct CudaDecoderOptions {
     score::MemoryMode mode = score::MemoryMode::Full;  ///< Full, LowMemory or MultiGpu
@@ -36,6 +36,10 @@ struct CudaDecoderOptions {
     io::DType activation_dtype = io::DType::BF16;
     std::optional<quant::QuantFormat> quant;           ///< 4/8-bit format for the decoder linears; nullopt = dense
     bool quantize_lm_head = false;                     ///< also quantize the lm_head (with `quant`)
+    /// Per-layer formats (a mixed-precision plan, see gpu/plan_formats.h): one entry per decoder layer; when not
+    /// empty it replaces `quant` and `quantize_lm_head`, and lm_head_format is the lm_head's (nullopt = dense).
+    std::vector<LayerFormats> layer_formats;
+    std::optional<quant::QuantFormat> lm_head_format;
     int device = 0;                                    ///< full / low_memory
     std::vector<int> devices;            ///< multi_gpu: one entry per part (a device may repeat); empty = all devices
     std::vector<uint64_t> device_budgets;  ///< multi_gpu: bytes per entry of devices; empty = 85% of free memory

@@ -9,6 +9,8 @@
 #include "core/eval/eval_backend.h"
 #include "gpu/cuda_resources.h"
 #include "gpu/device_info.h"
+#include "gpu/gpu_bench.h"
+#include "gpu/plan_formats.h"
 
 namespace mixq::gpu {
 
@@ -102,6 +104,26 @@ void install_cuda_evaluator() {
     b.device_name = [] {
         const auto devs = list_devices();
         return devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
+    };
+    b.speed_session = [](std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
+                         const std::function<void(const std::string&)>& log) {
+        CudaDecoderOptions o;
+        o.mode = score::MemoryMode::Auto;
+        o.weight_dtype = io::DType::BF16;
+        o.activation_dtype = io::DType::BF16;
+        o.max_positions = capacity;
+        o.log = log;
+        if (plan) apply_plan_formats(*plan, model->config().num_layers, o);
+        auto dec = std::make_shared<CudaDecoder>(std::move(model), o);
+        eval::DecoderSession s;
+        s.reset = [dec] { dec->reset(); };
+        s.feed = [dec](const std::vector<int>& ids) { return dec->forward_last(ids); };
+        s.weight_bytes_per_token = dec->weight_bytes_per_token();
+        const auto devs = list_devices();
+        s.device = devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
+        s.threads = 1;
+        s.bandwidth = [] { return measure_d2d_bandwidth(size_t(256) << 20); };  // the GPU's HBM, not host DRAM
+        return s;
     };
     eval::install_accelerator_model(std::move(b));
 }

@@ -58,13 +58,21 @@ LinearSlot make_linear_slot(int64_t n, int64_t k, bool has_bias, const std::opti
 
 LayerLayout make_layer_layout(const io::ModelConfig& c, bool qkv_bias, const std::optional<quant::QuantFormat>& q,
                               io::DType weight_dt, io::DType scale_dt) {
+    return make_layer_layout(c, qkv_bias, LayerFormats{q, q, q, q}, weight_dt, scale_dt);
+}
+
+LayerLayout make_layer_layout(const io::ModelConfig& c, bool qkv_bias, const LayerFormats& f, io::DType weight_dt,
+                              io::DType scale_dt) {
     LayerLayout L;
     size_t off = 0;
     const int64_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
-    L.qkv = make_linear_slot(Q + 2 * KV, H, qkv_bias, q, weight_dt, scale_dt, off);
-    L.o = make_linear_slot(H, Q, false, q, weight_dt, scale_dt, off);
-    L.gate_up = make_linear_slot(2 * I, H, false, q, weight_dt, scale_dt, off);
-    L.down = make_linear_slot(H, I, false, q, weight_dt, scale_dt, off);
+    auto quantized = [](const std::optional<quant::QuantFormat>& x) {
+        return x && !x->is_float() ? x : std::optional<quant::QuantFormat>();
+    };
+    L.qkv = make_linear_slot(Q + 2 * KV, H, qkv_bias, quantized(f.qkv), weight_dt, scale_dt, off);
+    L.o = make_linear_slot(H, Q, false, quantized(f.o), weight_dt, scale_dt, off);
+    L.gate_up = make_linear_slot(2 * I, H, false, quantized(f.gate_up), weight_dt, scale_dt, off);
+    L.down = make_linear_slot(H, I, false, quantized(f.down), weight_dt, scale_dt, off);
     L.bytes = off;
     return L;
 }

@@ -47,6 +47,13 @@ struct LayerLayout {
 LayerLayout make_layer_layout(const io::ModelConfig& c, bool qkv_bias, const std::optional<quant::QuantFormat>& quant,
                               io::DType weight_dt, io::DType scale_dt);
 
+/// Formats of one layer's linears (nullopt = dense in the weight dtype), e.g. from a mixed-precision plan.
+struct LayerFormats {
+    std::optional<quant::QuantFormat> qkv, o, gate_up, down;
+};
+LayerLayout make_layer_layout(const io::ModelConfig& c, bool qkv_bias, const LayerFormats& formats,
+                              io::DType weight_dt, io::DType scale_dt);
+
 /// Writes w ([s.n, s.k] fp32 row-major) and bias (s.n values or null) into the slot of the image at `base`:
 /// converted to the dtype (round to nearest even) or quantized with quant::quantize (bitwise the CPU layout).
 void write_linear(const float* w, const float* bias, const LinearSlot& s, uint8_t* base);

@@ -49,6 +49,15 @@ std::unique_ptr<LanguageModel> open_on_accelerator(std::shared_ptr<const io::Mod
     return b.open(std::move(model), log);
 }
 
+bool accelerator_has_speed_session() { return static_cast<bool>(current().speed_session); }
+
+DecoderSession accelerator_speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
+                                         const std::function<void(const std::string&)>& log) {
+    const AcceleratorModelBackend b = current();
+    if (!b.speed_session) fail("evaluation", "the accelerator backend cannot time decoders");
+    return b.speed_session(std::move(model), plan, capacity, log);
+}
+
 std::string accelerator_device_name() {
     const AcceleratorModelBackend b = current();
     return b.device_name ? b.device_name() : std::string();

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "core/eval/language_model.h"
+#include "core/eval/speed_bench.h"
 #include "core/io/model.h"
+#include "core/plan/plan.h"
 
 namespace mixq::eval {
 
@@ -22,6 +24,11 @@ struct AcceleratorModelBackend {
         open;
     /// Short description of the device it runs on, e.g. "cuda:0 (NVIDIA H200)".
     std::function<std::string()> device_name;
+    /// A decoder for the speed task, as deployed: BF16 activations, weights dense BF16 (plan null) or quantized
+    /// per `plan` (an export's mixq_plan.json applied to its source model) on the device's quantized kernels.
+    std::function<DecoderSession(std::shared_ptr<const io::Model>, const plan::Plan* plan, int capacity,
+                                 const std::function<void(const std::string&)>& log)>
+        speed_session;
 };
 
 /// Installs (or, with an empty name, removes) the accelerator backend. Call before any evaluation starts.
@@ -37,5 +44,10 @@ std::unique_ptr<LanguageModel> open_on_accelerator(std::shared_ptr<const io::Mod
                                                    const std::function<void(const std::string&)>& log);
 /// The accelerator's device description ("" when none).
 std::string accelerator_device_name();
+/// True when the installed accelerator can time decoders (speed_session).
+bool accelerator_has_speed_session();
+/// The accelerator's speed-task decoder (see AcceleratorModelBackend::speed_session).
+DecoderSession accelerator_speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
+                                         const std::function<void(const std::string&)>& log);
 
 }  // namespace mixq::eval

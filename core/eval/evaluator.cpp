@@ -15,6 +15,7 @@
 #include "core/eval/eval_report.h"
 #include "core/eval/onnx/onnx_model.h"
 #include "core/eval/text_file.h"
+#include "core/plan/plan_json.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::eval {
@@ -110,6 +111,11 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
 struct Placement {
     bool accelerated = false;
     bool speed_on_cpu = false;
+    /// Speed task on the accelerator's deployment decoder (BF16 activations): a model folder dense, an export as
+    /// its plan (speed_plan) applied to its source model (speed_source).
+    bool speed_on_accelerator = false;
+    const plan::Plan* speed_plan = nullptr;
+    std::optional<fs::path> speed_source;
 };
 
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
@@ -154,6 +160,20 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                                                req.ppl_window, max_tokens, sub);
             run.tasks["ppl"] = ppl_json(r, req.ppl_window,
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        } else if (task == "speed" && where.speed_on_accelerator) {
+            const int capacity = req.speed_prompt + req.speed_decode + 1;
+            const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
+            const bool reset_ok = reset_peak_rss();
+            const DecoderSession s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr,
+                                                               capacity, [&job](const std::string& line) { job.log(line); });
+            const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
+            run.tasks["speed"] = speed_json(r);
+            run.tasks["speed"]["weights"] = kind == "export"
+                                                ? "the export's plan (mixq_plan.json) applied to the source model " +
+                                                      where.speed_source->string() + ", BF16 activations"
+                                                : std::string("dense BF16, BF16 activations");
+            run.tasks["speed"]["peak_rss_scope"] = reset_ok ? "this model's benchmark (VmHWM reset before it)"
+                                                            : "whole process so far (VmHWM could not be reset)";
         } else if (task == "speed") {
             std::unique_ptr<LmSession> session;
             DecoderSession s;
@@ -286,12 +306,21 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     if (!device_note.empty()) job.log(device_note + "; evaluating on the CPU");
     if (device != "cpu" && kind == "export")
         job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + accelerator_device_name());
-    const Placement accel{device != "cpu", false};
-    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, accel);
+    // Speed on the GPU needs like-for-like rows: an export is timed there as its plan applied to its source model
+    // (when that model is the baseline and matches the plan's hash), else both rows are timed on the CPU.
+    const bool accel_speed = device != "cpu" && req.speed && accelerator_has_speed_session();
+    std::optional<plan::Plan> export_plan;
+    if (accel_speed && kind == "export" && baseline && report["baseline"].value("matches_plan_hash", false))
+        export_plan = plan::load_plan(req.target / "mixq_plan.json");
+    const bool gpu_speed = accel_speed && (kind == "model" || export_plan.has_value());
+    if (accel_speed && !gpu_speed)
+        job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
+    Placement target_where{device != "cpu", false, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
+    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
     std::optional<ModelRun> base;
     if (baseline)
         base = evaluate_model(*baseline, "model", data, req, tasks, progress, job,
-                              Placement{device != "cpu", kind == "export"});
+                              Placement{device != "cpu", kind == "export" && !gpu_speed, gpu_speed, nullptr, std::nullopt});
     report["target"]["backend"] = target.backend;
     report["target"]["device"] = target.device;
     if (base) {

@@ -47,7 +47,7 @@ SpeedResult run_speed_bench(const DecoderSession& s, int prompt_tokens, int deco
     r.prefill_tokens_per_s = median(pre);
     r.decode_tokens_per_s = median(dec);
     r.peak_rss = peak_rss_bytes();  // before the bandwidth probe, whose 512 MiB buffer is not the model's
-    r.bandwidth_bytes_per_s = measure_read_bandwidth();
+    r.bandwidth_bytes_per_s = s.bandwidth ? s.bandwidth() : measure_read_bandwidth();
     r.weight_bytes_per_token = s.weight_bytes_per_token;
     if (s.weight_bytes_per_token > 0)
         r.decode_bound_tokens_per_s = r.bandwidth_bytes_per_s / static_cast<double>(s.weight_bytes_per_token);

@@ -18,6 +18,8 @@ struct DecoderSession {
     uint64_t weight_bytes_per_token = 0;                                 ///< bytes streamed per decoded token
     std::string device = "cpu";
     int threads = 1;
+    /// The decode bound's bandwidth in bytes/s (e.g. a GPU's measured copy bandwidth); null = host DRAM read bandwidth.
+    std::function<double()> bandwidth;
 };
 
 struct SpeedResult {

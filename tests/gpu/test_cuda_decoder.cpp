@@ -2,19 +2,22 @@
 // CudaDecoder against the CPU engine on the demo model: FP32 logits within 1e-3 (prefill, chunked prefill and
 // cached decode); BF16 within the bounds a CPU emulation of its roundings gives (see bf16Logits); low_memory
 // streaming and multi_gpu splits (one device used as several parts) equal to full; int4/int8 weights against the
-// CPU engine running core's dequantized weights; errors for bad ids and cache overflow. Plus, without a GPU, the
-// layer image layout round trip (conversion and quantization into the MatMulNBits slots).
+// CPU engine running core's dequantized weights, also per layer from a mixed plan; the decode-step CUDA graph against
+// direct launches; errors for bad ids and cache overflow. Plus, without a GPU, the layer image layout round trip
+// (conversion and quantization into the MatMulNBits slots) and the plan → per-layer format mapping.
 #include <QtTest>
 
 #include <cmath>
 
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
+#include "core/plan/plan_weights.h"
 #include "core/quant/quantizer.h"
 #include "gpu/cuda_decoder.h"
 #include "gpu/decoder_session.h"
 #include "gpu/decoder_weights.h"
 #include "gpu/gpu_test_support.h"
+#include "gpu/plan_formats.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -52,6 +55,30 @@ void override_quantized(engine::Transformer& tf, const io::Model& m, const quant
         if (t.layer < 0) continue;  // embeddings / lm_head stay dense
         const auto w = tf.load_matrix(t.name);
         tf.set_override(t.name, std::make_shared<engine::RowMatrix>(quant::dequantize(quant::quantize(w, f, m.weight_dtype()))));
+    }
+}
+
+/// A mixed plan over the demo model's layers: layer l%3 == 0 int4-g32 everywhere, 1: int8-g128 qkv/down with o and
+/// gate_up at 16 bits, 2: all 16 bits; the lm_head / tied table at 16 bits.
+plan::Plan mixed_plan(const io::Model& m) {
+    return plan::make_model_plan(m, [](const io::QuantUnit& u) {
+        if (u.layer < 0) return quant::QuantFormat::parse("fp16");
+        if (u.layer % 3 == 0) return quant::QuantFormat::parse("int4-g32");
+        if (u.layer % 3 == 1 && (u.kind == io::UnitKind::QKV || u.kind == io::UnitKind::Down))
+            return quant::QuantFormat::parse("int8-g128");
+        return quant::QuantFormat::parse("fp16");
+    });
+}
+
+/// CPU engine with each planned unit's members replaced by core's dequantize(quantize(W)) in the unit's format.
+void override_plan(engine::Transformer& tf, const io::Model& m, const plan::Plan& p) {
+    for (const auto& u : p.units) {
+        if (u.format.is_float()) continue;
+        for (const auto& name : u.members) {
+            const auto w = tf.load_matrix(name);
+            tf.set_override(name, std::make_shared<engine::RowMatrix>(
+                                      quant::dequantize(quant::quantize(w, u.format, m.weight_dtype()))));
+        }
     }
 }
 
@@ -299,6 +326,56 @@ private slots:
             QVERIFY2(max_abs(gb, ref) <= 1.5e-1 && mean_abs(gb, ref) <= 2e-2 && argmax_agree(gb, ref) >= 11,
                      qPrintable(QString("%1 bf16: max %2 mean %3").arg(name).arg(max_abs(gb, ref)).arg(mean_abs(gb, ref))));
         }
+    }
+
+    void planFormatsPerLayer() {
+        MIXQ_REQUIRE_GPU();
+        const auto p = mixed_plan(*m_model);
+        engine::Transformer tf(m_model);
+        override_plan(tf, *m_model, p);
+        const auto ref = tf.forward(kIds);
+        auto o = opts(DType::F32, DType::F32);
+        gpu::apply_plan_formats(p, m_model->config().num_layers, o);
+        o.cuda_graphs = false;
+        gpu::CudaDecoder dec(m_model, o);
+        QVERIFY2(dec.describe().find("per-layer plan (8 int4, 4 int8, 12 F32 linears") != std::string::npos,
+                 dec.describe().c_str());
+        const double err = max_abs(dec.forward(kIds), ref);
+        qInfo("mixed plan (int4 / int8 / dense layers), fp32 activations: max abs vs CPU %.3g", err);
+        QVERIFY2(err <= 1e-3, qPrintable(QString::number(err)));
+        auto ol = o;
+        ol.mode = score::MemoryMode::LowMemory;
+        ol.max_chunk_tokens = 5;
+        auto of = o;
+        of.max_chunk_tokens = 5;
+        gpu::CudaDecoder low(m_model, ol), full5(m_model, of);
+        QCOMPARE(max_abs(low.forward(kIds), full5.forward(kIds)), 0.0);  // streamed images of different sizes
+        auto ob = opts(DType::BF16, DType::BF16);
+        gpu::apply_plan_formats(p, m_model->config().num_layers, ob);
+        gpu::CudaDecoder decb(m_model, ob);
+        const auto gb = decb.forward(kIds);
+        QVERIFY2(max_abs(gb, ref) <= 1.5e-1 && argmax_agree(gb, ref) >= 11, qPrintable(QString::number(max_abs(gb, ref))));
+    }
+
+    void planFormatsMapUnits() {  // host only
+        const auto p = mixed_plan(*m_model);
+        gpu::CudaDecoderOptions o;
+        gpu::apply_plan_formats(p, m_model->config().num_layers, o);
+        QCOMPARE(int(o.layer_formats.size()), m_model->config().num_layers);
+        QVERIFY(!o.lm_head_format);
+        for (int l = 0; l < int(o.layer_formats.size()); ++l) {
+            const auto& f = o.layer_formats[size_t(l)];
+            if (l % 3 == 0) {
+                QVERIFY(f.qkv && f.o && f.gate_up && f.down && f.down->name() == "int4-g32");
+            } else if (l % 3 == 1) {
+                QVERIFY(f.qkv && f.qkv->name() == "int8-g128" && f.down && !f.o && !f.gate_up);
+            } else {
+                QVERIFY(!f.qkv && !f.o && !f.gate_up && !f.down);
+            }
+        }
+        plan::Plan bad = p;
+        bad.units.front().layer = 99;
+        QVERIFY_THROWS_EXCEPTION(Error, gpu::apply_plan_formats(bad, m_model->config().num_layers, o));
     }
 
     void quantizedLmHead() {

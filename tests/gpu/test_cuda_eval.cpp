@@ -2,7 +2,8 @@
 // The evaluator on the CUDA decoder (gpu/cuda_language_model.h) against the CPU engine on the demo model: logits of
 // whole sequences, sessions forked from a shared prompt and continued in interleaved order (prefix truncation and
 // replay on the one KV cache) against fresh full-sequence logits, and run_evaluation with --device cuda giving the
-// CPU run's MMLU/PIQA predictions and perplexity; plus, with or without a GPU, the device resolution.
+// CPU run's MMLU/PIQA predictions and perplexity; an export's speed timed on the GPU as its plan on the source model
+// beside the dense BF16 baseline; plus, with or without a GPU, the device resolution.
 #include <QtTest>
 
 #include <cmath>
@@ -11,6 +12,8 @@
 #include "core/engine/transformer.h"
 #include "core/eval/eval_backend.h"
 #include "core/eval/evaluator.h"
+#include "core/export/exporter.h"
+#include "core/plan/plan_weights.h"
 #include "gpu/cuda_language_model.h"
 #include "gpu/gpu_test_support.h"
 #include "test_support.h"
@@ -146,9 +149,48 @@ private slots:
         QVERIFY2(std::fabs(pg / pc - 1.0) < 1e-4, qPrintable(QString("ppl cpu %1 cuda %2").arg(pc).arg(pg)));
         QVERIFY(tg["speed"]["target"]["device"].get<std::string>().rfind("cuda:0", 0) == 0);
         QVERIFY(tg["speed"]["target"]["decode_tokens_per_s"].get<double>() > 0);
+        QVERIFY(tg["speed"]["target"]["weights"].get<std::string>().find("dense BF16") != std::string::npos);
         qInfo("demo model, 12 MMLU + 12 PIQA + ppl: cuda decode %.0f tok/s vs cpu %.0f tok/s; ppl %.5f vs %.5f",
               tg["speed"]["target"]["decode_tokens_per_s"].get<double>(),
               tc["speed"]["target"]["decode_tokens_per_s"].get<double>(), pg, pc);
+    }
+
+    void exportSpeedRunsThePlanOnTheGpu() {
+        MIXQ_REQUIRE_GPU();
+        MIXQ_REQUIRE_SHARED();
+        gpu::install_cuda_evaluator();
+        auto model = io::Model::open(mixq_test::demo_model());
+        const auto p = plan::make_model_plan(*model, [](const io::QuantUnit& u) {
+            return quant::QuantFormat::parse(u.kind == io::UnitKind::Down ? "int8-g32" : "int4-g32");
+        });
+        const auto dir = mixq_test::scratch("cuda_eval_export") / "demo-int4";
+        exporter::export_onnx(*model, p, dir);
+        eval::EvalRequest req;
+        req.target = dir;
+        req.mmlu = mixq_test::shared_dir() / "data" / "mmlu";
+        req.limit = 6;
+        req.speed = true;
+        req.speed_prompt = 32;
+        req.speed_decode = 16;
+        req.speed_runs = 1;
+        req.device = "cuda";
+        const json rep = eval::run_evaluation(req);
+        QCOMPARE(rep["target"]["backend"].get<std::string>(), std::string("onnx-runner"));  // accuracy: the file
+        QCOMPARE(rep["baseline"]["backend"].get<std::string>(), std::string("cuda-decoder"));
+        const json& sp = rep["tasks"]["speed"];
+        for (const char* who : {"target", "baseline"})
+            QVERIFY2(sp[who]["device"].get<std::string>().rfind("cuda:0", 0) == 0, sp.dump().c_str());
+        QVERIFY(sp["target"]["weights"].get<std::string>().find("plan") != std::string::npos);
+        // the plan's int4/int8 weights read fewer bytes per token than the dense BF16 baseline
+        QVERIFY(sp["target"]["weight_bytes_per_token"].get<double>() < sp["baseline"]["weight_bytes_per_token"].get<double>());
+        // accuracy of the export is still the ONNX runner's: the same as a CPU run
+        req.device = "cpu";
+        req.speed = false;
+        const json cpu = eval::run_evaluation(req);
+        QCOMPARE(rep["tasks"]["mmlu"]["target"]["correct"], cpu["tasks"]["mmlu"]["target"]["correct"]);
+        QCOMPARE(rep["tasks"]["mmlu"]["baseline"]["correct"], cpu["tasks"]["mmlu"]["baseline"]["correct"]);
+        qInfo("export speed on the GPU: plan %.0f tok/s vs dense BF16 %.0f tok/s",
+              sp["target"]["decode_tokens_per_s"].get<double>(), sp["baseline"]["decode_tokens_per_s"].get<double>());
     }
 };
 

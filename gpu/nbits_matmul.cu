@@ -412,36 +412,48 @@ cudaError_t run(MatArgs<TA, TS> a, NBitsKernel kernel, cudaStream_t stream) {
     return launch_status();
 }
 
+/// The weight half of MatArgs (everything but x, bias, y and m) for w.
+template <class TA, class TS>
+MatArgs<TA, TS> weight_args(const NBitsMatrix& w) {
+    MatArgs<TA, TS> a{};
+    a.packed = w.packed;
+    a.scales = static_cast<const TS*>(w.scales);
+    a.zp = w.zero_points;
+    a.n = w.n;
+    a.k = w.k;
+    a.kb = w.k_blocks();
+    a.row_bytes = a.kb * w.blob_size();
+    a.zp_row_bytes = w.zp_row_bytes();
+    a.bs = w.block_size;
+    a.bs_shift = 0;
+    while ((1 << a.bs_shift) < w.block_size) ++a.bs_shift;
+    return a;
+}
+
+/// Shape, bits and block size the kernels accept; `packed` aligned to `align` bytes.
+bool valid_matrix(const NBitsMatrix& w, uintptr_t align) {
+    return w.packed && w.scales && w.n >= 0 && w.k > 0 && (w.bits == 4 || w.bits == 8) && w.block_size >= 16 &&
+           w.block_size <= 256 && (w.block_size & (w.block_size - 1)) == 0 &&
+           reinterpret_cast<uintptr_t>(w.packed) % align == 0;
+}
+
 }  // namespace
 
 cudaError_t nbits_matmul(const void* x, io::DType act_dt, const NBitsMatrix& w, const float* bias, void* y,
                          io::DType y_dt, int rows, cudaStream_t stream, NBitsKernel kernel) {
     if (rows == 0 || w.n == 0) return cudaSuccess;
-    if (!x || !y || !w.packed || !w.scales || rows < 0 || w.n < 0 || w.k <= 0 || (w.bits != 4 && w.bits != 8) ||
-        w.block_size < 16 || w.block_size > 256 || (w.block_size & (w.block_size - 1)) != 0 ||
-        (y_dt != act_dt && y_dt != io::DType::F32) || reinterpret_cast<uintptr_t>(w.packed) % 8 != 0)
+    if (!x || !y || rows < 0 || !valid_matrix(w, 8) || (y_dt != act_dt && y_dt != io::DType::F32))
         return cudaErrorInvalidValue;
     return dispatch_dtype(act_dt, [&](auto ta) {
         using TA = typename decltype(ta)::type;
         return dispatch_dtype(w.scale_dt, [&](auto ts) {
             using TS = typename decltype(ts)::type;
-            MatArgs<TA, TS> a{};
+            MatArgs<TA, TS> a = weight_args<TA, TS>(w);
             a.x = static_cast<const TA*>(x);
-            a.packed = w.packed;
-            a.scales = static_cast<const TS*>(w.scales);
-            a.zp = w.zero_points;
             a.bias = bias;
             a.y = y;
             a.y_f32 = y_dt == io::DType::F32;
             a.m = rows;
-            a.n = w.n;
-            a.k = w.k;
-            a.kb = w.k_blocks();
-            a.row_bytes = a.kb * w.blob_size();
-            a.zp_row_bytes = w.zp_row_bytes();
-            a.bs = w.block_size;
-            a.bs_shift = 0;
-            while ((1 << a.bs_shift) < w.block_size) ++a.bs_shift;
             a.x_vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && (w.k * static_cast<int64_t>(sizeof(TA))) % 16 == 0;
             return w.bits == 4 ? run<TA, TS, 4>(a, kernel, stream) : run<TA, TS, 8>(a, kernel, stream);
         });
@@ -450,24 +462,12 @@ cudaError_t nbits_matmul(const void* x, io::DType act_dt, const NBitsMatrix& w, 
 
 cudaError_t nbits_dequantize(const NBitsMatrix& w, void* out, io::DType out_dt, cudaStream_t stream) {
     if (w.n == 0) return cudaSuccess;
-    if (!out || !w.packed || !w.scales || w.n < 0 || w.k <= 0 || (w.bits != 4 && w.bits != 8) || w.block_size < 16 ||
-        w.block_size > 256 || (w.block_size & (w.block_size - 1)) != 0 || reinterpret_cast<uintptr_t>(w.packed) % 4 != 0)
-        return cudaErrorInvalidValue;
+    if (!out || !valid_matrix(w, 4)) return cudaErrorInvalidValue;
     return dispatch_dtype(out_dt, [&](auto to) {
         using TO = typename decltype(to)::type;
         return dispatch_dtype(w.scale_dt, [&](auto ts) {
             using TS = typename decltype(ts)::type;
-            MatArgs<TO, TS> a{};
-            a.packed = w.packed;
-            a.scales = static_cast<const TS*>(w.scales);
-            a.zp = w.zero_points;
-            a.n = w.n;
-            a.k = w.k;
-            a.kb = w.k_blocks();
-            a.row_bytes = a.kb * w.blob_size();
-            a.zp_row_bytes = w.zp_row_bytes();
-            a.bs = w.block_size;
-            while ((1 << a.bs_shift) < w.block_size) ++a.bs_shift;
+            const MatArgs<TO, TS> a = weight_args<TO, TS>(w);
             const int64_t words = a.row_bytes / 4;
             const unsigned grid = grid_for(w.n * words, 256);
             if (w.bits == 4) nbits_dequantize_kernel<TO, TS, 4><<<grid, 256, 0, stream>>>(a, words, static_cast<TO*>(out));

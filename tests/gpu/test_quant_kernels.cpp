@@ -20,6 +20,24 @@ using namespace mixq_gpu_test;
 
 namespace {
 
+/// A core QuantizedMatrix on the device, as the kernels' NBitsMatrix view.
+struct DeviceNBits {
+    gpu::DeviceBuffer packed, scales, zp;
+    gpu::NBitsMatrix m;
+    explicit DeviceNBits(const quant::QuantizedMatrix& q)
+        : packed(upload_bytes(q.packed)), scales(upload_bytes(q.scale_bytes())),
+          zp(q.zero_points.empty() ? gpu::DeviceBuffer() : upload_bytes(q.zero_points)) {
+        m.packed = packed.as<uint8_t>();
+        m.scales = scales.data();
+        m.scale_dt = q.scale_dtype;
+        m.zero_points = zp.empty() ? nullptr : zp.as<uint8_t>();
+        m.n = q.n;
+        m.k = q.k;
+        m.bits = q.format.bits;
+        m.block_size = q.format.block_size;
+    }
+};
+
 /// Weights with the awkward blocks fake quantization must get right, row by row.
 std::vector<float> tricky_weights(int64_t n, int64_t k, uint32_t seed) {
     auto w = randn(size_t(n * k), seed, 0.05f);
@@ -136,18 +154,10 @@ private slots:
             const auto wd = quant::dequantize(qm);  // core's dequantized weights
             const auto x = rounded(randn(size_t(c.m) * c.k, uint32_t(c.k + c.m), 1.0f), c.act);
             const auto bias = randn(size_t(c.n), 99, 0.5f);
-            auto dp = upload_bytes(qm.packed), ds = upload_bytes(qm.scale_bytes()), dx = upload(x, c.act), db = upload(bias);
-            gpu::DeviceBuffer dz = qm.zero_points.empty() ? gpu::DeviceBuffer() : upload_bytes(qm.zero_points);
+            auto dx = upload(x, c.act), db = upload(bias);
             gpu::DeviceBuffer dy(size_t(c.m) * c.n * io::dtype_size(c.out));
-            gpu::NBitsMatrix nm;
-            nm.packed = dp.as<uint8_t>();
-            nm.scales = ds.data();
-            nm.scale_dt = c.scale;
-            nm.zero_points = dz.empty() ? nullptr : dz.as<uint8_t>();
-            nm.n = c.n;
-            nm.k = c.k;
-            nm.bits = c.bits;
-            nm.block_size = c.bs;
+            const DeviceNBits dw(qm);
+            const gpu::NBitsMatrix& nm = dw.m;
             MIXQ_CUDA_OK(gpu::nbits_matmul(dx.data(), c.act, nm, c.bias ? db.as<float>() : nullptr, dy.data(), c.out, c.m,
                                            nullptr, c.kernel));
             const auto y = download(dy, size_t(c.m) * c.n, c.out);
@@ -196,19 +206,9 @@ private slots:
             const auto w = randn(size_t(c.n * c.k), uint32_t(c.n * 5 + c.k), 0.05f);
             const auto qm = quant::quantize(w.data(), c.n, c.k, f, c.scale);
             const auto wd = quant::dequantize(qm);  // core: float(q − zp)·scale
-            auto dp = upload_bytes(qm.packed), ds = upload_bytes(qm.scale_bytes());
-            gpu::DeviceBuffer dz = qm.zero_points.empty() ? gpu::DeviceBuffer() : upload_bytes(qm.zero_points);
             gpu::DeviceBuffer dout(size_t(c.n * c.k) * io::dtype_size(c.out));
-            gpu::NBitsMatrix nm;
-            nm.packed = dp.as<uint8_t>();
-            nm.scales = ds.data();
-            nm.scale_dt = c.scale;
-            nm.zero_points = dz.empty() ? nullptr : dz.as<uint8_t>();
-            nm.n = c.n;
-            nm.k = c.k;
-            nm.bits = c.bits;
-            nm.block_size = c.bs;
-            MIXQ_CUDA_OK(gpu::nbits_dequantize(nm, dout.data(), c.out, nullptr));
+            const DeviceNBits dw(qm);
+            MIXQ_CUDA_OK(gpu::nbits_dequantize(dw.m, dout.data(), c.out, nullptr));
             const auto got = download(dout, size_t(c.n * c.k), c.out);
             std::vector<float> want(wd.data(), wd.data() + c.n * c.k);
             want = rounded(want, c.out);  // the fp32 product rounded once to the output type

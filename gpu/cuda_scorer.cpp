@@ -505,6 +505,9 @@ score::ScoreTable CudaScorer::run() {
 
 score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
                                    const score::ScoreOptions& opt, const JobContext& job, int device) {
+    if (opt.memory == score::MemoryMode::MultiGpu)  // before any device query: the same answer on every machine
+        fail("--memory multi_gpu", "the CUDA scorer runs on one device (layer-major passes stream one layer at a time); "
+                                   "use low_memory or offload, which fit any model on one GPU");
     std::string why;
     if (!cuda_available(&why, false)) fail(kWhere, why);
     CudaScorer s(std::move(model), calib, opt, job, device);

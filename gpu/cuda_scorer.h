@@ -4,7 +4,8 @@
 // captured inputs; fast mode adds the layer's output change to the final residual) with every pass on the device.
 // fp32 weights and activations, so scores match the CPU scorer's up to summation order. Memory modes: full
 // (weights and hidden cache on the device), low_memory (layers streamed from pinned host memory, cache on the
-// device), offload (layers streamed, cache in pinned host memory); auto picks from cudaMemGetInfo.
+// device), offload (layers streamed, cache in pinned host memory); auto picks from cudaMemGetInfo. multi_gpu is
+// refused in one line (one device; the decoder and the evaluator are the multi-GPU users).
 #pragma once
 #include <memory>
 

@@ -118,6 +118,17 @@ private slots:
         QCOMPARE(QString::fromStdString(why), QString("this build has no GPU scoring backend"));
     }
 
+    void multiGpuScoringIsRefusedInOneLine() {  // runs on every machine
+        QString err;
+        try {
+            gpu::score_model_cuda(m_model, m_calib, options("exact", score::MemoryMode::MultiGpu));
+        } catch (const Error& e) {
+            err = e.what();
+        }
+        QVERIFY2(err.startsWith("--memory multi_gpu: the CUDA scorer runs on one device") && !err.contains('\n'),
+                 qPrintable(err));
+    }
+
     void dispatchAuto() {  // runs on every machine: auto takes the GPU only when one can be used
         gpu::install_cuda_scorer();
         std::string why;

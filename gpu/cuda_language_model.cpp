@@ -83,6 +83,14 @@ engine::RowMatrix CudaLanguageModel::logits(const std::vector<int>& ids) {
 
 uint64_t CudaLanguageModel::weight_bytes_per_token() { return m->dec->weight_bytes_per_token(); }
 
+namespace {
+/// "cuda:0 (NVIDIA H200)": the device the evaluator's decoders use.
+std::string device_label() {
+    const auto devs = list_devices();
+    return devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
+}
+}  // namespace
+
 CudaDecoderOptions evaluation_decoder_options() {
     CudaDecoderOptions o;
     o.mode = score::MemoryMode::Auto;
@@ -101,10 +109,7 @@ void install_cuda_evaluator() {
         o.log = log;
         return std::unique_ptr<eval::LanguageModel>(std::make_unique<CudaLanguageModel>(std::move(model), o));
     };
-    b.device_name = [] {
-        const auto devs = list_devices();
-        return devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
-    };
+    b.device_name = device_label;
     b.speed_session = [](std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
                          const std::function<void(const std::string&)>& log) {
         CudaDecoderOptions o;
@@ -119,8 +124,7 @@ void install_cuda_evaluator() {
         s.reset = [dec] { dec->reset(); };
         s.feed = [dec](const std::vector<int>& ids) { return dec->forward_last(ids); };
         s.weight_bytes_per_token = dec->weight_bytes_per_token();
-        const auto devs = list_devices();
-        s.device = devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
+        s.device = device_label();
         s.threads = 1;
         s.bandwidth = [] { return measure_d2d_bandwidth(size_t(256) << 20); };  // the GPU's HBM, not host DRAM
         return s;

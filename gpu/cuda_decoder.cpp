@@ -709,10 +709,27 @@ struct CudaDecoder::Impl {
     }
 
     // ------------------------------------------------------------------ scorer building blocks
-    Part& single(const char* what) {
-        if (parts.size() != 1) fail(kWhere, std::string(what) + " needs a single-device decoder (full or low_memory)");
-        return parts.front();
+    int active_part = -1;  // the part the last building block (or the caller, through use_part) enqueued work on
+
+    /// Makes part pi the active one; when another part was active, waits for its compute stream first, so work
+    /// enqueued on pi sees everything enqueued before on the other part (one part: never waits).
+    Part& use(int pi) {
+        if (pi < 0 || pi >= static_cast<int>(parts.size()))
+            fail(kWhere, "no part " + std::to_string(pi) + " (" + std::to_string(parts.size()) + " parts)");
+        if (active_part >= 0 && active_part != pi) {
+            Part& prev = parts[static_cast<size_t>(active_part)];
+            DeviceGuard g(prev.device);
+            prev.compute->synchronize();
+        }
+        active_part = pi;
+        return parts[static_cast<size_t>(pi)];
     }
+    int part_of(int l) const {
+        for (size_t i = 0; i < parts.size(); ++i)
+            if (l >= parts[i].first && l < parts[i].first + parts[i].count) return static_cast<int>(i);
+        fail(kWhere, "no part holds layer " + std::to_string(l));
+    }
+    int last_part() const { return static_cast<int>(parts.size()) - 1; }
     void check_rows(int n) const {
         if (n < 1 || n > chunk)
             fail(kWhere, "scoring sequence of " + std::to_string(n) + " tokens exceeds max_chunk_tokens " +
@@ -720,7 +737,7 @@ struct CudaDecoder::Impl {
     }
 
     void embed_residual(const std::vector<int>& ids, const void* table) {
-        Part& p = single("embed_residual");
+        Part& p = use(0);
         const int n = static_cast<int>(ids.size());
         check_rows(n);
         for (int id : ids)
@@ -735,17 +752,20 @@ struct CudaDecoder::Impl {
            "embedding");
     }
 
-    void copy_residual(void* dst, const void* src, int n) {
-        Part& p = single("residual copy");
+    void copy_residual(int part, void* dst, const void* src, int n) {
+        Part& p = use(part);
         check_rows(n);
         DeviceGuard g(p.device);
         ck(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * H * 4, cudaMemcpyDefault, p.compute->get()), "residual copy");
     }
 
     void run_layers(int first, int last, int n, const void* first_image, const CudaDecoder::LayerTaps* taps) {
-        Part& p = single("run_layers");
         check_rows(n);
         if (first < 0 || last > L || first >= last) fail(kWhere, "run_layers: bad layer range");
+        Part& p = use(part_of(first));
+        if (last > p.first + p.count)
+            fail(kWhere, "run_layers: layers " + std::to_string(first) + "-" + std::to_string(last - 1) +
+                             " are on more than one device");
         DeviceGuard g(p.device);
         run_end = last;
         if (opt.mode == score::MemoryMode::LowMemory) {
@@ -759,7 +779,7 @@ struct CudaDecoder::Impl {
     }
 
     void final_norm(int n, void* dst, io::DType dt) {
-        Part& p = single("final norm");
+        Part& p = use(last_part());
         check_rows(n);
         DeviceGuard g(p.device);
         ck(rms_norm(p.residual.data(), io::DType::F32, p.norms.as<float>() + norm_stride * L, dst, dt, n, H, eps,
@@ -768,7 +788,7 @@ struct CudaDecoder::Impl {
     }
 
     void logits_device(int n, float* out, const void* head) {
-        Part& p = single("logits");
+        Part& p = use(last_part());
         final_norm(n, p.x.data(), act);
         DeviceGuard g(p.device);
         LinearSlot s = head_slot;
@@ -821,8 +841,12 @@ const std::vector<int>& CudaDecoder::layers_per_device() const { return m->count
 std::string CudaDecoder::describe() const { return m->description; }
 
 int CudaDecoder::device() const { return m->parts.front().device; }
-void* CudaDecoder::stream() const { return m->parts.front().compute->get(); }
-void* CudaDecoder::cublas() const { return m->parts.front().cublas->get(); }
+int CudaDecoder::parts() const { return static_cast<int>(m->parts.size()); }
+int CudaDecoder::part_of_layer(int l) const { return m->part_of(l); }
+int CudaDecoder::part_device(int part) const { return m->parts.at(static_cast<size_t>(part)).device; }
+void* CudaDecoder::stream(int part) const { return m->parts.at(static_cast<size_t>(part)).compute->get(); }
+void* CudaDecoder::cublas(int part) const { return m->parts.at(static_cast<size_t>(part)).cublas->get(); }
+void CudaDecoder::use_part(int part) { m->use(part); }
 const LayerLayout& CudaDecoder::layer_layout() const { return m->layout; }
 io::DType CudaDecoder::weight_dtype() const { return m->wdt; }
 io::DType CudaDecoder::activation_dtype() const { return m->act; }
@@ -830,14 +854,17 @@ const void* CudaDecoder::layer_image(int l) const {
     if (l < 0 || l >= m->L) fail(kWhere, "layer_image: no layer " + std::to_string(l));
     if (m->opt.mode == score::MemoryMode::LowMemory)
         return m->host_layers.as<uint8_t>() + m->layer_off[static_cast<size_t>(l)];
-    const Part& p = m->parts.front();
-    if (m->parts.size() != 1) fail(kWhere, "layer_image needs a single-device decoder");
+    const Part& p = m->parts[static_cast<size_t>(m->part_of(l))];
     return at<uint8_t>(p.layers, m->layer_off[static_cast<size_t>(l)] - m->layer_off[static_cast<size_t>(p.first)]);
 }
 void CudaDecoder::embed_residual(const std::vector<int>& ids, const void* table) { m->embed_residual(ids, table); }
-void CudaDecoder::set_residual(const float* src, int n) { m->copy_residual(m->parts.front().residual.data(), src, n); }
-void CudaDecoder::get_residual(float* dst, int n) { m->copy_residual(dst, m->parts.front().residual.data(), n); }
-float* CudaDecoder::residual_device() { return m->single("residual").residual.as<float>(); }
+void CudaDecoder::set_residual(const float* src, int n, int part) {
+    m->copy_residual(part, m->parts.at(static_cast<size_t>(part)).residual.data(), src, n);
+}
+void CudaDecoder::get_residual(float* dst, int n, int part) {
+    m->copy_residual(part, dst, m->parts.at(static_cast<size_t>(part)).residual.data(), n);
+}
+float* CudaDecoder::residual_device(int part) { return m->parts.at(static_cast<size_t>(part)).residual.as<float>(); }
 void CudaDecoder::run_layers(int first, int last, int n, const void* first_image, const LayerTaps* taps) {
     m->run_layers(first, last, n, first_image, taps);
 }

@@ -92,39 +92,49 @@ public:
     /// e.g. "cuda:0 full, weights int4-g128 (scales BF16) + lm_head BF16, activations BF16".
     std::string describe() const;
 
-    // ---- Building blocks of the CUDA scorer (gpu/cuda_scorer.h). One device (full or low_memory mode); one
-    // sequence of n <= max_chunk_tokens tokens at positions 0..n-1; everything is enqueued on the compute stream.
-    /// Linear inputs of one decoder layer, captured while it runs: device pointers to [n, width] rows in the
-    /// activation dtype (width: hidden, q_dim, hidden, intermediate); a null pointer skips that input.
+    // ---- Building blocks of the CUDA scorer (gpu/cuda_scorer.h): one sequence of n <= max_chunk_tokens tokens at
+    // positions 0..n-1. Each block runs on one part (one part unless multi_gpu): layers on the part holding them,
+    // the embedding on the first part, the final norm and the lm_head on the last; its work is enqueued on that
+    // part's compute stream. A block (or use_part) on another part than the previous one first waits for the
+    // previous part's stream, so work flows between parts in program order; with one part nothing ever waits.
+    /// Linear inputs of one decoder layer, captured while it runs: device pointers (on the layer's part) to
+    /// [n, width] rows in the activation dtype (width: hidden, q_dim, hidden, intermediate); null skips one.
     struct LayerTaps {
         void* attn_in = nullptr;
         void* o_in = nullptr;
         void* mlp_in = nullptr;
         void* down_in = nullptr;
     };
-    int device() const;
-    void* stream() const;   ///< the compute stream (cudaStream_t)
-    void* cublas() const;   ///< the cuBLAS handle bound to the compute stream (cublasHandle_t)
+    int device() const;                  ///< the first part's device
+    int parts() const;                   ///< number of parts (layers_per_device().size())
+    int part_of_layer(int l) const;      ///< the part holding decoder layer l
+    int part_device(int part) const;     ///< the CUDA device of a part (parts may share a device)
+    void* stream(int part = 0) const;    ///< a part's compute stream (cudaStream_t)
+    void* cublas(int part = 0) const;    ///< the cuBLAS handle bound to that stream (cublasHandle_t)
+    /// Declares that the caller is about to enqueue its own work on stream(part): waits for the previously used
+    /// part as a building block would. Does not change the current device.
+    void use_part(int part);
     const LayerLayout& layer_layout() const;
     io::DType weight_dtype() const;
     io::DType activation_dtype() const;
-    /// Layer l's weight image (layer_layout().bytes): on the device (full mode) or in pinned host memory
-    /// (low_memory); copy it with cudaMemcpyDefault.
+    /// Layer l's weight image (layer_layout().bytes): on its part's device (full, multi_gpu) or in pinned host
+    /// memory (low_memory); copy it with cudaMemcpyDefault.
     const void* layer_image(int l) const;
-    /// residual [n, hidden] fp32 = rows of the embedding table (`table`: a [vocab, hidden] device matrix in the
-    /// weight dtype, or null for the decoder's own). Ids are checked against the vocabulary.
+    /// First part: residual [n, hidden] fp32 = rows of the embedding table (`table`: a [vocab, hidden] matrix in the
+    /// weight dtype on the first part's device, or null for the decoder's own). Ids are checked against the vocabulary.
     void embed_residual(const std::vector<int>& ids, const void* table = nullptr);
-    /// residual = src / dst = residual (n rows, fp32; src/dst on the host or a device, cudaMemcpyDefault).
-    void set_residual(const float* src, int n);
-    void get_residual(float* dst, int n);
-    float* residual_device();  ///< the residual stream buffer [max_chunk_tokens, hidden] fp32
-    /// Runs decoder layers [first, last) over the residual; `first_image` (device, layer_layout()) replaces layer
-    /// first's weights, `taps` captures layer first's linear inputs.
+    /// A part's residual = src / dst = that residual (n rows, fp32; src/dst on the host or any device,
+    /// cudaMemcpyDefault), on that part's stream.
+    void set_residual(const float* src, int n, int part = 0);
+    void get_residual(float* dst, int n, int part = 0);
+    float* residual_device(int part = 0);  ///< a part's residual stream buffer [max_chunk_tokens, hidden] fp32
+    /// Runs decoder layers [first, last) (all on one part) over that part's residual; `first_image` (on the part's
+    /// device, layer_layout()) replaces layer first's weights, `taps` captures layer first's linear inputs.
     void run_layers(int first, int last, int n, const void* first_image = nullptr, const LayerTaps* taps = nullptr);
-    /// out [n, vocab] fp32 (device) = lm_head(final_norm(residual)); `head`: a dense [vocab, hidden] device
-    /// matrix in the weight dtype replacing the lm_head, or null.
+    /// Last part: out [n, vocab] fp32 (its device) = lm_head(final_norm(residual)); `head`: a dense [vocab, hidden]
+    /// matrix in the weight dtype on that device replacing the lm_head, or null.
     void logits_device(int n, float* out, const void* head = nullptr);
-    /// The final norm of the residual, fp32 [n, hidden] rows into dst (device).
+    /// Last part: the final norm of its residual, fp32 [n, hidden] rows into dst (its device).
     void final_norm_device(int n, float* dst);
 
 private:

@@ -39,7 +39,9 @@ DeviceGuard::DeviceGuard(int device) {
 }
 
 DeviceGuard::~DeviceGuard() {
-    if (m_switched) cudaSetDevice(m_prev);
+    int cur = m_prev;
+    // also when code inside the scope switched devices itself (the scorer's per-part work)
+    if (m_switched || (cudaGetDevice(&cur) == cudaSuccess && cur != m_prev)) cudaSetDevice(m_prev);
 }
 
 Stream::Stream() { check_cuda(cudaStreamCreateWithFlags(&m_s, cudaStreamNonBlocking), "cudaStreamCreate"); }
@@ -146,7 +148,8 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& o) noexcept {
 void PinnedBuffer::allocate(size_t bytes) {
     release();
     if (bytes == 0) return;
-    const cudaError_t err = cudaMallocHost(&m_ptr, bytes);
+    // portable: pinned for every device's context (the multi_gpu scorer's host cache feeds several devices)
+    const cudaError_t err = cudaHostAlloc(&m_ptr, bytes, cudaHostAllocPortable);
     if (err != cudaSuccess) {
         m_ptr = nullptr;
         cudaGetLastError();

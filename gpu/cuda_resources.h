@@ -19,7 +19,8 @@ void check_last(const std::string& where);
 /// when `log` is set, that line is printed to stderr once per process (callers then take the CPU path).
 bool cuda_available(std::string* why = nullptr, bool log = true);
 
-/// Makes `device` current for the guard's lifetime and restores the previous device afterwards.
+/// Makes `device` current for the guard's lifetime and restores the previous device afterwards (also when the code
+/// inside switched devices itself).
 class DeviceGuard {
 public:
     explicit DeviceGuard(int device);
@@ -101,7 +102,7 @@ private:
     int m_device = 0;
 };
 
-/// Page-locked host memory (cudaMallocHost), for asynchronous copies that overlap compute.
+/// Page-locked host memory (cudaHostAlloc, portable to every device), for asynchronous copies that overlap compute.
 class PinnedBuffer {
 public:
     PinnedBuffer() = default;

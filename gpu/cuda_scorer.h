@@ -4,10 +4,13 @@
 // captured inputs; fast mode adds the layer's output change to the final residual) with every pass on the device.
 // fp32 weights and activations, so scores match the CPU scorer's up to summation order. Memory modes: full
 // (weights and hidden cache on the device), low_memory (layers streamed from pinned host memory, cache on the
-// device), offload (layers streamed, cache in pinned host memory); auto picks from cudaMemGetInfo. multi_gpu is
-// refused in one line (one device; the decoder and the evaluator are the multi-GPU users).
+// device), offload (layers streamed, cache in pinned host memory), multi_gpu (the CUDA decoder's placement: whole
+// layers in contiguous ranges per device; each layer's variants run on its device, hidden states move at the part
+// boundaries, the cache is in pinned host memory, logits and KL on the last device); auto picks from every device's
+// cudaMemGetInfo (score::choose_memory_mode).
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "core/common/job.h"
 #include "core/io/model.h"
@@ -16,12 +19,23 @@
 
 namespace mixq::gpu {
 
-/// Scores every unit of `model` on CUDA device `device`. Throws mixq::Error "CUDA unavailable: ..." when no device
-/// can be used (callers check gpu::cuda_available() first), mixq::Cancelled on cancel.
-score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
-                                   const score::ScoreOptions& opt, const JobContext& job = null_job(), int device = 0);
+/// Where the CUDA scorer runs.
+struct CudaScorerPlacement {
+    int device = 0;  ///< full / low_memory / offload, and the first device auto weighs
+    /// multi_gpu (and auto's candidates): one entry per part, a device may repeat (its free memory is shared);
+    /// empty = `device`, then every other device
+    std::vector<int> devices;
+    /// multi_gpu: decoder layers per entry of `devices` (sum = num_layers); empty = by free memory
+    std::vector<int> layer_split;
+};
 
-/// Installs score_model_cuda (device 0) as the accelerator scorer of score::score_model_on.
+/// Scores every unit of `model` on CUDA devices. Throws mixq::Error "CUDA unavailable: ..." when no device can be
+/// used (callers check gpu::cuda_available() first), mixq::Cancelled on cancel.
+score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
+                                   const score::ScoreOptions& opt, const JobContext& job = null_job(),
+                                   CudaScorerPlacement where = {});
+
+/// Installs score_model_cuda (device 0 first, every device for multi_gpu) as the accelerator scorer of score::score_model_on.
 void install_cuda_scorer();
 
 }  // namespace mixq::gpu

@@ -15,7 +15,7 @@ namespace mixq::ui {
 namespace {
 QSettings settings() { return QSettings(QStringLiteral("MixQ"), QStringLiteral("MixQ Studio")); }
 const QStringList kDevices{"auto", "cpu", "cuda"};
-const QStringList kMemory{"auto", "full", "low_memory", "offload"};
+const QStringList kMemory{"auto", "full", "low_memory", "offload", "multi_gpu"};
 const QStringList kMethods{"rtn", "kquant"};
 }  // namespace
 
@@ -58,7 +58,7 @@ void ScoringSettings::save() const {
 void ScoringSettings::validate() const {
     if (!kDevices.contains(device)) fail("settings", "device must be auto, cpu or cuda, got '" + device.toStdString() + "'");
     if (!kMemory.contains(memory))
-        fail("settings", "memory mode must be auto, full, low_memory or offload, got '" + memory.toStdString() + "'");
+        fail("settings", "memory mode must be auto, full, low_memory, offload or multi_gpu, got '" + memory.toStdString() + "'");
     if (samples < 1 || samples > 4096) fail("settings", "calibration samples must be 1..4096");
     if (seq_len < 2 || seq_len > 65536) fail("settings", "sequence length must be 2..65536");
     if (!kMethods.contains(method)) fail("settings", "method must be rtn or kquant, got '" + method.toStdString() + "'");

@@ -61,7 +61,7 @@ int run_score(const Args& args) {
 CommandRegistrar reg({"score",
                       "mixq score MODEL --out scores.json [--calib FILE] [--samples N] [--seq-len T] "
                       "[--candidates int4-g32,int4-g128,int8-g128] [--method rtn|kquant] [--mode exact|fast] "
-                      "[--memory auto|full|low_memory|offload] [--offload-dir DIR] [--device auto|cpu|cuda] "
+                      "[--memory auto|full|low_memory|offload|multi_gpu] [--offload-dir DIR] [--device auto|cpu|cuda] "
                       "[--rotation none|hadamard] [--json] [--quiet]",
                       "Scores every unit's quantization sensitivity (KL divergence vs the unquantized model).",
                       {"--json", "--quiet"}, run_score});

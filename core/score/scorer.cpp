@@ -455,7 +455,7 @@ ScoreTable Scorer::run() {
     const MemoryDecision decision =
         choose_memory_mode(m_opt.memory, setup.footprint, host_available_memory(), {}, cfg.num_layers,
                            static_cast<uint64_t>(setup.largest_layer_params) * 4);
-    if (decision.mode == MemoryMode::MultiGpu) fail("", "memory mode multi_gpu is for the decoder and the evaluator, not for scoring; use low_memory or offload");
+    if (decision.mode == MemoryMode::MultiGpu) fail("", "memory mode multi_gpu scores on CUDA devices (--device cuda)");
     m_table.memory_mode = memory_mode_name(decision.mode);
     m_table.memory_reason = decision.reason;
     m_job.log(decision.reason);

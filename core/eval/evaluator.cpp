@@ -160,38 +160,37 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                                                req.ppl_window, max_tokens, sub);
             run.tasks["ppl"] = ppl_json(r, req.ppl_window,
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        } else if (task == "speed" && where.speed_on_accelerator) {
-            const int capacity = req.speed_prompt + req.speed_decode + 1;
-            const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
-            const bool reset_ok = reset_peak_rss();
-            const DecoderSession s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr,
-                                                               capacity, [&job](const std::string& line) { job.log(line); });
-            const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
-            run.tasks["speed"] = speed_json(r);
-            run.tasks["speed"]["weights"] = kind == "export"
-                                                ? "the export's plan (mixq_plan.json) applied to the source model " +
-                                                      where.speed_source->string() + ", BF16 activations"
-                                                : std::string("dense BF16, BF16 activations");
-            run.tasks["speed"]["peak_rss_scope"] = reset_ok ? "this model's benchmark (VmHWM reset before it)"
-                                                            : "whole process so far (VmHWM could not be reset)";
         } else if (task == "speed") {
-            std::unique_ptr<LmSession> session;
-            DecoderSession s;
             const int capacity = req.speed_prompt + req.speed_decode + 1;
+            std::unique_ptr<LmSession> session;
             std::unique_ptr<LanguageModel> cpu_lm;  // an accelerated model timed on the CPU engine
-            if (accel && where.speed_on_cpu) {
-                job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
-                cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+            DecoderSession s;
+            bool reset_ok = false;  // VmHWM reset before the timed decoder is built (accelerator: its upload counts)
+            if (where.speed_on_accelerator) {
+                const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
+                reset_ok = reset_peak_rss();
+                s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
+                                              [&job](const std::string& line) { job.log(line); });
+            } else {
+                if (accel && where.speed_on_cpu) {
+                    job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
+                    cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+                }
+                LanguageModel* timed = cpu_lm ? cpu_lm.get() : lm.get();  // by value: outlives this block's names
+                s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
+                s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
+                s.weight_bytes_per_token = timed->weight_bytes_per_token();
+                s.device = accel && !cpu_lm ? accelerator_device_name() : "cpu";
+                s.threads = accel && !cpu_lm ? 1 : omp_get_max_threads();
+                reset_ok = reset_peak_rss();
             }
-            LanguageModel& timed = cpu_lm ? *cpu_lm : *lm;
-            s.reset = [&] { session = timed.start(capacity); };
-            s.feed = [&](const std::vector<int>& ids) { return session->feed(ids); };
-            s.weight_bytes_per_token = timed.weight_bytes_per_token();
-            s.device = accel && !cpu_lm ? accelerator_device_name() : "cpu";
-            s.threads = accel && !cpu_lm ? 1 : omp_get_max_threads();
-            const bool reset_ok = reset_peak_rss();
             const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
             run.tasks["speed"] = speed_json(r);
+            if (where.speed_on_accelerator)
+                run.tasks["speed"]["weights"] = kind == "export"
+                                                    ? "the export's plan (mixq_plan.json) applied to the source model " +
+                                                          where.speed_source->string() + ", BF16 activations"
+                                                    : std::string("dense BF16, BF16 activations");
             run.tasks["speed"]["peak_rss_scope"] = reset_ok ? "this model's benchmark (VmHWM reset before it)"
                                                             : "whole process so far (VmHWM could not be reset)";
         }

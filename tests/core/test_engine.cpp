@@ -63,7 +63,9 @@ private slots:
 
     void stagedEqualsForward() {
         engine::Transformer full(m_model);
-        engine::Transformer low(m_model, engine::EngineOptions{.resident = false});
+        engine::EngineOptions streamed;
+        streamed.resident = false;
+        engine::Transformer low(m_model, streamed);
         const std::vector<int> ids = {72, 526, 111, 44, 892, 33};
         const auto ref = full.forward(ids);
         auto h = low.embed(ids);

@@ -17,24 +17,16 @@
 #include "core/export/exporter.h"
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
 using namespace mixq::eval;
 namespace fs = std::filesystem;
+using mixq_test::error_of;
 using nlohmann::json;
 
 namespace {
-
-template <class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 struct Direct {
     MmluResult mmlu;

@@ -13,25 +13,17 @@
 #include "core/eval/csv.h"
 #include "core/eval/mmlu.h"
 #include "core/eval/piqa.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
 using namespace mixq::eval;
 namespace fs = std::filesystem;
+using mixq_test::error_of;
 
 namespace {
 
 fs::path data_dir() { return fs::path(MIXQ_TEST_DATA_DIR) / "eval"; }
-
-template <class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 /// MMLU fake: the choice whose "X. ..." line in the prompt contains the word "correct" gets log-likelihood 0,
 /// every other choice −3. It also records the prompts it saw.

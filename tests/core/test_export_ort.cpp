@@ -18,20 +18,20 @@
 #include "core/export/exporter.h"
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_weights.h"
+#include "export_test_models.h"
 #include "test_support.h"
 
 using namespace mixq;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using quant::QuantFormat;
+using mixq_test::fmt;
+using mixq_test::ort_dir;
+using mixq_test::token_ids;
 
 namespace {
 
 constexpr float kTolerance = 1e-3f;
-
-fs::path ort_dir() { return fs::path(MIXQ_SOURCE_RESOURCES).parent_path() / "tests" / "ort"; }
-
-QuantFormat fmt(const std::string& s) { return QuantFormat::parse(s); }
 
 void write_bytes(const fs::path& p, const void* data, size_t n) {
     std::ofstream out(p, std::ios::binary);
@@ -145,48 +145,6 @@ float max_abs_diff(const float* a, const float* b, size_t n) {
     return m;
 }
 
-std::vector<int64_t> token_ids(int n, int vocab, uint32_t seed) {
-    std::vector<int64_t> ids;
-    uint32_t x = seed;
-    for (int i = 0; i < n; ++i) {
-        x = x * 1664525u + 1013904223u;
-        ids.push_back((x >> 8) % static_cast<uint32_t>(vocab));
-    }
-    return ids;
-}
-
-std::shared_ptr<io::Model> synthetic(const fs::path& dir, const std::string& type, int hidden, int heads, int kv_heads,
-                                     bool tied, bool packed, const std::string& rope) {
-    io::SyntheticSpec s = io::SyntheticSpec::preset("tiny");
-    auto& c = s.config;
-    c.model_type = type;
-    c.attention_bias = type == "qwen2";
-    c.qk_norm = type == "qwen3";
-    c.hidden_size = hidden;
-    c.num_heads = heads;
-    c.num_kv_heads = kv_heads;
-    c.head_dim = hidden / heads;
-    c.intermediate_size = 2 * hidden + 32;
-    c.vocab_size = 512;
-    c.tie_word_embeddings = tied;
-    c.max_position_embeddings = 256;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 1e6;
-    if (rope == "llama3") {
-        c.rope_scaling.type = "llama3";
-        c.rope_scaling.factor = 8.0;
-        c.rope_scaling.low_freq_factor = 1.0;
-        c.rope_scaling.high_freq_factor = 4.0;
-        c.rope_scaling.original_max_position_embeddings = 64;
-    }
-    s.packed_qkv = packed;
-    s.fused_gate_up = packed;
-    s.init_std = 0.25f;  // activations of order one, so a wrong graph shows in the logits
-    s.seed = static_cast<uint64_t>(hidden * 131 + heads);
-    io::write_synthetic_model(dir, s);
-    return io::Model::open(dir);
-}
-
 }  // namespace
 
 class TestExportOrt : public QObject {
@@ -235,21 +193,9 @@ private slots:
         REQUIRE_ORT();
         auto demo = io::Model::open(mixq_test::demo_model());
         const auto uniform = [](const std::string& f) { return [f](const io::QuantUnit&) { return fmt(f); }; };
-        const auto mixed = [](const io::QuantUnit& u) {
-            const int l = u.layer;
-            switch (u.kind) {
-                case io::UnitKind::QKV: return fmt(l % 2 ? "int8-g64-sym" : "int4-g32");
-                case io::UnitKind::O: return l == 2 ? QuantFormat::float16() : fmt("int4-g128-kquant");
-                case io::UnitKind::GateUp: return l < 2 ? QuantFormat::float16() : fmt("int4-g64-sym");
-                case io::UnitKind::Down: return fmt(l >= 4 ? "int8-g32" : "int4-g16");
-                default: return fmt("int8-g64");
-            }
-        };
-        exporter::ExportOptions packed, unpacked, packed_off;
-        packed.fuse_gate_up = true;
-        unpacked.qkv = exporter::QkvMode::Unpacked;
-        unpacked.tied = exporter::TiedMode::Off;
-        packed_off.tied = exporter::TiedMode::Off;
+        const auto mixed = mixq_test::mixed_format;
+        const mixq_test::ExportVariants v;
+        const auto &packed = v.packed, &unpacked = v.unpacked, &packed_off = v.packed_off;
 
         std::vector<Case> cases;
         auto add = [&](const std::string& name, std::shared_ptr<io::Model> m,
@@ -271,7 +217,7 @@ private slots:
         add("16-bit packed+tied", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed);
         add("16-bit tied off", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed_off);
         // qwen2: q/k/v biases, untied: quantized embedding on its own table + int8 lm_head.
-        auto qwen2 = synthetic(m_work / "qwen2", "qwen2", 64, 4, 2, false, false, "none");
+        auto qwen2 = mixq_test::synthetic_export_model(m_work / "qwen2", "qwen2", 64, 4, 2, false, false, "none");
         add("qwen2 biases, own embedding table", qwen2,
             [](const io::QuantUnit& u) {
                 return u.kind == io::UnitKind::Embedding ? fmt("int4-g16")
@@ -280,11 +226,11 @@ private slots:
             },
             packed);
         // qwen3: q/k norm; the file packs qkv and gate_up, the export splits them; llama3 RoPE scaling.
-        auto qwen3 = synthetic(m_work / "qwen3", "qwen3", 64, 4, 2, true, true, "llama3");
+        auto qwen3 = mixq_test::synthetic_export_model(m_work / "qwen3", "qwen3", 64, 4, 2, true, true, "llama3");
         add("qwen3 q/k norm, file-packed split", qwen3, uniform("int8-g16"), unpacked);
         add("qwen3 q/k norm, packed+fused", qwen3, mixed, packed);
         // hidden 96 with block 64: partial last block, and the shared table needs a Slice after the gather.
-        auto odd = synthetic(m_work / "odd", "llama", 96, 2, 1, true, false, "none");
+        auto odd = mixq_test::synthetic_export_model(m_work / "odd", "llama", 96, 2, 1, true, false, "none");
         add("hidden 96, block 64", odd, uniform("int4-g64"), packed);
 
         OrtBatch batch(m_work / "runs");
@@ -294,9 +240,9 @@ private slots:
             const auto& cfg = c.model->config();
             c.out = m_work / ("case" + std::to_string(i));
             exporter::export_onnx(*c.model, c.plan, c.out, c.options);
-            c.ids = token_ids(T, cfg.vocab_size, 7 + static_cast<uint32_t>(i));
+            c.ids = token_ids<int64_t>(T, cfg.vocab_size, 7 + static_cast<uint32_t>(i));
             const auto& ids = c.ids;
-            const auto ids2 = token_ids(T, cfg.vocab_size, 1000 + static_cast<uint32_t>(i));
+            const auto ids2 = token_ids<int64_t>(T, cfg.vocab_size, 1000 + static_cast<uint32_t>(i));
             const std::vector<int64_t> prefix(ids.begin(), ids.end() - 1);
             const fs::path onnx = c.out / "model.onnx";
             c.full = batch.add(onnx, {ids}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
@@ -362,7 +308,7 @@ private slots:
         const plan::Plan p = plan::make_model_plan(*demo, [](const io::QuantUnit&) { return fmt("int4-g32"); });
         const fs::path out = m_work / "noopt";
         exporter::export_onnx(*demo, p, out);
-        const auto ids = token_ids(9, 1024, 99);
+        const auto ids = token_ids<int64_t>(9, 1024, 99);
         json inputs = json::object();
         write_bytes(m_work / "noopt_ids.bin", ids.data(), ids.size() * 8);
         const std::vector<int64_t> mask(ids.size(), 1);

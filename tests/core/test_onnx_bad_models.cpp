@@ -11,22 +11,13 @@
 #include "core/common/error.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq::eval::onnx;
 namespace ot = mixq::eval::onnx::onnx_type;
 
-namespace {
-template <class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const mixq::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-}  // namespace
+using mixq_test::error_of;
 
 class TestOnnxBadModels : public QObject {
     Q_OBJECT

@@ -19,58 +19,25 @@
 #include "core/export/exporter.h"
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_weights.h"
+#include "export_test_models.h"
 #include "test_support.h"
 
 using namespace mixq;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using quant::QuantFormat;
+using mixq_test::fmt;
+using mixq_test::ort_dir;
+using mixq_test::token_ids;
 
 namespace {
 
 constexpr float kTolerance = 1e-3f;
 
-fs::path ort_dir() { return fs::path(MIXQ_SOURCE_RESOURCES).parent_path() / "tests" / "ort"; }
-QuantFormat fmt(const std::string& s) { return QuantFormat::parse(s); }
 
 float max_abs_diff(const engine::RowMatrix& a, const engine::RowMatrix& b) {
     if (a.rows() != b.rows() || a.cols() != b.cols()) return 1e30f;
     return (a - b).cwiseAbs().maxCoeff();
-}
-
-std::vector<int> token_ids(int n, int vocab, uint32_t seed) {
-    std::vector<int> ids;
-    uint32_t x = seed;
-    for (int i = 0; i < n; ++i) {
-        x = x * 1664525u + 1013904223u;
-        ids.push_back(static_cast<int>((x >> 8) % static_cast<uint32_t>(vocab)));
-    }
-    return ids;
-}
-
-std::shared_ptr<io::Model> synthetic(const fs::path& dir, const std::string& type, int hidden, int heads, int kv_heads,
-                                     bool tied, bool packed) {
-    io::SyntheticSpec s = io::SyntheticSpec::preset("tiny");
-    auto& c = s.config;
-    c.model_type = type;
-    c.attention_bias = type == "qwen2";
-    c.qk_norm = type == "qwen3";
-    c.hidden_size = hidden;
-    c.num_heads = heads;
-    c.num_kv_heads = kv_heads;
-    c.head_dim = hidden / heads;
-    c.intermediate_size = 2 * hidden + 32;
-    c.vocab_size = 512;
-    c.tie_word_embeddings = tied;
-    c.max_position_embeddings = 256;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 1e6;
-    s.packed_qkv = packed;
-    s.fused_gate_up = packed;
-    s.init_std = 0.25f;
-    s.seed = static_cast<uint64_t>(hidden * 131 + heads);
-    io::write_synthetic_model(dir, s);
-    return io::Model::open(dir);
 }
 
 struct Case {
@@ -94,21 +61,9 @@ private slots:
         m_work = mixq_test::scratch("onnx_runner_model");
         auto demo = io::Model::open(mixq_test::demo_model());
         const auto uniform = [](const std::string& f) { return [f](const io::QuantUnit&) { return fmt(f); }; };
-        const auto mixed = [](const io::QuantUnit& u) {
-            const int l = u.layer;
-            switch (u.kind) {
-                case io::UnitKind::QKV: return fmt(l % 2 ? "int8-g64-sym" : "int4-g32");
-                case io::UnitKind::O: return l == 2 ? QuantFormat::float16() : fmt("int4-g128-kquant");
-                case io::UnitKind::GateUp: return l < 2 ? QuantFormat::float16() : fmt("int4-g64-sym");
-                case io::UnitKind::Down: return fmt(l >= 4 ? "int8-g32" : "int4-g16");
-                default: return fmt("int8-g64");
-            }
-        };
-        exporter::ExportOptions packed, unpacked, packed_off;
-        packed.fuse_gate_up = true;
-        unpacked.qkv = exporter::QkvMode::Unpacked;
-        unpacked.tied = exporter::TiedMode::Off;
-        packed_off.tied = exporter::TiedMode::Off;
+        const auto mixed = mixq_test::mixed_format;
+        const mixq_test::ExportVariants v;
+        const auto &packed = v.packed, &unpacked = v.unpacked, &packed_off = v.packed_off;
         auto add = [&](const std::string& name, std::shared_ptr<io::Model> m,
                        const std::function<QuantFormat(const io::QuantUnit&)>& choose, exporter::ExportOptions o) {
             Case c;
@@ -126,15 +81,15 @@ private slots:
         add("demo mixed unpacked+separate", demo, mixed, unpacked);
         add("demo 16-bit tied table", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed);
         add("demo 16-bit tied off", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, packed_off);
-        add("qwen2 biases, own embedding", synthetic(m_work / "qwen2", "qwen2", 64, 4, 2, false, false),
+        add("qwen2 biases, own embedding", mixq_test::synthetic_export_model(m_work / "qwen2", "qwen2", 64, 4, 2, false, false),
             [](const io::QuantUnit& u) {
                 return u.kind == io::UnitKind::Embedding ? fmt("int4-g16")
                        : u.kind == io::UnitKind::LmHead  ? fmt("int8-g32-sym")
                                                          : fmt("int4-g32");
             },
             packed);
-        add("qwen3 q/k norm", synthetic(m_work / "qwen3", "qwen3", 64, 4, 2, true, true), mixed, packed);
-        add("hidden 96, block 64", synthetic(m_work / "odd", "llama", 96, 2, 1, true, false), uniform("int4-g64"), packed);
+        add("qwen3 q/k norm", mixq_test::synthetic_export_model(m_work / "qwen3", "qwen3", 64, 4, 2, true, true), mixed, packed);
+        add("hidden 96, block 64", mixq_test::synthetic_export_model(m_work / "odd", "llama", 96, 2, 1, true, false), uniform("int4-g64"), packed);
     }
 
     void runnerMatchesEngine() {

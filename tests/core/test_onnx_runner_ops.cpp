@@ -18,11 +18,13 @@
 #include "core/common/half.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
 using namespace mixq::eval::onnx;
 namespace ot = mixq::eval::onnx::onnx_type;
+using mixq_test::error_of;
 
 namespace {
 
@@ -82,17 +84,6 @@ double max_err(const Tensor& t, const std::vector<double>& ref) {
     double m = 0.0;
     for (size_t i = 0; i < ref.size(); ++i) m = std::max(m, std::fabs(t.data<float>()[i] - ref[i]));
     return m;
-}
-
-/// Message of the mixq::Error thrown by f, or "" when none.
-template <class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 /// Packs values of `bits` bits low-bits-first into bytes (values.size() * bits / 8 rounded up).

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/common/error.h"
+#include "test_errors.h"
 #include "test_support.h"
 #include "ui/job_runner.h"
 #include "ui/job_status_bar.h"
@@ -33,9 +34,13 @@
 #include "ui/widget_capture.h"
 #include "ui_test_env.h"
 #include "ui_test_fakes.h"
+#include "ui_test_widgets.h"
 
 using namespace mixq;
 using ui::MainWindow;
+using mixq_test::drop_urls;
+using mixq_test::save_shot;
+using mixq_test::screenshot_dir;
 
 namespace {
 QJsonObject demo_config() {
@@ -43,41 +48,8 @@ QJsonObject demo_config() {
         .object();
 }
 
-/// Sends a drag-enter and a drop of `urls` at the window centre; returns whether the drag was accepted.
-bool drop_urls(QWidget* w, const QList<QUrl>& urls) {
-    QMimeData mime;
-    mime.setUrls(urls);
-    const QPoint at = w->rect().center();
-    QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QCoreApplication::sendEvent(w, &enter);
-    if (!enter.isAccepted()) return false;
-    QDropEvent drop(QPointF(at), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QCoreApplication::sendEvent(w, &drop);
-    return drop.isAccepted();
-}
-
-QString screenshot_dir() {
-    const QString dir = QString(MIXQ_BINARY_DIR) + "/screenshots";
-    QDir().mkpath(dir);
-    return dir;
-}
-
-void save_shot(QWidget* w, const QString& name) {
-    QApplication::processEvents();
-    const QString path = screenshot_dir() + "/" + name;
-    ui::save_widget_png(w, path);
-    QImage img(path);
-    QVERIFY2(!img.isNull(), qPrintable(path));
-    QCOMPARE(img.size(), w->size() * w->devicePixelRatioF());
-}
-
 std::string open_error(const std::filesystem::path& dir) {
-    try {
-        io::Model::open(dir);
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
+    return mixq_test::error_of([&] { io::Model::open(dir); });
 }
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include "core/common/error.h"
 #include "core/eval/eval_backend.h"
 #include "gpu/cuda_resources.h"
+#include "gpu/decoder_session.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_bench.h"
 #include "gpu/plan_formats.h"
@@ -119,11 +120,7 @@ void install_cuda_evaluator() {
         o.max_positions = capacity;
         o.log = log;
         if (plan) apply_plan_formats(*plan, model->config().num_layers, o);
-        auto dec = std::make_shared<CudaDecoder>(std::move(model), o);
-        eval::DecoderSession s;
-        s.reset = [dec] { dec->reset(); };
-        s.feed = [dec](const std::vector<int>& ids) { return dec->forward_last(ids); };
-        s.weight_bytes_per_token = dec->weight_bytes_per_token();
+        eval::DecoderSession s = cuda_decoder_session(std::make_shared<CudaDecoder>(std::move(model), o), true);
         s.device = device_label();
         s.threads = 1;
         s.bandwidth = [] { return measure_d2d_bandwidth(size_t(256) << 20); };  // the GPU's HBM, not host DRAM

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// make_decoder_session: CUDA when available, CPU engine fallback with one log line.
+// make_decoder_session: CUDA when available, CPU engine fallback with one log line; cuda_decoder_session.
 #include "gpu/decoder_session.h"
 
 #include <omp.h>
@@ -9,15 +9,23 @@
 
 namespace mixq::gpu {
 
+eval::DecoderSession cuda_decoder_session(std::shared_ptr<CudaDecoder> dec, bool last_only) {
+    eval::DecoderSession s;
+    s.reset = [dec] { dec->reset(); };
+    if (last_only)
+        s.feed = [dec](const std::vector<int>& ids) { return dec->forward_last(ids); };
+    else
+        s.feed = [dec](const std::vector<int>& ids) { return dec->forward(ids); };
+    s.weight_bytes_per_token = dec->weight_bytes_per_token();
+    return s;
+}
+
 eval::DecoderSession make_decoder_session(std::shared_ptr<const io::Model> model, CudaDecoderOptions opt, int capacity) {
     eval::DecoderSession s;
     if (cuda_available(nullptr, true)) {  // logs "CUDA unavailable: ...; using the CPU path" once otherwise
         opt.max_positions = capacity;
         const int device = opt.mode == score::MemoryMode::MultiGpu && !opt.devices.empty() ? opt.devices[0] : opt.device;
-        auto dec = std::make_shared<CudaDecoder>(model, opt);
-        s.reset = [dec] { dec->reset(); };
-        s.feed = [dec](const std::vector<int>& ids) { return dec->forward(ids); };
-        s.weight_bytes_per_token = dec->weight_bytes_per_token();
+        s = cuda_decoder_session(std::make_shared<CudaDecoder>(model, opt), false);
         s.device = "cuda:" + std::to_string(device);
         return s;
     }

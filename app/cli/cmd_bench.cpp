@@ -11,6 +11,7 @@
 #include "core/common/error.h"
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
+#include "core/eval/eval_report.h"
 #include "core/eval/speed_bench.h"
 
 namespace mixq::cli {
@@ -31,22 +32,9 @@ int run_bench(const Args& args) {
     s.weight_bytes_per_token = tf.decode_weight_bytes();
     s.threads = omp_get_max_threads();
     const auto r = eval::run_speed_bench(s, prompt, gen, runs, model->config().vocab_size, make_cli_job(true));
-    nlohmann::json j = {{"model", model->dir().string()},
-                        {"parameters", model->parameter_count()},
-                        {"device", r.device},
-                        {"threads", r.threads},
-                        {"prompt_tokens", r.prompt_tokens},
-                        {"decode_tokens", r.decode_tokens},
-                        {"runs", r.runs},
-                        {"prefill_tokens_per_s", r.prefill_tokens_per_s},
-                        {"decode_tokens_per_s", r.decode_tokens_per_s},
-                        {"weight_bytes_per_token", r.weight_bytes_per_token},
-                        {"read_bandwidth_gb_s", r.bandwidth_bytes_per_s / 1e9},
-                        {"decode_bound_tokens_per_s", r.decode_bound_tokens_per_s},
-                        {"decode_fraction_of_bound", r.decode_bound_tokens_per_s > 0
-                                                         ? r.decode_tokens_per_s / r.decode_bound_tokens_per_s
-                                                         : 0.0},
-                        {"peak_rss_mb", r.peak_rss / 1048576.0}};
+    nlohmann::json j = eval::speed_json(r);
+    j["model"] = model->dir().string();
+    j["parameters"] = model->parameter_count();
     if (args.has("--json")) {
         std::cout << j.dump(2) << "\n";
         return 0;

@@ -51,6 +51,8 @@ json speed_json(const SpeedResult& r) {
             {"weight_bytes_per_token", r.weight_bytes_per_token},
             {"read_bandwidth_gb_s", r.bandwidth_bytes_per_s / 1e9},
             {"decode_bound_tokens_per_s", r.decode_bound_tokens_per_s},
+            {"decode_fraction_of_bound",
+             r.decode_bound_tokens_per_s > 0 ? r.decode_tokens_per_s / r.decode_bound_tokens_per_s : 0.0},
             {"peak_rss_mb", static_cast<double>(r.peak_rss) / 1048576.0}};
 }
 

@@ -165,7 +165,7 @@ private:
     RowMatrix quantize_named(const std::string& what, const RowMatrix& w, const quant::QuantFormat& f,
                              const float* importance) const {
         try {
-            return quant::fake_quantize(w, f, m_su.scale_dtype, importance);
+            return quant::fake_quantize(w, f, m_su.scale_dtype, importance, &m_job.token());
         } catch (const Error& e) {
             fail(m_model->dir().string(), what + ": " + e.what());
         }

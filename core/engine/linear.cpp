@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // DenseLinear and the x·Wᵀ kernel: rows of W are contiguous, so few-token products are dot products split
-// across threads (memory-bandwidth bound); larger batches use Eigen's blocked GEMM.
+// across threads (memory-bandwidth bound); larger batches run Eigen's GEMM on 64-row blocks of W in parallel.
 #include "core/engine/linear.h"
+
+#include <algorithm>
 
 namespace mixq::engine {
 
@@ -19,7 +21,18 @@ void matmul_wt(const RowMatrix& x, const RowMatrix& w, RowMatrix& y) {
         }
         return;
     }
-    y.noalias() = x * w.transpose();
+    // Column blocks of y (row blocks of W) in parallel: each product packs only its kRows rows of W, so the packed
+    // panel stays in cache and no W-sized buffer is allocated per call. One Eigen product over the whole W packs all
+    // of it (for an lm_head, 32000 x 512 fp32 = 64 MB written and page-faulted in every call) before computing.
+    // Block boundaries are fixed and each block's product runs on one thread (Eigen does not nest its own threads
+    // inside a parallel region), so results do not depend on the thread count. No `if` clause: a serial region would
+    // let Eigen start nested threads (and spin-wait on them) for every block.
+    constexpr int64_t kRows = 64;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < N; b += kRows) {
+        const int64_t nb = std::min(kRows, N - b);
+        y.middleCols(b, nb).noalias() = x * w.middleRows(b, nb).transpose();
+    }
 }
 
 void DenseLinear::forward(const RowMatrix& x, RowMatrix& y) const {

@@ -37,7 +37,8 @@ private:
     std::optional<Vector> m_bias;
 };
 
-/// y = x·Wᵀ for row-major W [N, K]: a threaded GEMV-style kernel for few rows (decode), Eigen GEMM otherwise.
+/// y = x·Wᵀ for row-major W [N, K]: a threaded GEMV-style kernel for few rows (decode), otherwise Eigen GEMM over
+/// 64-row blocks of W in parallel.
 void matmul_wt(const RowMatrix& x, const RowMatrix& w, RowMatrix& y);
 
 }  // namespace mixq::engine

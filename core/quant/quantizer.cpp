@@ -219,7 +219,7 @@ engine::RowMatrix dequantize(const QuantizedMatrix& q) {
 }
 
 void fake_quantize(const float* w, int64_t n, int64_t k, const QuantFormat& f, io::DType scale_dtype, float* out,
-                   const float* importance) {
+                   const float* importance, const CancelToken* cancel) {
     if (f.is_float()) {
         for (int64_t i = 0; i < n * k; ++i) out[i] = round_to_dtype(w[i], scale_dtype);
         return;
@@ -227,24 +227,30 @@ void fake_quantize(const float* w, int64_t n, int64_t k, const QuantFormat& f, i
     check_quantizable(f, n, k);
     check_importance(importance, k);
     RowFailure failure;
-    MIXQ_OMP_FOR
-    for (int64_t r = 0; r < n; ++r) {
-        float* orow = out + r * k;
-        const int bad = quantize_row(w + r * k, k, f, scale_dtype, importance,
-                                     [&](int64_t b, const BlockParams& p, const uint8_t* codes, int len) {
-                                         float* o = orow + b * f.block_size;
-                                         for (int j = 0; j < len; ++j)
-                                             o[j] = static_cast<float>(static_cast<int>(codes[j]) - p.zp) * p.scale;
-                                     });
-        if (bad) failure.set(r, bad);
+    const int64_t chunk = cancel ? std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(k, 1)) : n;
+    for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+        if (cancel) cancel->check();
+        const int64_t r1 = std::min(n, r0 + chunk);
+        MIXQ_OMP_FOR
+        for (int64_t r = r0; r < r1; ++r) {
+            float* orow = out + r * k;
+            const int bad = quantize_row(w + r * k, k, f, scale_dtype, importance,
+                                         [&](int64_t b, const BlockParams& p, const uint8_t* codes, int len) {
+                                             float* o = orow + b * f.block_size;
+                                             for (int j = 0; j < len; ++j)
+                                                 o[j] = static_cast<float>(static_cast<int>(codes[j]) - p.zp) * p.scale;
+                                         });
+            if (bad) failure.set(r, bad);
+        }
+        if (failure.row.load() >= 0) break;  // the error is known: the rest of the rows would be wasted work
     }
     failure.rethrow(f, scale_dtype);
 }
 
 engine::RowMatrix fake_quantize(const engine::RowMatrix& w, const QuantFormat& f, io::DType scale_dtype,
-                                const float* importance) {
+                                const float* importance, const CancelToken* cancel) {
     engine::RowMatrix out(w.rows(), w.cols());
-    fake_quantize(w.data(), w.rows(), w.cols(), f, scale_dtype, out.data(), importance);
+    fake_quantize(w.data(), w.rows(), w.cols(), f, scale_dtype, out.data(), importance, cancel);
     return out;
 }
 

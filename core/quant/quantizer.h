@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/common/job.h"
 #include "core/engine/tensor.h"
 #include "core/io/dtype.h"
 #include "core/quant/block_quant.h"
@@ -68,10 +69,12 @@ void dequantize(const QuantizedMatrix& q, float* out);
 engine::RowMatrix dequantize(const QuantizedMatrix& q);
 
 /// The dequantized weights, computed directly from the codes without packing (bitwise equal to
-/// dequantize(quantize(...))). Float formats (bits 16) return w rounded to scale_dtype.
+/// dequantize(quantize(...))). Float formats (bits 16) return w rounded to scale_dtype. With `cancel`, the rows are
+/// processed in chunks of about 2^20 weights and the token is checked before each (mixq::Cancelled): a k-quant
+/// search over a 150k-row lm_head takes seconds.
 void fake_quantize(const float* w, int64_t n, int64_t k, const QuantFormat& f, io::DType scale_dtype, float* out,
-                   const float* importance = nullptr);
+                   const float* importance = nullptr, const CancelToken* cancel = nullptr);
 engine::RowMatrix fake_quantize(const engine::RowMatrix& w, const QuantFormat& f, io::DType scale_dtype,
-                                const float* importance = nullptr);
+                                const float* importance = nullptr, const CancelToken* cancel = nullptr);
 
 }  // namespace mixq::quant

@@ -211,9 +211,10 @@ const RowMatrix& tap_for(const Transformer::LayerTaps& t, io::UnitKind kind) {
 
 /// Σ‖X·ΔWᵀ‖² and Σ‖X·Wᵀ‖² over sequences.
 void accumulate_output_error(const std::vector<const RowMatrix*>& xs, const RowMatrix& w, const RowMatrix& wq,
-                             double& num, double& den) {
+                             double& num, double& den, const JobContext& job) {
     const RowMatrix dw = w - wq;
     for (const auto* x : xs) {
+        job.check_cancel();  // two products per sequence; with an lm_head, each is [tokens, vocab]
         RowMatrix y, dy;
         engine::matmul_wt(*x, w, y);
         engine::matmul_wt(*x, dw, dy);
@@ -269,7 +270,7 @@ private:
     RowMatrix quantize_named(const std::string& tensor, const RowMatrix& w, const quant::QuantFormat& f,
                              const float* importance) const {
         try {
-            return quant::fake_quantize(w, f, m_scale_dtype, importance);
+            return quant::fake_quantize(w, f, m_scale_dtype, importance, &m_job.token());
         } catch (const Error& e) {
             fail(m_model->dir().string(), "tensor '" + tensor + "': " + e.what());
         }
@@ -332,7 +333,7 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
                 const RowMatrix w = member_weight(*ref_w, m.role);
                 const RowMatrix wq = quantize_named(m.name, w, cands[c],
                                                     cands[c].method == quant::Method::KQuant ? importance.data() : nullptr);
-                accumulate_output_error(xs, w, wq, v.err_num, v.err_den);
+                accumulate_output_error(xs, w, wq, v.err_num, v.err_den, m_job);
                 replace_member(v.weights, m.role, wq);
             }
             for (int s = 0; s < m_nseq; ++s) {
@@ -405,7 +406,7 @@ void Scorer::score_head_units(const std::vector<size_t>& units) {
             const RowMatrix wq = quantize_named(tensor, *w, cands[c], weighted ? head_importance.data() : nullptr);
             double num = 0, den = 0;
             if (uses_head) {
-                accumulate_output_error(xs, *w, wq, num, den);
+                accumulate_output_error(xs, *w, wq, num, den, m_job);
             } else {  // embedding gather: relative error of the gathered rows
                 for (const auto& seq : m_calib.sequences) {
                     const RowMatrix a = Transformer::gather_rows(*w, seq), b = Transformer::gather_rows(wq, seq);

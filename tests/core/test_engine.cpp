@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 // CPU engine against the PyTorch goldens of the demo model: logits (max abs ≤ 1e-3), KV-cache decode equal to
-// a full forward, and the staged (layer-by-layer) path equal to forward().
+// a full forward, the staged (layer-by-layer) path equal to forward(), and the x·Wᵀ kernel against a double-precision
+// loop.
 #include <QtTest>
+#include <omp.h>
+
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/engine/linear.h"
 #include "core/engine/transformer.h"
 #include "test_support.h"
 
@@ -86,6 +92,43 @@ private slots:
         QVERIFY((changed - ref).cwiseAbs().maxCoeff() > 1e-3);
         tf.clear_overrides();
         QCOMPARE((tf.forward(ids) - ref).cwiseAbs().maxCoeff(), 0.0f);
+    }
+
+    void matmulWtMatchesDoubleReference() {
+        // y = x·Wᵀ against a double-precision loop, across the few-row kernel (T <= 4), the 64-row-block GEMM path
+        // (N below, at and across block edges) and both sides of the threading threshold (N·K = 65536); the blocked
+        // path must give the same bits for any thread count.
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        for (int64_t T : {1, 4, 5, 64, 130})
+            for (int64_t N : {1, 63, 64, 65, 1000})
+                for (int64_t K : {7, 512}) {
+                    engine::RowMatrix x(T, K), w(N, K), y;
+                    for (int64_t i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
+                    for (int64_t i = 0; i < w.size(); ++i) w.data()[i] = u(rng);
+                    engine::matmul_wt(x, w, y);
+                    QCOMPARE(y.rows(), T);
+                    QCOMPARE(y.cols(), N);
+                    double worst = 0;
+                    for (int64_t t = 0; t < T; ++t)
+                        for (int64_t n = 0; n < N; ++n) {
+                            double ref = 0, mag = 0;
+                            for (int64_t k = 0; k < K; ++k) {
+                                ref += double(x(t, k)) * double(w(n, k));
+                                mag += std::fabs(double(x(t, k)) * double(w(n, k)));
+                            }
+                            worst = std::max(worst, std::fabs(double(y(t, n)) - ref) / (mag * 1e-5 + 1e-30));
+                        }
+                    QVERIFY2(worst <= 1.0, qPrintable(QString("T=%1 N=%2 K=%3: error %4 x 1e-5 sum|x*w|")
+                                                          .arg(T).arg(N).arg(K).arg(worst)));
+                    const int threads = omp_get_max_threads();
+                    omp_set_num_threads(threads == 1 ? 2 : 1);
+                    engine::RowMatrix y2;
+                    engine::matmul_wt(x, w, y2);
+                    omp_set_num_threads(threads);
+                    QVERIFY2(std::memcmp(y.data(), y2.data(), size_t(y.size()) * 4) == 0,
+                             qPrintable(QString("T=%1 N=%2 K=%3 differs across thread counts").arg(T).arg(N).arg(K)));
+                }
     }
 
     void rejectsOutOfVocabIds() {

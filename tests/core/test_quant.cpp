@@ -3,9 +3,12 @@
 // an independent re-implementation of the MLAS RTN rule, brute-force nearest-code checks, and properties: packed
 // round trip, chunking, storage accounting, scale-dtype exactness, k-quant never worse than RTN.
 #include <QtTest>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/common/error.h"
@@ -488,6 +491,54 @@ private slots:
             dequantize_rows(chunked, 30, 7, part.data());
             QVERIFY(std::memcmp(all.data() + 30 * k, part.data(), part.size() * 4) == 0);
         }
+    }
+
+    void cancellableFakeQuantize() {
+        // With a token, rows go in chunks of ~2^20 weights; the result must be bitwise the unchunked one.
+        const int64_t n = 700, k = 4096;  // 2.9M weights: 3 chunks of 256 rows
+        const auto w = gaussian(n * k, 77u, 0.05f);
+        CancelToken token;
+        for (const auto& f : {fmt(4, 32, false, Method::KQuant), fmt(8, 128, true, Method::RTN)}) {
+            std::vector<float> whole(n * k), chunked(n * k);
+            fake_quantize(w.data(), n, k, f, io::DType::BF16, whole.data());
+            fake_quantize(w.data(), n, k, f, io::DType::BF16, chunked.data(), nullptr, &token);
+            QVERIFY(std::memcmp(whole.data(), chunked.data(), whole.size() * 4) == 0);
+        }
+        // A cancelled token stops it with mixq::Cancelled (never reported as an error).
+        token.cancel();
+        std::vector<float> out(n * k);
+        bool cancelled = false;
+        try {
+            fake_quantize(w.data(), n, k, fmt(4, 32, false, Method::KQuant), io::DType::BF16, out.data(), nullptr, &token);
+        } catch (const Cancelled&) {
+            cancelled = true;
+        }
+        QVERIFY(cancelled);
+        // Cancel from another thread while a k-quant search of 16.8M weights runs (~0.45 s per thread in Release):
+        // it stops within one chunk.
+        const int64_t big_n = 4096;
+        const auto big = gaussian(big_n * k, 78u, 0.05f);
+        std::vector<float> big_out(big_n * k);
+        CancelToken live;
+        std::atomic<int64_t> cancel_ns{0};
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            cancel_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+            live.cancel();
+        });
+        cancelled = false;
+        try {
+            fake_quantize(big.data(), big_n, k, fmt(4, 32, false, Method::KQuant), io::DType::BF16, big_out.data(), nullptr,
+                          &live);
+        } catch (const Cancelled&) {
+            cancelled = true;
+        }
+        const int64_t done_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+        canceller.join();
+        QVERIFY(cancelled);
+        const double latency = double(done_ns - cancel_ns.load()) / 1e9;
+        qInfo("fake_quantize stopped %.3f s after cancel", latency);
+        QVERIFY2(latency < 0.5, qPrintable(QString::number(latency)));
     }
 
     void storageAccounting() {

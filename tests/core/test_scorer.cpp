@@ -4,9 +4,11 @@
 // determinism, fast-mode rank correlation, auto memory-mode selection and multi-GPU placement, cancellation.
 #include <QtTest>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
@@ -205,6 +207,47 @@ private slots:
         QVERIFY(cancelled);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_cancel).count();
         QVERIFY2(s < 1.0, qPrintable(QString::number(s)));
+    }
+
+    void cancelAtManyPoints() {
+        // Cancel from another thread (as the GUI does) at ten moments spread over a whole run, in exact and fast mode:
+        // every run stops with mixq::Cancelled within 1 s of the cancel.
+        const auto calib = small_calibration(4, 48);
+        for (const char* mode : {"exact", "fast"}) {
+            score::ScoreOptions opt;
+            opt.mode = mode;
+            const auto t0 = std::chrono::steady_clock::now();
+            score::score_model(m_model, calib, opt, null_job());
+            const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            double worst = 0;
+            int stopped = 0;
+            for (int i = 0; i < 10; ++i) {
+                const auto delay = std::chrono::duration<double>(whole * (0.02 + 0.075 * i));
+                CancelToken token;
+                JobContext job(token, {});
+                std::atomic<int64_t> cancel_ns{0};
+                std::thread canceller([&] {
+                    std::this_thread::sleep_for(delay);
+                    cancel_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+                    token.cancel();
+                });
+                bool cancelled = false;
+                try {
+                    score::score_model(m_model, calib, opt, job);
+                } catch (const Cancelled&) {
+                    cancelled = true;
+                }
+                const int64_t end_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+                canceller.join();
+                if (!cancelled) continue;  // finished before the cancel (a slow start of the thread): nothing to time
+                ++stopped;
+                worst = std::max(worst, double(end_ns - cancel_ns.load()) / 1e9);
+            }
+            qInfo("%s mode: whole run %.2f s, %d of 10 runs cancelled, slowest stop after cancel %.3f s", mode, whole,
+                  stopped, worst);
+            QVERIFY2(stopped >= 8, qPrintable(QString("%1: only %2 of 10 runs were still going at the cancel").arg(mode).arg(stopped)));
+            QVERIFY2(worst < 1.0, qPrintable(QString("%1: %2 s").arg(mode).arg(worst)));
+        }
     }
 
     void autoModeSelection() {

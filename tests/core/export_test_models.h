@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Models and plans shared by the export tests that compare an exported ONNX file with the CPU engine
 // (test_export_ort: real ONNX Runtime; test_onnx_runner_model: the built-in runner): small synthetic llama / qwen2 /
-// qwen3 models, the mixed per-layer plan, the export-option variants, pseudo-random token ids.
+// qwen3 models, uniform and mixed per-layer plans, the export-option variants, pseudo-random token ids.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,11 @@ inline std::shared_ptr<mixq::io::Model> synthetic_export_model(const std::filesy
     s.seed = static_cast<uint64_t>(hidden * 131 + heads);
     mixq::io::write_synthetic_model(dir, s);
     return mixq::io::Model::open(dir);
+}
+
+/// A plan choice giving every unit the format named `f` (e.g. "int4-g32").
+inline std::function<mixq::quant::QuantFormat(const mixq::io::QuantUnit&)> uniform_format(const std::string& f) {
+    return [q = fmt(f)](const mixq::io::QuantUnit&) { return q; };
 }
 
 /// A plan mixing every format the exporter writes: int4 / int8, symmetric / asymmetric, k-quant, block sizes 16 to

@@ -60,7 +60,7 @@ private slots:
     void initTestCase() {
         m_work = mixq_test::scratch("onnx_runner_model");
         auto demo = io::Model::open(mixq_test::demo_model());
-        const auto uniform = [](const std::string& f) { return [f](const io::QuantUnit&) { return fmt(f); }; };
+        const auto uniform = mixq_test::uniform_format;
         const auto mixed = mixq_test::mixed_format;
         const mixq_test::ExportVariants v;
         const auto &packed = v.packed, &unpacked = v.unpacked, &packed_off = v.packed_off;

@@ -24,6 +24,7 @@ exporter::ExportOptions parse_options(const Args& args) {
     o.fuse_gate_up = args.has("--fuse-gate-up");
     o.tied = exporter::parse_tied_mode(args.get_or("--tied-embeddings", "auto"));
     o.check = !args.has("--no-check");
+    o.accuracy_level = exporter::parse_accuracy_level(args.get_or("--accuracy-level", "4"));
     return o;
 }
 
@@ -44,6 +45,7 @@ nlohmann::json result_json(const exporter::ExportResult& r, const exporter::Expo
             {"fuse_gate_up", r.gate_up_fused},
             {"tied_embeddings", exporter::tied_mode_name(o.tied)},
             {"tied_shared", r.tied_shared},
+            {"accuracy_level", o.accuracy_level},
             {"units_not_in_plan", r.units_not_in_plan},
             {"checked", o.check},
             {"seconds", r.seconds},
@@ -67,7 +69,7 @@ void print_result(const exporter::ExportResult& r) {
 }
 
 int run_export(const Args& args) {
-    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--no-check", "--json", "--quiet"});
+    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--accuracy-level", "--no-check", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto plan_path = args.get("--plan");
     if (!plan_path) fail("", "missing --plan plan.json");
@@ -85,7 +87,7 @@ int run_export(const Args& args) {
 }
 
 int run_bench_export(const Args& args) {
-    args.allow_only({"--format", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--no-check", "--json", "--quiet"});
+    args.allow_only({"--format", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--accuracy-level", "--no-check", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const quant::QuantFormat f = quant::QuantFormat::parse(args.get_or("--format", "int4-g32"));
     const exporter::ExportOptions opt = parse_options(args);
@@ -114,16 +116,18 @@ int run_bench_export(const Args& args) {
 CommandRegistrar reg_export(
     {"export",
      "mixq export MODEL --plan plan.json --out DIR [--qkv packed|unpacked] [--fuse-gate-up] "
-     "[--tied-embeddings auto|on|off] [--no-check] [--json]",
+     "[--tied-embeddings auto|on|off] [--accuracy-level 0-4] [--no-check] [--json]",
      "Writes the planned model as an ONNX Runtime GenAI folder (model.onnx + model.onnx.data, genai_config.json, "
-     "tokenizer files, mixq_plan.json), atomically; --json reports sizes, time, MB/s and peak RSS.",
+     "tokenizer files, mixq_plan.json), atomically; --json reports sizes, time, MB/s and peak RSS. "
+     "--accuracy-level sets MatMulNBits' accuracy_level (default 4, int8 activations, as ORT GenAI's builder writes for "
+     "CPU; 0 keeps fp32 activations).",
      {"--fuse-gate-up", "--no-check", "--json", "--quiet"},
      run_export});
 
 CommandRegistrar reg_bench(
     {"bench-export",
      "mixq bench-export MODEL [--format int4-g32] [--out DIR] [--qkv packed|unpacked] [--fuse-gate-up] "
-     "[--tied-embeddings auto|on|off] [--no-check] [--json]",
+     "[--tied-embeddings auto|on|off] [--accuracy-level 0-4] [--no-check] [--json]",
      "Exports MODEL with every unit in one format and reports export time, write MB/s and peak RSS (the output is "
      "removed unless --out is given).",
      {"--fuse-gate-up", "--no-check", "--json", "--quiet"},

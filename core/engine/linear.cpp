@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "core/engine/act_quant.h"
+
 namespace mixq::engine {
 
 void matmul_wt(const RowMatrix& x, const RowMatrix& w, RowMatrix& y) {
@@ -35,8 +37,15 @@ void matmul_wt(const RowMatrix& x, const RowMatrix& w, RowMatrix& y) {
     }
 }
 
+void matmul_wt_act(const RowMatrix& x, const RowMatrix& w, RowMatrix& y, int64_t act_block) {
+    if (act_block <= 0) return matmul_wt(x, w, y);
+    RowMatrix xq = x;
+    fake_quantize_activation_rows(xq.data(), xq.rows(), xq.cols(), act_block);
+    matmul_wt(xq, w, y);
+}
+
 void DenseLinear::forward(const RowMatrix& x, RowMatrix& y) const {
-    matmul_wt(x, m_w, y);
+    matmul_wt_act(x, m_w, y, m_act_block);
     if (m_bias) y.rowwise() += m_bias->transpose();
 }
 

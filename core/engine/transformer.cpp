@@ -112,6 +112,25 @@ void Transformer::clear_override(const std::string& tensor) {
     if (m_overrides.erase(tensor)) invalidate(tensor);
 }
 
+void Transformer::set_activation_block(const std::string& tensor, int64_t block) {
+    if (block > 0)
+        m_act_blocks[tensor] = block;
+    else if (!m_act_blocks.erase(tensor))
+        return;
+    invalidate(tensor);
+}
+
+void Transformer::clear_activation_blocks() {
+    auto names = m_act_blocks;
+    m_act_blocks.clear();
+    for (const auto& [n, b] : names) invalidate(n);
+}
+
+int64_t Transformer::act_block(const std::string& tensor) const {
+    auto it = m_act_blocks.find(tensor);
+    return it == m_act_blocks.end() ? 0 : it->second;
+}
+
 void Transformer::clear_overrides() {
     auto names = m_overrides;
     m_overrides.clear();
@@ -152,25 +171,25 @@ std::shared_ptr<const LayerWeights> Transformer::build_layer(int i) {
             kb = b.segment(Q, KV);
             vb = b.segment(Q + KV, KV);
         }
-        lw->q = std::make_shared<DenseLinear>(qkv->topRows(Q), qb);
-        lw->k = std::make_shared<DenseLinear>(qkv->middleRows(Q, KV), kb);
-        lw->v = std::make_shared<DenseLinear>(qkv->bottomRows(KV), vb);
+        lw->q = std::make_shared<DenseLinear>(qkv->topRows(Q), qb, act_block(TensorNames::qkv(i)));
+        lw->k = std::make_shared<DenseLinear>(qkv->middleRows(Q, KV), kb, act_block(TensorNames::qkv(i)));
+        lw->v = std::make_shared<DenseLinear>(qkv->bottomRows(KV), vb, act_block(TensorNames::qkv(i)));
     } else {
-        lw->q = std::make_shared<DenseLinear>(*weight(TensorNames::q(i)), qb);
-        lw->k = std::make_shared<DenseLinear>(*weight(TensorNames::k(i)), kb);
-        lw->v = std::make_shared<DenseLinear>(*weight(TensorNames::v(i)), vb);
+        lw->q = std::make_shared<DenseLinear>(*weight(TensorNames::q(i)), qb, act_block(TensorNames::q(i)));
+        lw->k = std::make_shared<DenseLinear>(*weight(TensorNames::k(i)), kb, act_block(TensorNames::k(i)));
+        lw->v = std::make_shared<DenseLinear>(*weight(TensorNames::v(i)), vb, act_block(TensorNames::v(i)));
     }
-    lw->o = std::make_shared<DenseLinear>(*weight(TensorNames::o(i)));
+    lw->o = std::make_shared<DenseLinear>(*weight(TensorNames::o(i)), std::nullopt, act_block(TensorNames::o(i)));
     if (L.fused_gate_up) {
         auto gu = weight(TensorNames::gate_up(i));
         const int64_t I = c.intermediate_size;
-        lw->gate = std::make_shared<DenseLinear>(gu->topRows(I));
-        lw->up = std::make_shared<DenseLinear>(gu->bottomRows(I));
+        lw->gate = std::make_shared<DenseLinear>(gu->topRows(I), std::nullopt, act_block(TensorNames::gate_up(i)));
+        lw->up = std::make_shared<DenseLinear>(gu->bottomRows(I), std::nullopt, act_block(TensorNames::gate_up(i)));
     } else {
-        lw->gate = std::make_shared<DenseLinear>(*weight(TensorNames::gate(i)));
-        lw->up = std::make_shared<DenseLinear>(*weight(TensorNames::up(i)));
+        lw->gate = std::make_shared<DenseLinear>(*weight(TensorNames::gate(i)), std::nullopt, act_block(TensorNames::gate(i)));
+        lw->up = std::make_shared<DenseLinear>(*weight(TensorNames::up(i)), std::nullopt, act_block(TensorNames::up(i)));
     }
-    lw->down = std::make_shared<DenseLinear>(*weight(TensorNames::down(i)));
+    lw->down = std::make_shared<DenseLinear>(*weight(TensorNames::down(i)), std::nullopt, act_block(TensorNames::down(i)));
     if (c.qk_norm) {
         lw->q_norm = read_vector(ws, TensorNames::q_norm(i));
         lw->k_norm = read_vector(ws, TensorNames::k_norm(i));
@@ -322,7 +341,8 @@ RowMatrix Transformer::final_hidden(const RowMatrix& hidden) {
 RowMatrix Transformer::logits(const RowMatrix& hidden) {
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
-    matmul_wt(x, lm_head_matrix(), out);
+    const bool tied = m_model->layout().tied_embeddings;
+    matmul_wt_act(x, lm_head_matrix(), out, act_block(tied ? TensorNames::embed() : TensorNames::lm_head()));
     return out;
 }
 

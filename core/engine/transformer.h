@@ -79,6 +79,10 @@ public:
     void clear_override(const std::string& tensor);
     void clear_overrides();
     bool has_overrides() const { return !m_overrides.empty(); }
+    /// Int8 activation blocks (ONNX Runtime's MatMulNBits accuracy_level 4, act_quant.h) for the linear that
+    /// reads `tensor` (for the tied embedding table: the lm_head); block 0 clears it.
+    void set_activation_block(const std::string& tensor, int64_t block);
+    void clear_activation_blocks();
 
     /// fp32 copy of a weight from the file (ignores overrides and rotation).
     RowMatrix load_matrix(const std::string& tensor) const;
@@ -99,10 +103,12 @@ private:
     std::shared_ptr<const RowMatrix> m_lm_head;                 ///< [V, H] (== m_embed when tied and not overridden)
     Vector m_final_norm;
     std::map<std::string, std::shared_ptr<const RowMatrix>> m_overrides;
+    std::map<std::string, int64_t> m_act_blocks;  ///< tensor -> int8 activation block (absent: fp32 input)
 
     std::shared_ptr<const LayerWeights> layer_weights(int layer);
     std::shared_ptr<const LayerWeights> build_layer(int layer);
     std::shared_ptr<const RowMatrix> weight(const std::string& name);
+    int64_t act_block(const std::string& tensor) const;
     const RowMatrix& embed_table();
     const RowMatrix& lm_head_matrix();
     void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0, LayerTaps* taps);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/common/atomic_file.h"
@@ -44,6 +45,11 @@ TiedMode parse_tied_mode(const std::string& s) {
     if (s == "on") return TiedMode::On;
     if (s == "off") return TiedMode::Off;
     fail("--tied-embeddings", "expected auto, on or off, got '" + s + "'");
+}
+
+int parse_accuracy_level(const std::string& s) {
+    if (s.size() == 1 && s[0] >= '0' && s[0] <= '4') return s[0] - '0';
+    fail("--accuracy-level", "expected 0, 1, 2, 3 or 4, got '" + s + "'");
 }
 
 namespace {
@@ -209,6 +215,7 @@ private:
         GraphBuilder::attr(n, "N", t.regions.n);
         GraphBuilder::attr(n, "bits", int64_t(t.format.bits));
         GraphBuilder::attr(n, "block_size", int64_t(t.format.block_size));
+        GraphBuilder::attr(n, "accuracy_level", int64_t(m_opt.accuracy_level));
         ++m_res.matmul_nbits;
         return out;
     }
@@ -538,6 +545,18 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
 }
 
+/// mixq_plan.json: the plan, plus how it was exported ("export": the settings that decide how ORT runs it).
+std::string plan_with_export_settings(const plan::Plan& plan, const ExportOptions& o, const ExportResult& res) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(plan::plan_to_json(plan));
+    j["export"] = {{"target", "cpu"},
+                   {"activations", "float32"},
+                   {"accuracy_level", o.accuracy_level},
+                   {"qkv", qkv_mode_name(o.qkv)},
+                   {"fuse_gate_up", o.fuse_gate_up},
+                   {"tied_shared", res.tied_shared}};
+    return j.dump(2) + "\n";
+}
+
 }  // namespace
 
 std::string hash_model_streaming(const io::Model& model, const JobContext& job) {
@@ -582,7 +601,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
             copy_small_file(model.dir() / f, temp / f);
             res.files.push_back(f);
         }
-        plan::save_plan(plan, temp / "mixq_plan.json");
+        write_file_atomic(temp / "mixq_plan.json", plan_with_export_settings(plan, options, res));
         res.files.push_back("mixq_plan.json");
         if (options.check) {
             job.report(0.98, "export", "onnx checker");

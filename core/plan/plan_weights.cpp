@@ -4,17 +4,20 @@
 
 #include <memory>
 
+#include "core/engine/act_quant.h"
 #include "core/plan/model_check.h"
 #include "core/quant/quantizer.h"
 
 namespace mixq::plan {
 
-void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan) {
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level) {
     check_plan_for_model(plan, model, "plan");
+    const bool int8_activations = accuracy_level == engine::kInt8ActivationAccuracyLevel;
     for (const auto& unit : model.layout().units) {
         const PlannedUnit* pu = plan.find(unit.name);
         const bool quantized = pu && !pu->format.is_float();
         for (const auto& m : unit.members) {
+            tf.set_activation_block(m.name, quantized && int8_activations ? pu->format.block_size : 0);
             if (!quantized) {
                 tf.clear_override(m.name);
                 continue;

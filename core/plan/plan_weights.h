@@ -15,7 +15,9 @@ namespace mixq::plan {
 /// engine's basis) with the unit's format, scale dtype = the model's weight dtype, no importance weighting —
 /// the same quantizer calls the exporter makes, so the engine computes the exported model. Units kept in 16-bit,
 /// and model units the plan does not list, keep the file's weights (any earlier override of them is cleared).
-void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan);
+/// accuracy_level 4 also sets int8 activation blocks (the unit's block size) on every quantized unit, as an
+/// export at that accuracy level runs in ONNX Runtime; other levels compute with fp32 activations.
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level = 0);
 
 /// A plan for `model` (every layout unit, forward order, hash and path set, totals finalized) with the format
 /// `choose` returns for each unit. Source Import.

@@ -79,7 +79,9 @@ private slots:
             return quant::QuantFormat::parse(u.kind == io::UnitKind::Down ? "int8-g32" : "int4-g32");
         });
         m_export = m_work / "demo-int4";
-        exporter::export_onnx(*m_demo, m_plan, m_export);
+        exporter::ExportOptions level0;  // fp32 activations: the runner then equals the engine's plan to 1e-5
+        level0.accuracy_level = 0;
+        exporter::export_onnx(*m_demo, m_plan, m_export, level0);
     }
 
     void exportAgainstBaseline() {

@@ -226,7 +226,7 @@ private slots:
         QCOMPARE(attr_i(*qkv, "N"), int64_t(256));
         QCOMPARE(attr_i(*qkv, "bits"), int64_t(4));
         QCOMPARE(attr_i(*qkv, "block_size"), int64_t(32));
-        QVERIFY(!find_attr(*qkv, "accuracy_level"));
+        QCOMPARE(attr_i(*qkv, "accuracy_level"), int64_t(4));  // the genai builder's CPU default (int8 activations)
         QCOMPARE(qkv->input(1), std::string("model.layers.3.attn.qkv_proj.MatMul.weight_Q4G32"));
         QCOMPARE(dims_of(*find_init(m, qkv->input(1))), (std::vector<int64_t>{256, 4, 16}));
         QCOMPARE(dims_of(*find_init(m, qkv->input(2))), (std::vector<int64_t>{256, 4}));

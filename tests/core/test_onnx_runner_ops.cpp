@@ -98,7 +98,24 @@ enum class Zp { None, Packed, Float };
 
 /// One MatMulNBits case: random codes, zero points and scales; reference from the unpacked values. Returns the
 /// max abs error over max(1, max |output|).
-double nbits_case(int bits, int bs, int K, int N, int M, Zp zp_mode, bool bias, bool scales_2d) {
+/// ONNX Runtime's accuracy_level 4 activation blocks, written here from MLAS's rule (scale max|a|/127, codes
+/// round-half-even(a·127/max|a|)), as an independent reference for the runner's emulation.
+std::vector<float> int8_blocks(const std::vector<float>& a, int M, int K, int bs) {
+    std::vector<float> out(a.size());
+    for (int m = 0; m < M; ++m)
+        for (int b0 = 0; b0 < K; b0 += bs) {
+            const int n = std::min(bs, K - b0);
+            float amax = 0.0f;
+            for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(a[static_cast<size_t>(m * K + b0 + i)]));
+            for (int i = 0; i < n; ++i) {
+                const size_t j = static_cast<size_t>(m * K + b0 + i);
+                out[j] = amax == 0.0f ? 0.0f : std::nearbyint(a[j] * (127.0f / amax)) * (amax / 127.0f);
+            }
+        }
+    return out;
+}
+
+double nbits_case(int bits, int bs, int K, int N, int M, Zp zp_mode, bool bias, bool scales_2d, int level = 0) {
     const int kb = (K + bs - 1) / bs, levels = 1 << bits;
     std::vector<std::vector<int>> q(static_cast<size_t>(N), std::vector<int>(static_cast<size_t>(kb * bs)));
     std::vector<float> scales(static_cast<size_t>(N * kb)), zpf(static_cast<size_t>(N * kb));
@@ -142,16 +159,17 @@ double nbits_case(int bits, int bs, int K, int N, int M, Zp zp_mode, bool bias, 
         b.init_f32("bias", {N}, bias_v);
         ins.push_back("bias");
     }
-    b.node("MatMulNBits", ins, {"Y"}, "com.microsoft").i("K", K).i("N", N).i("bits", bits).i("block_size", bs).i("accuracy_level", 0);
+    b.node("MatMulNBits", ins, {"Y"}, "com.microsoft").i("K", K).i("N", N).i("bits", bits).i("block_size", bs).i("accuracy_level", level);
     // ORT 1.30 has no 8-bit kernel for float (unpacked) zero points.
     const auto out = run_inline(b, {{"A", Tensor::from_floats({M, K}, A)}}, {}, !(bits == 8 && zp_mode == Zp::Float));
     std::vector<double> ref(static_cast<size_t>(M * N), 0.0);
+    const std::vector<float> Aq = level == 4 ? int8_blocks(A, M, K, bs) : A;
     for (int m = 0; m < M; ++m)
         for (int n = 0; n < N; ++n) {
             double s = bias ? bias_v[static_cast<size_t>(n)] : 0.0;
             for (int k = 0; k < K; ++k) {
                 const size_t bi = static_cast<size_t>(n * kb + k / bs);
-                s += static_cast<double>(A[static_cast<size_t>(m * K + k)]) *
+                s += static_cast<double>(Aq[static_cast<size_t>(m * K + k)]) *
                      (q[static_cast<size_t>(n)][static_cast<size_t>(k)] - static_cast<double>(zpf[bi])) * scales[bi];
             }
             ref[static_cast<size_t>(m * N + n)] = s;
@@ -311,6 +329,20 @@ private slots:
         for (const auto& c : cases) {
             const double e = nbits_case(c.bits, c.bs, c.K, c.N, c.M, c.zp, c.bias, c.scales_2d);
             qInfo("MatMulNBits bits=%d bs=%d K=%d N=%d M=%d: max relative err %.2e", c.bits, c.bs, c.K, c.N, c.M, e);
+            QVERIFY(e < 1e-6);
+        }
+        // accuracy_level 4: int8 activation blocks (ORT's CompInt8), against the reference quantized here; every
+        // graph is also checked against ONNX Runtime itself in opsMatchOnnxRuntime.
+        const Case int8_act[] = {
+            {4, 32, 128, 64, 1, Zp::Packed, false, true},  {4, 32, 128, 64, 12, Zp::Packed, false, true},
+            {4, 128, 256, 96, 30, Zp::None, false, true},  {4, 16, 80, 40, 5, Zp::Packed, false, true},
+            {8, 128, 128, 64, 1, Zp::None, false, true},   {8, 32, 128, 70, 12, Zp::Packed, false, true},
+            {4, 64, 96, 33, 3, Zp::Packed, true, true},    {8, 16, 48, 20, 24, Zp::None, true, true},
+        };
+        for (const auto& c : int8_act) {
+            const double e = nbits_case(c.bits, c.bs, c.K, c.N, c.M, c.zp, c.bias, c.scales_2d, 4);
+            qInfo("MatMulNBits accuracy_level 4 bits=%d bs=%d K=%d N=%d M=%d: max relative err %.2e", c.bits, c.bs, c.K,
+                  c.N, c.M, e);
             QVERIFY(e < 1e-6);
         }
     }
@@ -707,6 +739,7 @@ private slots:
                     scale = std::max(scale, std::fabs(theirs));
                     err = std::max(err, std::fabs(theirs - mine));
                 }
+                if (err / scale > 1e-6) qWarning("graph %zu output %s: |runner - ORT| / max(1, |ORT|) = %.2e", i, name.c_str(), err / scale);
                 worst = std::max(worst, err / scale);
                 ++compared;
             }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MatMul (float, numpy batching), MatMulNBits (2/4/8-bit blocks along K, with or without packed uint8 or float zero
-// points; never a full fp32 copy of a weight: few rows use fused block dot products on the codes, many rows
+// points; int8 activation blocks at accuracy_level 4, as ONNX Runtime; never a full fp32 copy of a weight: few rows use fused block dot products on the codes, many rows
 // dequantize 64 weight rows at a time for a GEMM) and
 // GatherBlockQuantized (uint8-packed, uint4 or int4 data; gather_axis 0, blocks along the last axis).
 #include <omp.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/engine/act_quant.h"
 #include "core/engine/tensor.h"
 #include "core/eval/onnx/nbits_kernel.h"
 #include "core/eval/onnx/onnx_ops.h"
@@ -124,6 +125,16 @@ void matmul_nbits_op(OpContext& ctx) {
     const int64_t M = a.numel() / K;
     float* o = out.mutable_data<float>();
     const float* pa = a.data<float>();
+    // accuracy_level 4: ONNX Runtime quantizes A to int8 blocks of block_size (MLAS CompInt8); the same codes
+    // times their scales, multiplied in fp32, give its result up to summation order.
+    std::vector<float> a_int8;
+    const int64_t level = nd.attr_int("accuracy_level", 0);
+    if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
+    if (level == engine::kInt8ActivationAccuracyLevel) {
+        a_int8.assign(pa, pa + M * K);
+        engine::fake_quantize_activation_rows(a_int8.data(), M, K, bs);
+        pa = a_int8.data();
+    }
     // Threads only from ~4M multiply-adds up (a 2048x2048 decode step); below that a parallel region's barrier
     // costs more than it saves, and much more when other processes share the cores.
     const bool parallel = M * N * K >= (1 << 22);

@@ -115,9 +115,13 @@ int run_plan(const Args& args) {
     }
     std::optional<plan::OverrideSet> imported;
     plan::NormalizedOverrides norm;
+    nlohmann::ordered_json interop = nlohmann::ordered_json::object();
     if (auto f = args.get("--import-overrides")) {
         imported = plan::load_overrides(*f);
         norm = plan::normalize_overrides(*imported, table, *f);
+        interop["import"] = {{"file", *f}, {"shape", imported->shape}, {"notes", norm.notes}};
+        if (!args.has("--json"))
+            for (const auto& n : norm.notes) std::cerr << "mixq: note: " << *f << ": " << n << "\n";
         for (const auto& pin : norm.units)
             if (!pinned.count(*names.find(pin.unit))) opts.pins.push_back(pin);
         if (modes == 0 && !imported->default_format)
@@ -146,13 +150,28 @@ int run_plan(const Args& args) {
     }
     p.normalized_overrides = norm.normalized;
     if (auto out = args.get("--out")) plan::save_plan(p, *out);
-    if (auto f = args.get("--export-autoround")) write_file_atomic(*f, plan::plan_to_autoround_json(p));
-    if (auto f = args.get("--export-olive")) write_file_atomic(*f, plan::plan_to_olive_json(p));
+    // Each export: the file, and one line per thing the tool cannot express (stderr, or "interop" with --json).
+    std::vector<std::string> notes;
+    for (const auto& [flag, tool] : {std::pair{"--export-olive", "olive"}, std::pair{"--export-autoround", "autoround"}}) {
+        const auto f = args.get(flag);
+        if (!f) continue;
+        const auto e = std::string(tool) == "olive" ? plan::export_olive(p) : plan::export_autoround(p);
+        write_file_atomic(*f, e.text);
+        interop["exports"].push_back({{"tool", tool}, {"file", *f}, {"notes", e.notes}});
+        for (const auto& n : e.notes) notes.push_back("mixq: note: " + *f + ": " + n);
+    }
     if (args.has("--json")) {
-        std::cout << plan::plan_to_json(p);
+        if (interop.empty()) {
+            std::cout << plan::plan_to_json(p);
+        } else {
+            auto j = nlohmann::ordered_json::parse(plan::plan_to_json(p));
+            j["interop"] = interop;
+            std::cout << j.dump(1) << "\n";
+        }
     } else {
         print_plan(p, planner);
         if (auto out = args.get("--out")) std::cout << "wrote " << *out << "\n";
+        for (const auto& n : notes) std::cerr << n << "\n";
     }
     return 0;
 }

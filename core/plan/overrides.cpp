@@ -1,79 +1,17 @@
 // SPDX-License-Identifier: MIT
-// Olive / AutoRound override files: parsing, group normalization and export.
+// Olive / AutoRound override files: matching entries to the model's modules by each tool's rule, and QKV /
+// gate_up / tied-table normalization into one pin per unit.
 #include "core/plan/overrides.h"
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <memory>
 
 #include "core/common/error.h"
 #include "core/plan/unit_names.h"
+#include "core/tokenizer/regex.h"
 
 namespace mixq::plan {
-using nlohmann::json;
-using nlohmann::ordered_json;
 
 namespace {
-
-struct CfgDefaults {
-    int bits = 4;
-    int group_size = 128;
-    bool symmetric = false;
-    quant::Method method = quant::Method::RTN;
-};
-
-quant::QuantFormat parse_cfg(const json& c, const CfgDefaults& d, const std::string& where) {
-    if (!c.is_object()) fail(where, "expected an object like {\"bits\": 4, \"group_size\": 128, \"symmetric\": false}");
-    int bits = d.bits;
-    int gs = d.group_size;
-    bool sym = d.symmetric;
-    quant::Method method = d.method;
-    try {
-        if (c.contains("bits")) bits = c.at("bits").get<int>();
-        if (c.contains("group_size")) gs = c.at("group_size").get<int>();
-        if (c.contains("block_size")) gs = c.at("block_size").get<int>();
-        if (c.contains("symmetric")) sym = c.at("symmetric").get<bool>();
-        if (c.contains("sym")) sym = c.at("sym").get<bool>();
-        if (c.contains("data_type")) {
-            const auto dt = c.at("data_type").get<std::string>();
-            if (dt == "float" || dt == "fp" || dt == "fp16" || dt == "bf16" || dt == "float16")
-                bits = 16;
-            else if (dt != "int")
-                fail(where, "data_type '" + dt + "' is not supported (int or float)");
-        }
-        if (c.contains("method")) {
-            const auto m = c.at("method").get<std::string>();
-            if (m == "k_quant" || m == "kquant")
-                method = quant::Method::KQuant;
-            else if (m == "rtn" || m == "default")
-                method = quant::Method::RTN;
-            else
-                fail(where, "method '" + m + "' is not supported (rtn or k_quant)");
-        }
-    } catch (const json::exception& e) {
-        fail(where, std::string("bad field type: ") + e.what());
-    }
-    if (bits == 16 || bits == 32) return quant::QuantFormat::float16();
-    if (bits != 4 && bits != 8) fail(where, "bits " + std::to_string(bits) + " not supported (4, 8 or 16)");
-    if (gs == -1 || gs == 0)
-        fail(where, std::string("group_size ") + std::to_string(gs) + " (per-" + (gs ? "channel" : "tensor") +
-                        ") is not supported; use 16, 32, 64, 128 or 256");
-    if (gs < 16 || gs > 256 || (gs & (gs - 1)) != 0)
-        fail(where, "group_size " + std::to_string(gs) + " not supported (16, 32, 64, 128 or 256)");
-    quant::QuantFormat f;
-    f.bits = bits;
-    f.block_size = gs;
-    f.symmetric = sym;
-    f.method = method;
-    return f;
-}
-
-ordered_json cfg_json(const quant::QuantFormat& f, const char* sym_key) {
-    if (f.is_float()) return ordered_json{{"bits", 16}};
-    ordered_json c{{"bits", f.bits}, {"group_size", f.block_size}, {sym_key, f.symmetric}};
-    if (f.method == quant::Method::KQuant) c["method"] = "k_quant";
-    return c;
-}
 
 std::string module_of(const std::string& tensor) {
     const std::string suf = ".weight";
@@ -82,63 +20,48 @@ std::string module_of(const std::string& tensor) {
     return tensor;
 }
 
-/// Module names of a planned unit, as override files name them.
-std::vector<std::string> modules_of(const PlannedUnit& u) {
-    std::vector<std::string> out;
-    for (const auto& m : u.members) out.push_back(module_of(m));
-    if (u.kind == io::UnitKind::TiedEmbedding) out.push_back("lm_head");
+enum class ModKind { Linear, LmHead, Embedding };
+
+struct Module {
+    std::string name;    ///< "model.layers.0.self_attn.q_proj", "lm_head", "model.embed_tokens"
+    std::string tensor;  ///< canonical tensor name
+    size_t unit = 0;
+    ModKind kind = ModKind::Linear;
+};
+
+std::vector<Module> modules_of(const score::ScoreTable& table) {
+    std::vector<Module> out;
+    for (size_t i = 0; i < table.units.size(); ++i) {
+        const auto& u = table.units[i];
+        const ModKind k = u.kind == io::UnitKind::LmHead ? ModKind::LmHead
+                          : (u.kind == io::UnitKind::Embedding || u.kind == io::UnitKind::TiedEmbedding) ? ModKind::Embedding
+                                                                                                         : ModKind::Linear;
+        for (const auto& m : u.members) out.push_back({module_of(m), m, i, k});
+        if (u.kind == io::UnitKind::TiedEmbedding) out.push_back({"lm_head", "lm_head.weight", i, ModKind::LmHead});
+    }
     return out;
 }
 
+bool matches(const tok::Regex& re, const std::string& s) {
+    std::vector<tok::Regex::Span> spans;
+    re.find_all(s, spans);
+    return !spans.empty();
+}
+
+/// Olive modules_to_not_convert (patterns.match_skip): plain = substring, "re:" = fullmatch.
+bool skipped(const std::vector<std::string>& pats, const std::string& name, const std::string& label) {
+    for (const auto& p : pats) {
+        if (p.rfind("re:", 0) == 0) {
+            if (matches(tok::Regex("\\A(?:" + p.substr(3) + ")\\z", label + ": modules_to_not_convert '" + p + "'"), name))
+                return true;
+        } else if (!p.empty() && name.find(p) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
-
-OverrideSet parse_overrides_json(const std::string& text, const std::string& label) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        fail(label, std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object()) fail(label, "expected a JSON object (Olive mixed_precision_info or AutoRound layer_config)");
-    if (j.contains("mixed_precision_info")) j = j["mixed_precision_info"];
-    if (j.contains("layer_config")) j = j["layer_config"];
-    if (!j.is_object()) fail(label, "expected a JSON object (Olive mixed_precision_info or AutoRound layer_config)");
-    OverrideSet s;
-    if (j.contains("overrides") || j.contains("default")) {
-        s.style = "olive";
-        CfgDefaults d;
-        if (j.contains("default")) {
-            const auto f = parse_cfg(j["default"], d, label + ": default");
-            s.default_format = f;
-            if (!f.is_float()) {
-                d.bits = f.bits;
-                d.group_size = f.block_size;
-                d.symmetric = f.symmetric;
-                d.method = f.method;
-            } else {
-                d.bits = 16;
-            }
-        }
-        if (j.contains("overrides")) {
-            if (!j["overrides"].is_object()) fail(label, "\"overrides\" must be an object of module -> cfg");
-            for (const auto& [k, v] : j["overrides"].items()) s.entries.push_back({k, parse_cfg(v, d, label + ": '" + k + "'")});
-        }
-    } else {
-        s.style = "autoround";
-        CfgDefaults d;
-        d.symmetric = true;
-        for (const auto& [k, v] : j.items()) s.entries.push_back({k, parse_cfg(v, d, label + ": '" + k + "'")});
-    }
-    return s;
-}
-
-OverrideSet load_overrides(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_overrides_json(ss.str(), path.string());
-}
 
 bool more_precise(const quant::QuantFormat& a, const quant::QuantFormat& b) {
     if (a.bits != b.bits) return a.bits > b.bits;
@@ -148,94 +71,109 @@ bool more_precise(const quant::QuantFormat& a, const quant::QuantFormat& b) {
 
 NormalizedOverrides normalize_overrides(const OverrideSet& set, const score::ScoreTable& table, const std::string& label) {
     const UnitNames names(table);
-    // Entries by canonical tensor; a tensor named twice keeps its most precise format.
-    std::map<std::string, quant::QuantFormat> by_tensor;
-    std::vector<bool> touched(table.units.size(), false);
-    for (const auto& [name, f] : set.entries) {
-        std::string t = names.canonical_tensor(name);
-        if (t.empty()) {
-            // A unit name ("layers.3.qkv") stands for all of its members.
-            if (auto u = names.find(name)) {
-                for (const auto& m : table.units[*u].members) {
-                    auto it = by_tensor.find(m);
-                    if (it == by_tensor.end() || more_precise(f, it->second)) by_tensor[m] = f;
-                }
-                touched[*u] = true;
-                continue;
-            }
-            fail(label, "'" + name + "' is not a weight of this model (units are e.g. " + names.examples() + ")");
-        }
-        auto it = by_tensor.find(t);
-        if (it == by_tensor.end() || more_precise(f, it->second)) by_tensor[t] = f;
-        touched[*names.find(name)] = true;
-    }
+    const auto mods = modules_of(table);
     NormalizedOverrides out;
+    out.notes = set.notes;
+
+    // Per module (index into mods): the entry that decides it.
+    std::vector<const OverrideEntry*> chosen(mods.size(), nullptr);
+    std::vector<bool> by_name(mods.size(), false);  // chosen by a literal name / MixQ alias, not a regex
+    std::vector<bool> unit_named(table.units.size(), false);  // a MixQ unit name ("layers.3.qkv") took the unit
+    auto mod_index = [&](const std::string& tensor) -> int {
+        for (size_t i = 0; i < mods.size(); ++i)
+            if (mods[i].tensor == tensor) return int(i);
+        return -1;
+    };
+    for (const auto& e : set.entries) {
+        // A module name, tensor name or MixQ unit name is literal for both tools (AutoRound keeps exact layer names).
+        const std::string t = names.canonical_tensor(e.name);
+        const auto unit = names.find(e.name);
+        const bool literal = e.match == NameMatch::Literal || unit.has_value();
+        if (literal) {
+            if (!unit) fail(label, "'" + e.name + "' is not a weight of this model (units are e.g. " + names.examples() + ")");
+            std::vector<int> targets;
+            if (!t.empty()) {
+                targets.push_back(mod_index(t));
+            } else {
+                for (size_t i = 0; i < mods.size(); ++i)
+                    if (mods[i].unit == *unit) targets.push_back(int(i));
+                unit_named[*unit] = true;
+            }
+            for (int i : targets) {
+                // Olive: the first matching key wins; AutoRound: an exact name keeps its entry unless a regex
+                // later assigns the layer (resolver._traverse_and_expand_layer_config).
+                if (set.style == "olive" && chosen[i]) continue;
+                if (set.style == "autoround" && chosen[i] && !by_name[i]) continue;
+                chosen[i] = &e;
+                by_name[i] = true;
+                if (set.style == "autoround" && mods[i].kind != ModKind::Linear) {
+                    const bool tied = table.units[mods[i].unit].kind == io::UnitKind::TiedEmbedding;
+                    if (mods[i].kind == ModKind::Embedding)
+                        out.notes.push_back("'" + e.name + "': AutoRound quantizes embeddings only for GGUF formats; "
+                                            "imported as written");
+                    else if (tied)
+                        out.notes.push_back("'" + e.name + "': AutoRound drops a tied lm_head outside GGUF formats; "
+                                            "imported as written");
+                }
+            }
+            continue;
+        }
+        const bool full = e.match == NameMatch::FullRegex;
+        const tok::Regex re(full ? "\\A(?:" + e.pattern + ")\\z" : e.pattern, label + ": '" + e.name + "'");
+        bool any = false;
+        for (size_t i = 0; i < mods.size(); ++i) {
+            // AutoRound's regexes reach only its supported (linear) layers outside GGUF.
+            if (!full && mods[i].kind == ModKind::Embedding) continue;
+            if (!matches(re, mods[i].name)) continue;
+            any = true;
+            if (full && chosen[i]) continue;  // Olive: first match in file order
+            chosen[i] = &e;                   // AutoRound: a later regex overwrites
+            by_name[i] = false;
+        }
+        if (!any)
+            fail(label, "'" + e.name + "' matches no weight of this model (" + (full ? "fullmatch" : "search") + " of '" +
+                            e.pattern + "'; units are e.g. " + names.examples() + ")");
+    }
+
+    // Effective format per module: its entry, else 16-bit where the file's flags say so, else the default.
+    std::vector<std::optional<quant::QuantFormat>> eff(mods.size());
+    std::vector<bool> touched(table.units.size(), false);
+    bool default_reaches_head = false;
+    for (size_t i = 0; i < mods.size(); ++i) {
+        const auto& m = mods[i];
+        if (chosen[i]) {
+            eff[i] = chosen[i]->format;
+            touched[m.unit] = true;
+        } else if (skipped(set.not_convert, m.name, label) ||
+                   (m.kind == ModKind::LmHead && set.lm_head == false) ||
+                   (m.kind == ModKind::Embedding && set.embeds == false)) {
+            eff[i] = quant::QuantFormat::float16();
+            touched[m.unit] = true;
+        } else {
+            eff[i] = set.default_format;
+            if (m.kind != ModKind::Linear && set.default_format &&
+                !(m.kind == ModKind::LmHead ? set.lm_head : set.embeds).has_value())
+                default_reaches_head = true;
+        }
+        if (unit_named[m.unit]) touched[m.unit] = true;
+    }
+    if (default_reaches_head && set.style == "olive")
+        out.notes.push_back("the file does not set lm_head/embeds: Olive's pass keeps lm_head and embeddings 16-bit "
+                            "unless its own lm_head/embeds are true; imported with the default " +
+                            set.default_format->name());
+
     for (size_t u = 0; u < table.units.size(); ++u) {
         if (!touched[u]) continue;
-        const auto& unit = table.units[u];
-        std::vector<std::string> group = unit.members;
-        if (unit.kind == io::UnitKind::TiedEmbedding) group.push_back("lm_head.weight");
-        // Most precise among the members' effective formats (entry, else the default); first one wins a tie.
+        // Most precise among the members' formats; the first one wins a tie.
         std::optional<quant::QuantFormat> best;
-        for (const auto& m : group) {
-            std::optional<quant::QuantFormat> eff;
-            if (auto it = by_tensor.find(m); it != by_tensor.end())
-                eff = it->second;
-            else
-                eff = set.default_format;
-            if (eff && (!best || more_precise(*eff, *best))) best = eff;
-        }
-        for (const auto& m : group) {
-            std::optional<quant::QuantFormat> eff;
-            if (auto it = by_tensor.find(m); it != by_tensor.end())
-                eff = it->second;
-            else
-                eff = set.default_format;
-            // A member without an entry whose default already equals the group format does not change.
-            if (!eff || *eff != *best) ++out.normalized;
-        }
-        for (const auto& m : unit.members) out.tensors[m] = *best;
-        out.units.push_back({unit.name, *best});
+        for (size_t i = 0; i < mods.size(); ++i)
+            if (mods[i].unit == u && eff[i] && (!best || more_precise(*eff[i], *best))) best = eff[i];
+        for (size_t i = 0; i < mods.size(); ++i)
+            if (mods[i].unit == u && (!eff[i] || *eff[i] != *best)) ++out.normalized;
+        for (const auto& m : table.units[u].members) out.tensors[m] = *best;
+        out.units.push_back({table.units[u].name, *best});
     }
     return out;
-}
-
-std::string plan_to_olive_json(const Plan& plan) {
-    // Default: the most common quantized format by tensor count (first seen wins a tie).
-    std::vector<std::pair<quant::QuantFormat, int>> counts;
-    for (const auto& u : plan.units) {
-        if (u.format.is_float()) continue;
-        bool found = false;
-        for (auto& [f, n] : counts)
-            if (f == u.format) {
-                n += int(u.members.size());
-                found = true;
-            }
-        if (!found) counts.push_back({u.format, int(u.members.size())});
-    }
-    quant::QuantFormat dflt = quant::QuantFormat::float16();
-    int best = -1;
-    for (const auto& [f, n] : counts)
-        if (n > best) {
-            best = n;
-            dflt = f;
-        }
-    ordered_json j;
-    j["default"] = cfg_json(dflt, "symmetric");
-    ordered_json ov = ordered_json::object();
-    for (const auto& u : plan.units) {
-        if (u.format == dflt) continue;
-        for (const auto& m : modules_of(u)) ov[m] = cfg_json(u.format, "symmetric");
-    }
-    j["overrides"] = ov;
-    return j.dump(2) + "\n";
-}
-
-std::string plan_to_autoround_json(const Plan& plan) {
-    ordered_json j = ordered_json::object();
-    for (const auto& u : plan.units)
-        for (const auto& m : modules_of(u)) j[m] = cfg_json(u.format, "sym");
-    return j.dump(2) + "\n";
 }
 
 }  // namespace mixq::plan

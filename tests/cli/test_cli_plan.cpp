@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // `mixq score` -> `mixq plan` end to end on the demo model: a target plan within budget, the frontier, presets,
-// pins, and the one-line errors for a foreign scores file, an unknown pin and an unreachable target.
+// pins, Olive / AutoRound export notes and imports, and the one-line errors for a foreign scores file, an unknown
+// pin, an unknown override key and an unreachable target.
 #include <QProcess>
 #include <QtTest>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli_test_support.h"
@@ -12,6 +14,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 using namespace mixq_cli_test;
+
+namespace {
+void write_text(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+}  // namespace
 
 class TestCliPlan : public QObject {
     Q_OBJECT
@@ -75,6 +81,42 @@ private slots:
         p = json::parse(mixq_test::read_text(out));
         for (const auto& u : p["units"])
             if (u["name"] == "layers.3.qkv") QCOMPARE(u["format"].get<std::string>(), std::string("int8-g128"));
+    }
+
+    // Exports say in one line per problem what the tool will do (stderr, or "interop" with --json); imports read
+    // the tools' own shapes (AutoRound's {"scheme": "W8A16"}, Olive's quantization_config with top-level defaults).
+    void interopExportsAndImports() {
+        const auto o = m_dir / "olive.json", a = m_dir / "autoround.json";
+        auto r = run_mixq({"plan", demo(), "--scores", m_scores, "--preset", "k_quant_mixed", "--export-olive", str(o),
+                           "--export-autoround", str(a)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("mixq: note: " + str(o) + ": ") && r.err.contains("\"type\": \"KQuant\""), qPrintable(r.err));
+        QVERIFY2(r.err.contains("mixq: note: " + str(a) + ": AutoRound quantizes embeddings only for GGUF"), qPrintable(r.err));
+        QVERIFY(!QString::fromStdString(mixq_test::read_text(o)).contains("method"));
+        r = run_mixq({"plan", demo(), "--scores", m_scores, "--preset", "k_quant_mixed", "--export-autoround", str(a), "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto j = json::parse(r.out.toStdString());
+        QCOMPARE(j["interop"]["exports"][0]["tool"].get<std::string>(), std::string("autoround"));
+        QVERIFY(j["interop"]["exports"][0]["notes"].size() >= 2);
+
+        const auto ar = m_dir / "ar.json";
+        write_text(ar, R"({"model.layers.0.mlp.down_proj": {"scheme": "W8A16"}})");
+        r = run_mixq({"plan", demo(), "--scores", m_scores, "--import-overrides", str(ar), "--target-bits", "6", "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        for (const auto& u : json::parse(r.out.toStdString())["units"])
+            if (u["name"] == "layers.0.down") QCOMPARE(u["format"].get<std::string>(), std::string("int8-g128-sym"));
+        const auto qc = m_dir / "config.json";
+        write_text(qc, R"({"quantization_config": {"quant_method": "olive", "bits": 4, "group_size": 32,
+            "symmetric": true, "lm_head": true, "embeds": true, "overrides": {"model.layers.1.mlp.down_proj": {"bits": 8}}}})");
+        r = run_mixq({"plan", demo(), "--scores", m_scores, "--import-overrides", str(qc), "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        for (const auto& u : json::parse(r.out.toStdString())["units"])
+            QCOMPARE(u["format"].get<std::string>(), std::string(u["name"] == "layers.1.down" ? "int8-g32-sym" : "int4-g32-sym"));
+        write_text(ar, R"({"model.layers.0.mlp.down_proj": {"bits": 8, "method": "k_quant"}})");
+        r = run_mixq({"plan", demo(), "--scores", m_scores, "--import-overrides", str(ar), "--target-bits", "6"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.startsWith("mixq: error: " + str(ar) + ": 'model.layers.0.mlp.down_proj': unknown key 'method'"), qPrintable(r.err));
+        QCOMPARE(r.err.count('\n'), 1);
     }
 
     void badInputs() {

@@ -2,6 +2,9 @@
 // BudgetPanel: preset combo, target slider + spin box kept in step, and the current plan's figures.
 #include "ui/budget_panel.h"
 
+#include "core/common/error.h"
+#include "core/export/exporter.h"
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -72,7 +75,9 @@ BudgetPanel::BudgetPanel(PlanController* plans, QWidget* parent) : QGroupBox(tr(
     layout->addLayout(m_form);
     addRow("source", tr("Plan"), tr("How the shown plan was made"));
     addRow("achieved", tr("Average bits"), tr("Exact storage of the planned units / their weights (scales and zero points included)"));
-    addRow("file_size", tr("File size"), tr("Estimated size of the quantized weights plus 16-bit norms and other parameters"));
+    addRow("file_size", tr("File size"),
+           tr("Size of the exported folder for this plan (ONNX graph, weights with their scales and zero points, "
+              "tokenizer and config files), computed exactly as File > Export will write it with default options"));
     addRow("kld", tr("Predicted KLD"), tr("Sum of the chosen formats' per-unit KL divergences (nats per token)"));
     addRow("units", tr("Units"), tr("Units in int4 / int8 / 16-bit float"));
     addRow("pins", tr("Pinned"), tr("Units pinned to a format in the Groups tree"));
@@ -160,7 +165,14 @@ void BudgetPanel::onPlanChanged() {
             break;
     }
     m_values["achieved"]->setText(QString::number(p.avg_bits, 'f', 4));
-    m_values["file_size"]->setText(format_bytes(p.estimated_file_bytes));
+    QString size = format_bytes(p.estimated_file_bytes) + tr(" (weights only)");
+    if (m_model) {  // the plan is always of the open model (the controller is cleared when another opens)
+        try {
+            size = format_bytes(exporter::estimate_export_size(*m_model, p).total_bytes);
+        } catch (const Error&) {  // a plan the exporter refuses: the weight bytes, labelled
+        }
+    }
+    m_values["file_size"]->setText(size);
     QString kld = QString::number(p.predicted_kld, 'g', 4);
     if (!p.kld_complete()) kld += tr(" (partial: %1 units unscored)").arg(p.units_without_kld);
     m_values["kld"]->setText(kld);

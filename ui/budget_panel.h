@@ -7,6 +7,9 @@
 #include <QGroupBox>
 #include <QMap>
 #include <QString>
+#include <memory>
+
+#include "core/io/model.h"
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -30,6 +33,9 @@ public:
     static double target_of(int k) { return k / 20.0; }
     /// Shown figures by key: source, achieved, file_size, kld, int4, int8, float, pins. "" before a plan.
     QString value(const QString& key) const;
+    /// The open model: the file size shown is then the exact size of the export of the current plan (ONNX graph,
+    /// weights, tokenizer and config files); without it, the plan's weight bytes, labelled as such.
+    void setModel(std::shared_ptr<const io::Model> model) { m_model = std::move(model); }
 
 private:
     void onPlannerChanged();
@@ -37,6 +43,7 @@ private:
     void addRow(const QString& key, const QString& label, const QString& tip);
 
     PlanController* m_plans;
+    std::shared_ptr<const io::Model> m_model;
     QComboBox* m_preset = nullptr;
     QSlider* m_slider = nullptr;
     QDoubleSpinBox* m_spin = nullptr;

@@ -213,6 +213,7 @@ void MainWindow::openDemoModel() { openModel(QString::fromStdString(io::demo_mod
 
 void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double seconds) {
     m_model = std::move(model);
+    m_budget->setModel(m_model);
     m_hasScores = false;
     m_scores = score::ScoreTable{};
     const auto& c = m_model->config();

@@ -15,6 +15,7 @@
 #include "core/io/model.h"
 #include "core/plan/model_check.h"
 #include "core/plan/overrides.h"
+#include "core/export/exporter.h"
 #include "core/plan/plan_json.h"
 #include "core/plan/planner.h"
 #include "core/score/score_table.h"
@@ -62,7 +63,7 @@ void print_frontier(const plan::Planner& p) {
     if (shown < f.size()) std::cout << "  (" << shown << " of " << f.size() << " points shown; --json prints all)\n";
 }
 
-void print_plan(const plan::Plan& p, const plan::Planner& planner) {
+void print_plan(const plan::Plan& p, const plan::Planner& planner, uint64_t export_bytes) {
     std::cout << "plan:          ";
     if (p.source == plan::PlanSource::Target)
         std::cout << "target " << fmt("%g", p.target_bits) << " bits/weight (exact optimum)\n";
@@ -77,8 +78,8 @@ void print_plan(const plan::Plan& p, const plan::Planner& planner) {
               << "\n"
               << "units:         " << p.int4_units << " int4, " << p.int8_units << " int8, " << p.float_units
               << " float16; " << p.pins.size() << " pinned\n"
-              << "file size:     " << fmt("%.2f", p.estimated_file_bytes / 1048576.0) << " MiB ("
-              << p.estimated_file_bytes << " bytes, estimated)\n";
+              << "file size:     " << fmt("%.2f", export_bytes / 1048576.0) << " MiB (" << export_bytes
+              << " bytes: the exported folder with default options; weights " << p.estimated_file_bytes << " bytes)\n";
     if (p.normalized_overrides) std::cout << "normalized:    " << p.normalized_overrides << " override entries\n";
     std::cout << "frontier:      " << planner.frontier().size() << " points, smallest reachable average "
               << plan::format_bits_ceil(planner.min_avg_bits()) << " bits/weight\n";
@@ -160,16 +161,15 @@ int run_plan(const Args& args) {
         interop["exports"].push_back({{"tool", tool}, {"file", *f}, {"notes", e.notes}});
         for (const auto& n : e.notes) notes.push_back("mixq: note: " + *f + ": " + n);
     }
+    // The exact size of `mixq export` with default options (the graph built against a counting writer).
+    const uint64_t export_bytes = exporter::estimate_export_size(*model, p).total_bytes;
     if (args.has("--json")) {
-        if (interop.empty()) {
-            std::cout << plan::plan_to_json(p);
-        } else {
-            auto j = nlohmann::ordered_json::parse(plan::plan_to_json(p));
-            j["interop"] = interop;
-            std::cout << j.dump(1) << "\n";
-        }
+        auto j = nlohmann::ordered_json::parse(plan::plan_to_json(p));
+        j["export_file_bytes"] = export_bytes;
+        if (!interop.empty()) j["interop"] = interop;
+        std::cout << j.dump(1) << "\n";
     } else {
-        print_plan(p, planner);
+        print_plan(p, planner, export_bytes);
         if (auto out = args.get("--out")) std::cout << "wrote " << *out << "\n";
         for (const auto& n : notes) std::cerr << n << "\n";
     }

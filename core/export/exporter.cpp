@@ -92,7 +92,8 @@ public:
     Emitter(const io::Model& model, const plan::Plan& plan, const ExportOptions& opt, const JobContext& job,
             const fs::path& dir, ExportResult& res)
         : m_model(model), m_cfg(model.config()), m_layout(model.layout()), m_opt(opt), m_job(job), m_res(res),
-          m_g(kIrVersion, kOnnxOpset, kMsOpset, kDataFile), m_data(dir / kDataFile) {
+          m_g(kIrVersion, kOnnxOpset, kMsOpset, kDataFile),
+          m_data(dir.empty() ? ExternalDataWriter() : ExternalDataWriter(dir / kDataFile)), m_store(model.weight_dtype()) {
         for (const auto& u : m_layout.units) {
             const plan::PlannedUnit* pu = plan.find(u.name);
             if (!pu) ++m_res.units_not_in_plan;
@@ -108,6 +109,7 @@ public:
         const auto& c = m_cfg;
         if (c.hidden_act != "silu")
             fail(m_model.dir().string(), "hidden_act '" + c.hidden_act + "' is not supported by the exporter (silu only)");
+        check_attention_shapes();
         if (m_opt.tied == TiedMode::On && !m_layout.tied_embeddings)
             fail("--tied-embeddings on", m_model.dir().string() + " does not tie its embeddings (it has lm_head.weight)");
         m_shared = m_layout.tied_embeddings && m_opt.tied != TiedMode::Off;
@@ -131,6 +133,18 @@ public:
     }
 
     GraphBuilder& graph() { return m_g; }
+
+    /// ONNX Runtime's CPU GroupQueryAttention (group_query_attention_helper.h) refuses at run time what it cannot
+    /// run; refuse it here instead, so no export fails later inside ORT. (Heads that the KV heads do not divide
+    /// are refused when the model is loaded.)
+    void check_attention_shapes() const {
+        const auto& c = m_cfg;
+        const std::string dir = m_model.dir().string() + "/config.json";
+        if (c.head_dim % 16 != 0)
+            fail(dir, "head_dim " + std::to_string(c.head_dim) +
+                          " is not a multiple of 16, which ONNX Runtime's GroupQueryAttention with rotary embedding "
+                          "needs on the CPU; this model cannot be exported");
+    }
     ExternalDataWriter& data() { return m_data; }
 
 private:
@@ -142,6 +156,9 @@ private:
     ExportResult& m_res;
     GraphBuilder m_g;
     ExternalDataWriter m_data;
+    /// Storage of float data (16-bit weights, norms, biases, scales): the model's dtype, so a BF16/F16 checkpoint's
+    /// 16-bit units take 16 bits in the file, exactly the stored values.
+    io::DType m_store = io::DType::F32;
     std::map<std::string, QuantFormat> m_formats;
     bool m_shared = false;
     int64_t m_total = 0, m_done = 0;
@@ -166,8 +183,29 @@ private:
         std::string tensor;
         int64_t offset = 0, length = 0;
     };
-    /// A 1-D fp32 initializer from (parts of) 1-D tensors of the file.
+    /// The ONNX element type of float data stored in the model's 16-bit dtype (fp32 for an F32 model).
+    int store_type() const {
+        return m_store == io::DType::BF16 ? onnx::TensorProto::BFLOAT16 : m_store == io::DType::F16 ? onnx::TensorProto::FLOAT16 : kFloat;
+    }
+    /// `name` as float32 for the fp32 graph: a Cast of the 16-bit initializer (ONNX Runtime folds it into a float32
+    /// constant when the session starts, so it costs nothing per token), or `name` itself for an F32 model.
+    std::string as_fp32(const std::string& name) {
+        if (m_store == io::DType::F32) return name;
+        const std::string out = name + "_fp32";
+        auto& n = m_g.node("Cast", name + "/Cast", {name}, {out});
+        GraphBuilder::attr(n, "to", int64_t(kFloat));
+        return out;
+    }
+
+    /// A 1-D initializer from (parts of) 1-D tensors of the file, stored in the model's dtype; returns its float32
+    /// value name.
     std::string vector_init(const std::string& name, const std::vector<VecPart>& parts) {
+        if (m_data.counting()) {
+            int64_t n = 0;
+            for (const auto& p : parts) n += p.length;
+            m_g.external_initializer(name, store_type(), {n}, m_data.reserve(name, uint64_t(n) * io::dtype_size(m_store)));
+            return as_fp32(name);
+        }
         std::vector<float> v;
         for (const auto& p : parts) {
             const std::vector<float> all = m_model.weights().read_f32(p.tensor);
@@ -176,9 +214,19 @@ private:
                                    std::to_string(p.offset + p.length));
             v.insert(v.end(), all.begin() + p.offset, all.begin() + p.offset + p.length);
         }
-        m_g.external_initializer(name, kFloat, {static_cast<int64_t>(v.size())},
-                                 m_data.put(name, v.data(), v.size() * sizeof(float)));
-        return name;
+        m_data.begin(v.size() * io::dtype_size(m_store));
+        write_as(m_data, v.data(), v.size(), m_store);
+        m_g.external_initializer(name, store_type(), {static_cast<int64_t>(v.size())}, m_data.end(name));
+        return as_fp32(name);
+    }
+
+    /// The rows of `src` in the model's 16-bit dtype, transposed to [K, N] (a MatMul weight) or not (a table).
+    DataRegion float_data(const RowSource& src, bool transposed, const std::string& name) {
+        m_job.check_cancel();
+        if (m_data.counting())
+            return m_data.reserve(name, static_cast<uint64_t>(src.rows() * src.cols()) * io::dtype_size(m_store));
+        return transposed ? write_float_transposed(m_data, src, m_store, name, tick(name))
+                          : write_float_rows(m_data, src, m_store, name, tick(name));
     }
 
     /// Quantized tensors `<base>_Q{bits}G{bs}`, `<base>_scale`, `<base>_zp` (the ORT RTN/k-quant names).
@@ -189,13 +237,16 @@ private:
         t.format = f;
         t.packed = base + "_Q" + std::to_string(f.bits) + "G" + std::to_string(f.block_size);
         t.scales = base + "_scale";
-        t.regions = write_quantized(m_data, src, f, m_model.weight_dtype(), t.packed, tick(base));
+        t.regions = m_data.counting()
+                        ? reserve_quantized(m_data, src.rows(), src.cols(), f, m_model.weight_dtype(), t.packed)
+                        : write_quantized(m_data, src, f, m_model.weight_dtype(), t.packed, tick(base));
         const auto& r = t.regions;
         if (packed_3d)
             m_g.external_initializer(t.packed, kUint8, {r.n, r.k_blocks, r.blob_size}, r.packed);
         else
             m_g.external_initializer(t.packed, kUint8, {r.n, r.k_blocks * r.blob_size}, r.packed);
-        m_g.external_initializer(t.scales, kFloat, {r.n, r.k_blocks}, r.scales);
+        m_g.external_initializer(t.scales, store_type(), {r.n, r.k_blocks}, r.scales);
+        t.scales = as_fp32(t.scales);
         if (r.has_zero_points()) {
             t.zero_points = base + "_zp";
             m_g.external_initializer(t.zero_points, kUint8, {r.n, r.zp_row_bytes}, r.zero_points);
@@ -227,11 +278,10 @@ private:
         const RowSource src = source(std::move(segs));
         const std::string wname = dotted(node_base) + ".MatMul.weight";
         if (!f.is_float()) return matmul_nbits(node_base, input, quantized_init(wname, src, f, true), out_name);
-        m_job.check_cancel();
-        const DataRegion r = write_float_transposed(m_data, src, wname, tick(wname));
-        m_g.external_initializer(wname, kFloat, {src.cols(), src.rows()}, r);
+        const DataRegion r = float_data(src, true, wname);
+        m_g.external_initializer(wname, store_type(), {src.cols(), src.rows()}, r);
         const std::string out = out_name.empty() ? node_base + "/MatMul/output_0" : out_name;
-        m_g.node("MatMul", node_base + "/MatMul", {input, wname}, {out});
+        m_g.node("MatMul", node_base + "/MatMul", {input, as_fp32(wname)}, {out});
         ++m_res.float_matmuls;
         return out;
     }
@@ -356,9 +406,9 @@ private:
                          {"/model/embed_tokens/Reshape/output_0"});
                 return gather_quantized("/model/embed_tokens/Reshape/output_0", m_tied_quant);
             }
-            m_tied_float = TensorNames::embed();
-            const RowSource src = source({embed});
-            m_g.external_initializer(m_tied_float, kFloat, {V, H}, write_float_rows(m_data, src, m_tied_float, tick(m_tied_float)));
+            const std::string table = TensorNames::embed();
+            m_g.external_initializer(table, store_type(), {V, H}, float_data(source({embed}), false, table));
+            m_tied_float = as_fp32(table);
             return float_gather(m_tied_float);
         }
         if (!fe.is_float()) {
@@ -366,11 +416,17 @@ private:
             return gather_quantized(t.packed, t);
         }
         const std::string table = TensorNames::embed();
-        m_g.external_initializer(table, kFloat, {V, H}, write_float_rows(m_data, source({embed}), table, tick(table)));
-        return float_gather(table);
+        m_g.external_initializer(table, store_type(), {V, H}, float_data(source({embed}), false, table));
+        return float_gather(as_fp32(table));
     }
 
     void rope_caches() {
+        if (m_data.counting()) {
+            const int64_t max_pos = m_cfg.max_position_embeddings, half = m_cfg.head_dim / 2;
+            for (const char* n : {"cos_cache", "sin_cache"})
+                m_g.external_initializer(n, kFloat, {max_pos, half}, m_data.reserve(n, uint64_t(max_pos * half) * 4));
+            return;
+        }
         const engine::Rope rope(m_cfg);
         std::vector<float> cos, sin;
         const int max_pos = m_cfg.max_position_embeddings;
@@ -538,6 +594,18 @@ void check_target(const io::Model& model, const fs::path& out) {
         fail(out.string(), "exists and is not an exported model folder (no model.onnx); choose a new or empty folder");
 }
 
+/// Files of the model folder copied into the export when present (tokenizer files for ORT GenAI, chat templates).
+constexpr const char* kCopiedFiles[] = {"tokenizer.json",  "tokenizer_config.json", "special_tokens_map.json",
+                                        "added_tokens.json", "tokenizer.model",     "chat_template.jinja",
+                                        "chat_template.json", "generation_config.json"};
+
+/// ORT GenAI loads the tokenizer from the exported folder: tokenizer.json and tokenizer_config.json must be there.
+void check_tokenizer_files(const io::Model& model) {
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+        if (!fs::is_regular_file(model.dir() / f))
+            fail((model.dir() / f).string(), "is missing; ONNX Runtime GenAI needs it beside the exported model");
+}
+
 void copy_small_file(const fs::path& from, const fs::path& to) { write_file_atomic(to, read_file(from)); }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -568,10 +636,26 @@ std::string hash_model_streaming(const io::Model& model, const JobContext& job) 
     return model.content_hash(hash_job);
 }
 
+ExportSize estimate_export_size(const io::Model& model, const plan::Plan& plan, const ExportOptions& options) {
+    ExportResult res;
+    Emitter em(model, plan, options, null_job(), fs::path(), res);  // a counting data writer: nothing is read
+    em.build();
+    ExportSize z;
+    z.onnx_bytes = em.graph().serialize().size();
+    z.data_bytes = em.data().bytes_written();
+    z.other_bytes = make_genai_config(model).size() + plan_with_export_settings(plan, options, res).size();
+    std::error_code ec;
+    for (const char* f : kCopiedFiles)
+        if (fs::is_regular_file(model.dir() / f, ec)) z.other_bytes += fs::file_size(model.dir() / f, ec);
+    z.total_bytes = z.onnx_bytes + z.data_bytes + z.other_bytes;
+    return z;
+}
+
 ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const fs::path& out_dir_in,
                          const ExportOptions& options, const JobContext& job) {
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path out_dir = fs::absolute(out_dir_in).lexically_normal();
+    check_tokenizer_files(model);
     hash_model_streaming(model, job);
     plan::check_plan_for_model(plan, model, "plan");
     check_target(model, out_dir);
@@ -595,8 +679,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
         res.padding_bytes = em.data().padding_bytes();
         res.files = {"model.onnx", kDataFile, "genai_config.json"};
         write_file_atomic(temp / "genai_config.json", make_genai_config(model));
-        for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                              "chat_template.jinja", "generation_config.json"}) {
+        for (const char* f : kCopiedFiles) {
             if (!fs::exists(model.dir() / f)) continue;
             copy_small_file(model.dir() / f, temp / f);
             res.files.push_back(f);

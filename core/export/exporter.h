@@ -6,8 +6,10 @@
 // Weights: a unit the plan quantizes becomes MatMulNBits (its own bits and block size, fp32 scales holding the
 // values quant::quantize_rows gives for the model's weight dtype, packed zero points when asymmetric,
 // accuracy_level from the options: 4 by default, as the genai builder writes for CPU), so the file dequantizes exactly to plan::apply_plan_fake_quant's weights. A unit kept in 16-bit
-// becomes a float32 MatMul ([K, N] initializer, the file's values widened exactly; the CPU graph is float32 end
-// to end). Tensors are streamed one at a time from the memory-mapped safetensors, vocabulary-sized ones in row
+// becomes a float32 MatMul on a Cast of its [K, N] initializer stored in the model's 16-bit dtype (BF16/F16: the
+// file's values exactly, 16 bits per weight; an F32 model keeps F32); norms, biases and scales are stored the same
+// way. ORT folds each Cast into a float32 constant when the session starts, so the CPU graph runs in float32 end to
+// end at no per-token cost. Tensors are streamed one at a time from the memory-mapped safetensors, vocabulary-sized ones in row
 // chunks, so peak memory stays near the largest tensor in fp32 (only for a 16-bit lm_head, which must be
 // transposed) plus a fixed buffer.
 #pragma once
@@ -69,6 +71,14 @@ struct ExportResult {
     double check_seconds = 0.0;  ///< of which onnx::checker
     double write_mb_per_s = 0.0; ///< total_bytes / seconds, in MB (1e6 bytes) per second
 };
+
+/// The bytes an export of `plan` with `options` will write, exactly: the graph, model.onnx.data (alignment
+/// padding included), genai_config.json, mixq_plan.json and the copied tokenizer files. Builds the graph against a
+/// counting data writer, so no weight is read or quantized (milliseconds; the budget panel calls it on every move).
+struct ExportSize {
+    uint64_t onnx_bytes = 0, data_bytes = 0, other_bytes = 0, total_bytes = 0;
+};
+ExportSize estimate_export_size(const io::Model& model, const plan::Plan& plan, const ExportOptions& options = {});
 
 /// Model::content_hash (cached by the model) computed so that each tensor's mapped pages are dropped as the hash
 /// passes them: RSS stays near one hashing chunk instead of the whole file. Cancel through `job`.

@@ -2,6 +2,8 @@
 // Chunked reading of weight rows and the three weight writers of the exporter.
 #include "core/export/weight_stream.h"
 
+#include "core/common/half.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -42,16 +44,39 @@ int64_t chunk_rows(int64_t cols) {
     return std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / (4 * static_cast<uint64_t>(std::max<int64_t>(cols, 1)))));
 }
 
-QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
-                                 io::DType scale_dtype, const std::string& name, const ChunkFn& tick) {
-    const int64_t n = src.rows(), k = src.cols();
-    quant::check_quantizable(f, n, k);
+void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store) {
+    if (store == io::DType::F32) return out.write(v, n * sizeof(float));
+    std::vector<uint16_t> h(n);
+    for (size_t i = 0; i < n; ++i) h[i] = store == io::DType::BF16 ? float_to_bf16(v[i]) : float_to_f16(v[i]);
+    out.write(h.data(), n * sizeof(uint16_t));
+}
+
+/// The shape fields of a quantized [n, k] matrix (regions empty).
+QuantizedRegions quantized_layout(int64_t n, int64_t k, const quant::QuantFormat& f) {
     QuantizedRegions r;
     r.n = n;
     r.k = k;
     r.k_blocks = quant::ceil_div(k, f.block_size);
     r.blob_size = f.block_size * f.bits / 8;
     r.zp_row_bytes = f.symmetric ? 0 : quant::ceil_div(r.k_blocks * f.bits, 8);
+    return r;
+}
+
+QuantizedRegions reserve_quantized(ExternalDataWriter& out, int64_t n, int64_t k, const quant::QuantFormat& f,
+                                   io::DType scale_dtype, const std::string& name) {
+    quant::check_quantizable(f, n, k);
+    QuantizedRegions r = quantized_layout(n, k, f);
+    r.packed = out.reserve(name, static_cast<uint64_t>(n * r.k_blocks * r.blob_size));
+    r.scales = out.reserve(name + " scales", static_cast<uint64_t>(n * r.k_blocks) * io::dtype_size(scale_dtype));
+    if (r.zp_row_bytes > 0) r.zero_points = out.reserve(name + " zero points", static_cast<uint64_t>(n * r.zp_row_bytes));
+    return r;
+}
+
+QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
+                                 io::DType scale_dtype, const std::string& name, const ChunkFn& tick) {
+    const int64_t n = src.rows(), k = src.cols();
+    quant::check_quantizable(f, n, k);
+    QuantizedRegions r = quantized_layout(n, k, f);
     std::vector<float> scales;
     std::vector<uint8_t> zps;
     scales.reserve(static_cast<size_t>(n * r.k_blocks));
@@ -77,27 +102,31 @@ QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, 
         if (tick) tick(rows * k);
     }
     r.packed = out.end(name);
-    r.scales = out.put(name + " scales", scales.data(), scales.size() * sizeof(float));
+    // Scales are rounded to scale_dtype, so storing them in it (when 16-bit) is exact.
+    out.begin(scales.size() * io::dtype_size(scale_dtype));
+    write_as(out, scales.data(), scales.size(), scale_dtype);
+    r.scales = out.end(name + " scales");
     if (!zps.empty()) r.zero_points = out.put(name + " zero points", zps.data(), zps.size());
     return r;
 }
 
-DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, const std::string& name, const ChunkFn& tick) {
+DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, io::DType store, const std::string& name,
+                            const ChunkFn& tick) {
     const int64_t n = src.rows(), k = src.cols();
     const int64_t step = chunk_rows(k);
     std::vector<float> buf(static_cast<size_t>(std::min(step, n) * k));
-    out.begin(static_cast<uint64_t>(n * k) * sizeof(float));
+    out.begin(static_cast<uint64_t>(n * k) * io::dtype_size(store));
     for (int64_t r0 = 0; r0 < n; r0 += step) {
         const int64_t rows = std::min(step, n - r0);
         src.read(r0, rows, buf.data());
-        out.write(buf.data(), static_cast<size_t>(rows * k) * sizeof(float));
+        write_as(out, buf.data(), static_cast<size_t>(rows * k), store);
         if (tick) tick(rows * k);
     }
     return out.end(name);
 }
 
-DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src, const std::string& name,
-                                  const ChunkFn& tick) {
+DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src, io::DType store,
+                                  const std::string& name, const ChunkFn& tick) {
     const int64_t n = src.rows(), k = src.cols();
     std::vector<float> w(static_cast<size_t>(n * k));
     const int64_t step = chunk_rows(k);
@@ -109,7 +138,7 @@ DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src,
     // Output rows c = 0..k-1 of length n, a few at a time, gathered in 64-row tiles of w for locality.
     const int64_t out_rows = std::max<int64_t>(1, chunk_rows(n) / 4);
     std::vector<float> buf(static_cast<size_t>(std::min(out_rows, k) * n));
-    out.begin(static_cast<uint64_t>(n * k) * sizeof(float));
+    out.begin(static_cast<uint64_t>(n * k) * io::dtype_size(store));
     for (int64_t c0 = 0; c0 < k; c0 += out_rows) {
         const int64_t cs = std::min(out_rows, k - c0);
         for (int64_t t0 = 0; t0 < n; t0 += 64) {
@@ -117,7 +146,7 @@ DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src,
             for (int64_t c = 0; c < cs; ++c)
                 for (int64_t r = t0; r < te; ++r) buf[static_cast<size_t>(c * n + r)] = w[static_cast<size_t>(r * k + c0 + c)];
         }
-        out.write(buf.data(), static_cast<size_t>(cs * n) * sizeof(float));
+        write_as(out, buf.data(), static_cast<size_t>(cs * n), store);
     }
     return out.end(name);
 }

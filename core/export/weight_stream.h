@@ -48,19 +48,27 @@ int64_t chunk_rows(int64_t cols);
 struct QuantizedRegions {
     int64_t n = 0, k = 0, k_blocks = 0, blob_size = 0, zp_row_bytes = 0;
     DataRegion packed;       ///< uint8 [N, k_blocks, blob_size]
-    DataRegion scales;       ///< fp32 [N, k_blocks]
+    DataRegion scales;       ///< [N, k_blocks] in the scale dtype (fp32, bf16 or fp16)
     DataRegion zero_points;  ///< uint8 [N, zp_row_bytes]; length 0 when symmetric
     bool has_zero_points() const { return zero_points.length > 0; }
 };
 
-/// Quantizes `src` with `f` (scales rounded to `scale_dtype`, written as fp32; no importance) chunk by chunk and
+/// `n` fp32 values written as `store` (F32, or BF16/F16 rounded to nearest even), inside an open tensor of `out`.
+void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store);
+
+/// Quantizes `src` with `f` (scales rounded to `scale_dtype` and stored in it; no importance) chunk by chunk and
 /// writes packed codes, then scales, then zero points. `name` labels the tensors in errors.
 QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
                                  io::DType scale_dtype, const std::string& name, const ChunkFn& tick);
-/// Writes `src` as fp32 [N, K].
-DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, const std::string& name, const ChunkFn& tick);
-/// Writes `src` transposed as fp32 [K, N]. Holds the matrix in fp32 once (the only whole-tensor buffer).
-DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src, const std::string& name,
-                                  const ChunkFn& tick);
+/// The regions write_quantized would write for an [n, k] matrix, reserved on a counting writer (no data read).
+QuantizedRegions reserve_quantized(ExternalDataWriter& out, int64_t n, int64_t k, const quant::QuantFormat& f,
+                                   io::DType scale_dtype, const std::string& name);
+/// Writes `src` as [N, K] in `store` (F32, or BF16/F16 rounded to nearest even: exact for weights read from a file
+/// of that dtype).
+DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, io::DType store, const std::string& name,
+                            const ChunkFn& tick);
+/// Writes `src` transposed as [K, N] in `store`. Holds the matrix in fp32 once (the only whole-tensor buffer).
+DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src, io::DType store,
+                                  const std::string& name, const ChunkFn& tick);
 
 }  // namespace mixq::exporter

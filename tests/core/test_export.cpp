@@ -24,18 +24,21 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/half.h"
 #include "core/export/exporter.h"
 #include "core/export/onnx_check.h"
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_json.h"
 #include "core/plan/plan_weights.h"
 #include "core/quant/quantizer.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using quant::QuantFormat;
+using mixq_test::error_of;
 
 namespace {
 
@@ -82,6 +85,13 @@ int64_t attr_i(const onnx::NodeProto& n, const std::string& name) {
 const onnx::TensorProto* find_init(const onnx::ModelProto& m, const std::string& name) {
     for (const auto& t : m.graph().initializer())
         if (t.name() == name) return &t;
+    // 16-bit data reaches the fp32 graph through a Cast of the stored initializer to float32.
+    for (const auto& n : m.graph().node())
+        if (n.op_type() == "Cast" && n.output_size() == 1 && n.output(0) == name) {
+            const auto* t = find_init(m, n.input(0));
+            if (t && attr_i(n, "to") != onnx::TensorProto::FLOAT) return nullptr;
+            return t;
+        }
     return nullptr;
 }
 
@@ -347,14 +357,16 @@ private slots:
             std::vector<float> ref(w.size());
             quant::fake_quantize(w.data(), N, K, f, dt, ref.data());
             const auto B = init_bytes(dir, *find_init(m, n->input(1)));
-            const auto S = init_bytes(dir, *find_init(m, n->input(2)));
+            const auto* s_init = find_init(m, n->input(2));
+            QCOMPARE(s_init->data_type(), int(onnx::TensorProto::BFLOAT16));  // the demo model's dtype: exact scales
+            const auto S = init_bytes(dir, *s_init);
             const bool has_zp = n->input_size() > 3;
             QCOMPARE(has_zp, !f.symmetric);
             const std::vector<uint8_t> Z = has_zp ? init_bytes(dir, *find_init(m, n->input(3))) : std::vector<uint8_t>{};
             const int64_t kb = (K + f.block_size - 1) / f.block_size, blob = f.block_size * f.bits / 8;
             const int64_t zrow = (kb * f.bits + 7) / 8;
             QCOMPARE(int64_t(B.size()), N * kb * blob);
-            QCOMPARE(int64_t(S.size()), N * kb * 4);
+            QCOMPARE(int64_t(S.size()), N * kb * 2);
             int mismatches = 0;
             for (int64_t r = 0; r < N; ++r)
                 for (int64_t c = 0; c < K; ++c) {
@@ -366,8 +378,9 @@ private slots:
                         const uint8_t zb = Z[r * zrow + (b * f.bits) / 8];
                         zp = f.bits == 8 ? zb : ((b % 2) ? zb >> 4 : zb & 15);
                     }
-                    float s;
-                    std::memcpy(&s, S.data() + 4 * (r * kb + b), 4);
+                    uint16_t sb;
+                    std::memcpy(&sb, S.data() + 2 * (r * kb + b), 2);
+                    const float s = bf16_to_float(sb);
                     const float deq = static_cast<float>(code - zp) * s;
                     mismatches += deq != ref[r * K + c];
                 }
@@ -379,20 +392,22 @@ private slots:
         check_nbits("/model/layers.0/mlp/down_proj/MatMul_Q4", {io::TensorNames::down(0)}, fmt("int4-g16"));
         check_nbits("/lm_head/MatMul_Q8", {io::TensorNames::embed()}, fmt("int8-g32"));
 
-        // 16-bit units: float MatMul on the [K, N] transpose of the file's (BF16) weights, widened exactly.
+        // 16-bit units: float MatMul on a Cast to float32 of the [K, N] transpose of the file's BF16 weights, stored
+        // as BF16 (16 bits in the file, the stored values exactly).
         const auto* gate = find_node(m, "/model/layers.1/mlp/gate_proj/MatMul");
         QVERIFY(gate);
         QCOMPARE(gate->op_type(), std::string("MatMul"));
         const auto* wt = find_init(m, gate->input(1));
         QCOMPARE(dims_of(*wt), (std::vector<int64_t>{128, 352}));
+        QCOMPARE(wt->data_type(), int(onnx::TensorProto::BFLOAT16));
         const auto raw = init_bytes(dir, *wt);
         const auto ref = ws.read_f32(io::TensorNames::gate(1));  // [352, 128]
         int mismatches = 0;
         for (int64_t k = 0; k < 128; ++k)
             for (int64_t n = 0; n < 352; ++n) {
-                float v;
-                std::memcpy(&v, raw.data() + 4 * (k * 352 + n), 4);
-                mismatches += v != ref[n * 128 + k];
+                uint16_t v;
+                std::memcpy(&v, raw.data() + 2 * (k * 352 + n), 2);
+                mismatches += bf16_to_float(v) != ref[n * 128 + k];
             }
         QCOMPARE(mismatches, 0);
         // The tied int8 table is used by the embedding too: GatherBlockQuantized on a Reshape of lm_head's B.
@@ -400,7 +415,7 @@ private slots:
         QVERIFY(gbq);
         QCOMPARE(gbq->input(0), std::string("/model/embed_tokens/Reshape/output_0"));
         QCOMPARE(find_node(m, "/model/embed_tokens/Reshape")->input(0), std::string("lm_head.MatMul.weight_Q8G32"));
-        QCOMPARE(gbq->input(2), std::string("lm_head.MatMul.weight_scale"));
+        QCOMPARE(gbq->input(2), std::string("lm_head.MatMul.weight_scale_fp32"));  // Cast of the BF16 scales
         QCOMPARE(attr_i(*gbq, "bits"), int64_t(8));
         QCOMPARE(attr_i(*gbq, "block_size"), int64_t(32));
     }
@@ -438,12 +453,12 @@ private slots:
     void tiedTableIsStoredOnce_data() {
         QTest::addColumn<QString>("format");
         QTest::addColumn<qint64>("table_bytes");
-        // V = 1024, H = 128. int4-g32 asymmetric: codes V·H/2, fp32 scales V·4·4, zp V·ceil(4·4/8).
-        QTest::newRow("int4-g32") << "int4-g32" << qint64(1024 * 64 + 1024 * 4 * 4 + 1024 * 2);
-        // int8-g128 symmetric: codes V·H, one fp32 scale per row, no zero points.
-        QTest::newRow("int8-g128-sym") << "int8-g128-sym" << qint64(1024 * 128 + 1024 * 4);
-        // 16-bit: an fp32 [V, H] table.
-        QTest::newRow("fp16") << "fp16" << qint64(1024 * 128 * 4);
+        // V = 1024, H = 128, a BF16 model. int4-g32 asymmetric: codes V·H/2, bf16 scales V·4·2, zp V·ceil(4·4/8).
+        QTest::newRow("int4-g32") << "int4-g32" << qint64(1024 * 64 + 1024 * 4 * 2 + 1024 * 2);
+        // int8-g128 symmetric: codes V·H, one bf16 scale per row, no zero points.
+        QTest::newRow("int8-g128-sym") << "int8-g128-sym" << qint64(1024 * 128 + 1024 * 2);
+        // 16-bit: a bf16 [V, H] table.
+        QTest::newRow("fp16") << "fp16" << qint64(1024 * 128 * 2);
     }
     void tiedTableIsStoredOnce() {
         QFETCH(QString, format);
@@ -466,8 +481,9 @@ private slots:
         const auto m_off = load_proto(base / "off" / "model.onnx");
         if (format == "fp16") {
             QVERIFY(find_node(m_on, "/lm_head/Transpose"));
-            QCOMPARE(find_node(m_on, "/lm_head/Transpose")->input(0), std::string("model.embed_tokens.weight"));
-            QCOMPARE(find_node(m_on, "/model/embed_tokens/Gather")->input(0), std::string("model.embed_tokens.weight"));
+            QCOMPARE(find_node(m_on, "/lm_head/Transpose")->input(0), std::string("model.embed_tokens.weight_fp32"));
+            QCOMPARE(find_node(m_on, "/model/embed_tokens/Gather")->input(0), std::string("model.embed_tokens.weight_fp32"));
+            QCOMPARE(find_node(m_on, "model.embed_tokens.weight/Cast")->input(0), std::string("model.embed_tokens.weight"));
             QVERIFY(find_init(m_off, "lm_head.MatMul.weight"));
             QVERIFY(!find_init(m_on, "lm_head.MatMul.weight"));
         } else {
@@ -531,7 +547,8 @@ private slots:
                 QVERIFY(find_node(m, "/model/layers.1/attn/qkv_proj/Split"));
                 const auto* qn = find_node(m, "/model/layers.1/attn/q_norm/SimplifiedLayerNormalization");
                 QVERIFY(qn);
-                QCOMPARE(qn->input(1), std::string("model.layers.1.attn.q_norm.layernorm.weight"));
+                QCOMPARE(qn->input(1), std::string("model.layers.1.attn.q_norm.layernorm.weight_fp32"));
+                QVERIFY(find_init(m, "model.layers.1.attn.q_norm.layernorm.weight"));
                 QCOMPARE(gqa->input(0), std::string("/model/layers.1/attn/q_norm/Reshape_2/output_0"));
                 QCOMPARE(gqa->input(1), std::string("/model/layers.1/attn/k_norm/Reshape_2/output_0"));
                 QCOMPARE(gqa->input(2), std::string("/model/layers.1/attn/qkv_proj/Split/output_2"));
@@ -658,6 +675,97 @@ private slots:
         QVERIFY2(msg.find("write failed") != std::string::npos, msg.c_str());
         QCOMPARE(mixq_test::read_text(dir / "model.onnx.data"), before);
         QVERIFY(no_temp_left(dir));
+    }
+
+    void sizeEstimateIsTheExportedFolder() {
+        // estimate_export_size builds the graph against a counting writer (no weight read) and must give the bytes
+        // export_onnx then writes, exactly: tied and untied models, quantized and 16-bit units, option variants.
+        const fs::path dir = mixq_test::scratch("export_size");
+        io::SyntheticSpec us = io::SyntheticSpec::preset("tiny");
+        us.config.tie_word_embeddings = false;
+        io::write_synthetic_model(dir / "untied", us);
+        auto untied = io::Model::open(dir / "untied");
+        const auto mixed16 = [](const io::QuantUnit& u) {
+            switch (u.kind) {
+                case io::UnitKind::QKV: return fmt("int8-g64-sym");
+                case io::UnitKind::GateUp: return QuantFormat::float16();
+                case io::UnitKind::Down: return fmt("int4-g16");
+                case io::UnitKind::O: return QuantFormat::float16();
+                default: return fmt("int4-g32");
+            }
+        };
+        const auto all16 = [](const io::QuantUnit&) { return QuantFormat::float16(); };
+        exporter::ExportOptions unpacked, off;
+        unpacked.qkv = exporter::QkvMode::Unpacked;
+        unpacked.fuse_gate_up = true;
+        off.tied = exporter::TiedMode::Off;
+        struct C {
+            const char* name;
+            std::shared_ptr<io::Model> model;
+            std::function<QuantFormat(const io::QuantUnit&)> choose;
+            exporter::ExportOptions o;
+        };
+        const std::vector<C> cases = {{"demo mixed with 16-bit units", m_demo, mixed16, {}},
+                                      {"demo mixed, unpacked qkv, fused gate|up", m_demo, mixed16, unpacked},
+                                      {"demo all 16-bit, tied table shared", m_demo, all16, {}},
+                                      {"demo all 16-bit, tied off", m_demo, all16, off},
+                                      {"untied mixed", untied, mixed16, {}},
+                                      {"untied int4-g128", untied, [](const io::QuantUnit&) { return fmt("int4-g128"); }, {}}};
+        for (size_t i = 0; i < cases.size(); ++i) {
+            const auto& c = cases[i];
+            const plan::Plan p = plan::make_model_plan(*c.model, c.choose);
+            const auto est = exporter::estimate_export_size(*c.model, p, c.o);
+            const auto r = exporter::export_onnx(*c.model, p, dir / ("out" + std::to_string(i)), c.o);
+            qInfo("%-42s estimate %llu bytes (graph %llu, data %llu), exported %llu; plan's weight bytes %llu", c.name,
+                  (unsigned long long)est.total_bytes, (unsigned long long)est.onnx_bytes,
+                  (unsigned long long)est.data_bytes, (unsigned long long)r.total_bytes,
+                  (unsigned long long)p.estimated_file_bytes);
+            QCOMPARE(est.onnx_bytes, r.onnx_bytes);
+            QCOMPARE(est.data_bytes, r.data_bytes);
+            QCOMPARE(est.total_bytes, r.total_bytes);
+        }
+    }
+
+    void refusesWhatOrtCannotRun_data() {
+        QTest::addColumn<int>("heads");
+        QTest::addColumn<int>("kv_heads");
+        QTest::addColumn<QString>("message");
+        // hidden 64: 8 heads of 8 (llama2.c's 260K model has head_dim 8), 16 heads of 4. (Heads that KV heads do
+        // not divide are refused by the loader already.)
+        QTest::newRow("head_dim 8") << 8 << 8 << "head_dim 8 is not a multiple of 16";
+        QTest::newRow("head_dim 4") << 16 << 4 << "head_dim 4 is not a multiple of 16";
+    }
+    void refusesWhatOrtCannotRun() {
+        QFETCH(int, heads);
+        QFETCH(int, kv_heads);
+        QFETCH(QString, message);
+        const fs::path dir = mixq_test::scratch("export_gqa_refused");
+        io::SyntheticSpec s = io::SyntheticSpec::preset("tiny");
+        s.config.hidden_size = 64;
+        s.config.num_heads = heads;
+        s.config.num_kv_heads = kv_heads;
+        s.config.head_dim = 64 / heads;
+        io::write_synthetic_model(dir / "model", s);
+        auto model = io::Model::open(dir / "model");
+        const std::string err = error_of([&] { exporter::export_onnx(*model, uniform_plan(*model, "int4-g16"), dir / "out"); });
+        QVERIFY2(one_line(err) && err.find((dir / "model" / "config.json").string()) == 0 &&
+                     err.find(message.toStdString()) != std::string::npos,
+                 err.c_str());
+        QVERIFY(!fs::exists(dir / "out"));
+    }
+
+    void refusesASourceWithoutTokenizerFiles() {
+        for (const char* missing : {"tokenizer.json", "tokenizer_config.json"}) {
+            const fs::path dir = mixq_test::scratch("export_no_tokenizer");
+            io::write_synthetic_model(dir / "model", io::SyntheticSpec::preset("tiny"));
+            fs::remove(dir / "model" / missing);
+            auto model = io::Model::open(dir / "model");
+            const std::string err = error_of([&] { exporter::export_onnx(*model, uniform_plan(*model, "int4-g32"), dir / "out"); });
+            QCOMPARE(QString::fromStdString(err),
+                     QString::fromStdString((dir / "model" / missing).string() +
+                                            ": is missing; ONNX Runtime GenAI needs it beside the exported model"));
+            QVERIFY(!fs::exists(dir / "out"));
+        }
     }
 
     void refusesToReplaceAForeignFolder() {

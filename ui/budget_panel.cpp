@@ -164,6 +164,8 @@ void BudgetPanel::onPlanChanged() {
             m_values["source"]->setToolTip(m_plans->loadedFrom());
             break;
     }
+    if (p.rotation != "none")
+        m_values["source"]->setText(m_values["source"]->text() + tr(", rotated basis (%1)").arg(QString::fromStdString(p.rotation)));
     m_values["achieved"]->setText(QString::number(p.avg_bits, 'f', 4));
     QString size = format_bytes(p.estimated_file_bytes) + tr(" (weights only)");
     if (m_model) {  // the plan is always of the open model (the controller is cleared when another opens)

@@ -35,14 +35,24 @@ namespace mixq::ui {
 namespace fs = std::filesystem;
 namespace {
 
+/// The export dialog's read-only plan line: unit counts per width with their block sizes / methods, and the
+/// basis the weights are written in.
 QString plan_formats(const plan::Plan& p) {
-    QStringList out;
+    QStringList int4, int8;
     for (const auto& u : p.units) {
         if (u.format.is_float()) continue;
+        QStringList& list = u.format.bits == 4 ? int4 : int8;
         const QString s = QString("g%1 %2").arg(u.format.block_size).arg(u.format.method == quant::Method::RTN ? "rtn" : "kquant");
-        if (!out.contains(s)) out << s;
+        if (!list.contains(s)) list << s;
     }
-    return out.isEmpty() ? QObject::tr("all 16-bit") : out.join(", ");
+    QStringList parts;
+    if (p.int4_units) parts << QObject::tr("%1 int4 (%2)").arg(p.int4_units).arg(int4.join(", "));
+    if (p.int8_units) parts << QObject::tr("%1 int8 (%2)").arg(p.int8_units).arg(int8.join(", "));
+    if (p.float_units) parts << QObject::tr("%1 16-bit").arg(p.float_units);
+    QString out = parts.join(" \u00b7 ");
+    out += p.rotation == "none" ? QObject::tr("; weights unrotated")
+                                : QObject::tr("; weights written Hadamard-rotated as scored (%1)").arg(QString::fromStdString(p.rotation));
+    return out;
 }
 
 double folder_bytes(const fs::path& dir) {
@@ -207,7 +217,9 @@ void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
     const plan::Plan plan = m_window->plans()->plan();
     const QString label = tr("plan %1 bits").arg(plan.avg_bits, 0, 'f', 3);
     m_window->jobs()->start(tr("Evaluating current plan"), [this, model, plan, eval, limit, label](const JobContext& ctx) -> JobRunner::Deliver {
-        auto tf = std::make_shared<engine::Transformer>(model);
+        engine::EngineOptions eo;
+        eo.rotation = plan::plan_rotation(model, plan);  // the basis the plan's formats were chosen in
+        auto tf = std::make_shared<engine::Transformer>(model, eo);
         plan::apply_plan_fake_quant(*tf, *model, plan);
         eval::EngineModel lm(tf);
         const auto tok = tok::Tokenizer::from_file(model->tokenizer_path());

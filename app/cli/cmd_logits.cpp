@@ -19,8 +19,11 @@ int run_logits(const Args& args) {
     const auto ids = parse_id_list(args.get_or("--ids", ""));
     const auto out = args.get("--out");
     if (!out) fail("", "missing --out FILE");
-    engine::Transformer tf(model);
-    if (const auto plan = args.get("--plan")) plan::apply_plan_fake_quant(tf, *model, plan::load_plan(*plan));
+    // With --plan: the plan's fake-quant weights, in the rotation its scores were computed with.
+    const auto plan_file = args.get("--plan");
+    const plan::Plan plan = plan_file ? plan::load_plan(*plan_file) : plan::Plan{};
+    engine::Transformer tf = plan::plan_engine(model, plan, plan_file ? *plan_file : "plan");
+    if (plan_file) plan::apply_plan_fake_quant(tf, *model, plan);
     const engine::RowMatrix logits = tf.forward(ids);
     write_file_atomic(*out, std::string(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)));
     if (args.has("--json"))

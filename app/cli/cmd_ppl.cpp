@@ -35,8 +35,11 @@ int run_ppl(const Args& args) {
     if (static_cast<long long>(stream.size()) <= window)
         fail(*text_path, "text has " + std::to_string(stream.size()) + " tokens, need more than the window (" +
                              std::to_string(window) + ")");
-    engine::Transformer tf(model);
-    if (const auto plan = args.get("--plan")) plan::apply_plan_fake_quant(tf, *model, plan::load_plan(*plan));
+    // With --plan: the plan's fake-quant weights, in the rotation its scores were computed with.
+    const auto plan_file = args.get("--plan");
+    const plan::Plan plan = plan_file ? plan::load_plan(*plan_file) : plan::Plan{};
+    engine::Transformer tf = plan::plan_engine(model, plan, plan_file ? *plan_file : "plan");
+    if (plan_file) plan::apply_plan_fake_quant(tf, *model, plan);
     auto job = make_cli_job(args.has("--quiet") || args.has("--json"));
     const auto r = eval::windowed_perplexity([&](const std::vector<int>& ids) { return tf.forward(ids); }, stream, window,
                                              max_tokens, job);

@@ -19,6 +19,7 @@
 #include "core/export/weight_stream.h"
 #include "core/plan/model_check.h"
 #include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 
 namespace mixq::exporter {
 
@@ -93,7 +94,11 @@ public:
             const fs::path& dir, ExportResult& res)
         : m_model(model), m_cfg(model.config()), m_layout(model.layout()), m_opt(opt), m_job(job), m_res(res),
           m_g(kIrVersion, kOnnxOpset, kMsOpset, kDataFile),
-          m_data(dir.empty() ? ExternalDataWriter() : ExternalDataWriter(dir / kDataFile)), m_store(model.weight_dtype()) {
+          m_data(dir.empty() ? ExternalDataWriter() : ExternalDataWriter(dir / kDataFile)), m_store(model.weight_dtype()),
+          // The engine's Rotation takes shared ownership; the model outlives the export call, so a non-owning one.
+          m_rot(plan::plan_rotation(std::shared_ptr<const io::Model>(&model, [](const io::Model*) {}), plan)) {
+        // Rotated weights are not representable in 16 bits: float data then stays fp32 (exactly the scored model).
+        if (m_rot) m_store = io::DType::F32;
         for (const auto& u : m_layout.units) {
             const plan::PlannedUnit* pu = plan.find(u.name);
             if (!pu) ++m_res.units_not_in_plan;
@@ -159,6 +164,8 @@ private:
     /// Storage of float data (16-bit weights, norms, biases, scales): the model's dtype, so a BF16/F16 checkpoint's
     /// 16-bit units take 16 bits in the file, exactly the stored values.
     io::DType m_store = io::DType::F32;
+    /// The plan's rotation (null for "none"): every weight is written rotated and norm-folded, as scored.
+    std::shared_ptr<const engine::Rotation> m_rot;
     std::map<std::string, QuantFormat> m_formats;
     bool m_shared = false;
     int64_t m_total = 0, m_done = 0;
@@ -175,7 +182,25 @@ private:
         };
     }
 
-    RowSource source(std::vector<RowSegment> segs) const { return RowSource(m_model.weights(), std::move(segs)); }
+    RowSource source(std::vector<RowSegment> segs) const { return RowSource(m_model.weights(), std::move(segs), m_rot.get()); }
+
+    /// A 1-D tensor of the file in the export's basis: with a rotation, the norms it folds into the linears
+    /// become ones and the v bias is rotated per head (engine::Rotation), otherwise as stored.
+    std::vector<float> read_vector(const std::string& tensor) const {
+        std::vector<float> v = m_model.weights().read_f32(tensor);
+        if (!m_rot) return v;
+        auto ends_with = [&](const std::string& suffix) {
+            return tensor.size() >= suffix.size() && tensor.compare(tensor.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        if (tensor == TensorNames::final_norm() || ends_with("input_layernorm.weight") ||
+            ends_with("post_attention_layernorm.weight")) {
+            std::fill(v.begin(), v.end(), 1.0f);
+        } else if (ends_with("self_attn.v_proj.bias")) {
+            const engine::Vector b = m_rot->transform_bias(tensor, Eigen::Map<const engine::Vector>(v.data(), int64_t(v.size())));
+            v.assign(b.data(), b.data() + b.size());
+        }
+        return v;
+    }
 
     // ---- initializers -------------------------------------------------------------------------------------
 
@@ -208,7 +233,7 @@ private:
         }
         std::vector<float> v;
         for (const auto& p : parts) {
-            const std::vector<float> all = m_model.weights().read_f32(p.tensor);
+            const std::vector<float> all = read_vector(p.tensor);
             if (p.offset + p.length > static_cast<int64_t>(all.size()))
                 fail(p.tensor, "has " + std::to_string(all.size()) + " values, expected at least " +
                                    std::to_string(p.offset + p.length));
@@ -238,8 +263,8 @@ private:
         t.packed = base + "_Q" + std::to_string(f.bits) + "G" + std::to_string(f.block_size);
         t.scales = base + "_scale";
         t.regions = m_data.counting()
-                        ? reserve_quantized(m_data, src.rows(), src.cols(), f, m_model.weight_dtype(), t.packed)
-                        : write_quantized(m_data, src, f, m_model.weight_dtype(), t.packed, tick(base));
+                        ? reserve_quantized(m_data, src.rows(), src.cols(), f, m_store, t.packed)
+                        : write_quantized(m_data, src, f, m_model.weight_dtype(), m_store, t.packed, tick(base));
         const auto& r = t.regions;
         if (packed_3d)
             m_g.external_initializer(t.packed, kUint8, {r.n, r.k_blocks, r.blob_size}, r.packed);
@@ -613,12 +638,26 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
 }
 
+/// The export writes the weights in the basis the plan was scored in; a request for another basis is refused
+/// (the file would not be the model whose sensitivities chose the plan).
+void check_rotation_request(const plan::Plan& plan, const ExportOptions& o) {
+    if (o.rotation == "auto") return;
+    if (o.rotation != "none" && o.rotation != "hadamard")
+        fail("--rotation", "expected auto, none or hadamard, got '" + o.rotation + "'");
+    const bool rotated = plan.rotation != "none";
+    if (rotated != (o.rotation == "hadamard"))
+        fail("plan", "was scored with rotation " + plan.rotation + "; exporting it with --rotation " + o.rotation +
+                         " would write a different model than the one scored (score again with --rotation " + o.rotation +
+                         ", or export with --rotation auto)");
+}
+
 /// mixq_plan.json: the plan, plus how it was exported ("export": the settings that decide how ORT runs it).
 std::string plan_with_export_settings(const plan::Plan& plan, const ExportOptions& o, const ExportResult& res) {
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(plan::plan_to_json(plan));
     j["export"] = {{"target", "cpu"},
                    {"activations", "float32"},
                    {"accuracy_level", o.accuracy_level},
+                   {"rotation", plan.rotation},
                    {"qkv", qkv_mode_name(o.qkv)},
                    {"fuse_gate_up", o.fuse_gate_up},
                    {"tied_shared", res.tied_shared}};
@@ -656,6 +695,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path out_dir = fs::absolute(out_dir_in).lexically_normal();
     check_tokenizer_files(model);
+    check_rotation_request(plan, options);
     hash_model_streaming(model, job);
     plan::check_plan_for_model(plan, model, "plan");
     check_target(model, out_dir);

@@ -49,6 +49,10 @@ struct ExportOptions {
     /// to int8 blocks and runs int8 dot products (MLAS CompInt8: 30x faster int8 and ~2x faster int4 decode than
     /// level 0); plan::apply_plan_fake_quant with the same level emulates it on the engine.
     int accuracy_level = 4;
+    /// "auto": the weights in the plan's rotation (plan::Plan::rotation: rotated and norm-folded as scored, so the
+    /// graph is the standard one and its float function the original model's). "none" / "hadamard": the same,
+    /// after checking that the plan has that rotation (an error otherwise).
+    std::string rotation = "auto";
 };
 
 /// Parses an --accuracy-level value: "0".."4"; throws mixq::Error otherwise.

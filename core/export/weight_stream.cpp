@@ -12,8 +12,8 @@
 
 namespace mixq::exporter {
 
-RowSource::RowSource(const io::TensorStore& store, std::vector<RowSegment> segments)
-    : m_store(store), m_segments(std::move(segments)) {
+RowSource::RowSource(const io::TensorStore& store, std::vector<RowSegment> segments, const engine::Rotation* rotation)
+    : m_store(store), m_segments(std::move(segments)), m_rotation(rotation) {
     if (m_segments.empty()) fail("export", "internal error: empty row source");
     for (auto& s : m_segments) {
         const io::TensorInfo& t = m_store.info(s.tensor);
@@ -32,7 +32,18 @@ void RowSource::read(int64_t r0, int64_t n, float* out) const {
     int64_t base = 0;
     for (const auto& s : m_segments) {
         const int64_t lo = std::max(r0, base), hi = std::min(r0 + n, base + s.rows);
-        if (lo < hi) {
+        if (lo < hi && m_rotation) {
+            if (m_cached != s.tensor) {
+                const int64_t rows = m_store.info(s.tensor).shape[0];
+                engine::RowMatrix w(rows, m_cols);
+                m_store.read_rows_f32(s.tensor, 0, rows, w.data());
+                m_store.release(s.tensor);
+                m_rotated = m_rotation->transform(s.tensor, w);
+                m_cached = s.tensor;
+            }
+            std::memcpy(out + (lo - r0) * m_cols, m_rotated.data() + (s.row0 + lo - base) * m_cols,
+                        static_cast<size_t>((hi - lo) * m_cols) * sizeof(float));
+        } else if (lo < hi) {
             m_store.read_rows_f32(s.tensor, s.row0 + (lo - base), hi - lo, out + (lo - r0) * m_cols);
             m_store.release(s.tensor);
         }
@@ -63,17 +74,17 @@ QuantizedRegions quantized_layout(int64_t n, int64_t k, const quant::QuantFormat
 }
 
 QuantizedRegions reserve_quantized(ExternalDataWriter& out, int64_t n, int64_t k, const quant::QuantFormat& f,
-                                   io::DType scale_dtype, const std::string& name) {
+                                   io::DType scale_store, const std::string& name) {
     quant::check_quantizable(f, n, k);
     QuantizedRegions r = quantized_layout(n, k, f);
     r.packed = out.reserve(name, static_cast<uint64_t>(n * r.k_blocks * r.blob_size));
-    r.scales = out.reserve(name + " scales", static_cast<uint64_t>(n * r.k_blocks) * io::dtype_size(scale_dtype));
+    r.scales = out.reserve(name + " scales", static_cast<uint64_t>(n * r.k_blocks) * io::dtype_size(scale_store));
     if (r.zp_row_bytes > 0) r.zero_points = out.reserve(name + " zero points", static_cast<uint64_t>(n * r.zp_row_bytes));
     return r;
 }
 
 QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
-                                 io::DType scale_dtype, const std::string& name, const ChunkFn& tick) {
+                                 io::DType scale_dtype, io::DType scale_store, const std::string& name, const ChunkFn& tick) {
     const int64_t n = src.rows(), k = src.cols();
     quant::check_quantizable(f, n, k);
     QuantizedRegions r = quantized_layout(n, k, f);
@@ -102,9 +113,9 @@ QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, 
         if (tick) tick(rows * k);
     }
     r.packed = out.end(name);
-    // Scales are rounded to scale_dtype, so storing them in it (when 16-bit) is exact.
-    out.begin(scales.size() * io::dtype_size(scale_dtype));
-    write_as(out, scales.data(), scales.size(), scale_dtype);
+    // Scales are rounded to scale_dtype, so storing them in it (or in F32) is exact.
+    out.begin(scales.size() * io::dtype_size(scale_store));
+    write_as(out, scales.data(), scales.size(), scale_store);
     r.scales = out.end(name + " scales");
     if (!zps.empty()) r.zero_points = out.put(name + " zero points", zps.data(), zps.size());
     return r;

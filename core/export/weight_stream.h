@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/rotation.h"
 #include "core/export/external_data.h"
 #include "core/io/safetensors.h"
 #include "core/quant/quant_format.h"
@@ -21,10 +22,12 @@ struct RowSegment {
     int64_t rows = 0;    ///< rows taken
 };
 
-/// Rows [0, rows()) of the concatenation of `segments` (all with `cols` columns), as fp32.
+/// Rows [0, rows()) of the concatenation of `segments` (all with `cols` columns), as fp32. With a rotation, each
+/// tensor is read whole, rotated and norm-folded (engine::Rotation::transform, the basis a rotated plan was scored
+/// in) and kept until another tensor is read.
 class RowSource {
 public:
-    RowSource(const io::TensorStore& store, std::vector<RowSegment> segments);
+    RowSource(const io::TensorStore& store, std::vector<RowSegment> segments, const engine::Rotation* rotation = nullptr);
     int64_t rows() const { return m_rows; }
     int64_t cols() const { return m_cols; }
     /// Rows [r0, r0 + n) into out ([n, cols] row-major); drops the mapped pages of the tensors it touched.
@@ -35,6 +38,9 @@ private:
     const io::TensorStore& m_store;
     std::vector<RowSegment> m_segments;
     int64_t m_rows = 0, m_cols = 0;
+    const engine::Rotation* m_rotation = nullptr;
+    mutable std::string m_cached;     ///< tensor held rotated in m_rotated
+    mutable engine::RowMatrix m_rotated;
 };
 
 /// Called after each chunk with the number of weights processed (progress; may throw Cancelled).
@@ -56,13 +62,14 @@ struct QuantizedRegions {
 /// `n` fp32 values written as `store` (F32, or BF16/F16 rounded to nearest even), inside an open tensor of `out`.
 void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store);
 
-/// Quantizes `src` with `f` (scales rounded to `scale_dtype` and stored in it; no importance) chunk by chunk and
+/// Quantizes `src` with `f` (scales rounded to `scale_dtype`, stored as `scale_store`: the same dtype, or F32; no
+/// importance) chunk by chunk and
 /// writes packed codes, then scales, then zero points. `name` labels the tensors in errors.
 QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, const quant::QuantFormat& f,
-                                 io::DType scale_dtype, const std::string& name, const ChunkFn& tick);
+                                 io::DType scale_dtype, io::DType scale_store, const std::string& name, const ChunkFn& tick);
 /// The regions write_quantized would write for an [n, k] matrix, reserved on a counting writer (no data read).
 QuantizedRegions reserve_quantized(ExternalDataWriter& out, int64_t n, int64_t k, const quant::QuantFormat& f,
-                                   io::DType scale_dtype, const std::string& name);
+                                   io::DType scale_store, const std::string& name);
 /// Writes `src` as [N, K] in `store` (F32, or BF16/F16 rounded to nearest even: exact for weights read from a file
 /// of that dtype).
 DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, io::DType store, const std::string& name,

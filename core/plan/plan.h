@@ -39,6 +39,9 @@ struct Plan {
     double target_bits = std::nan("");  ///< the requested average (source Target), else NaN
     std::string preset;                 ///< preset name (source Preset), else ""
     int scale_bits = 16;
+    /// The weight basis the scores were computed in, and so the one the plan's formats are chosen for: "none" or
+    /// "hadamard:seed=N" (score::ScoreTable::rotation). Export writes the weights in this basis.
+    std::string rotation = "none";
     std::vector<PlannedUnit> units;      ///< in score-table order
     std::map<std::string, std::string> pins;  ///< unit name -> format name
     int normalized_overrides = 0;        ///< override entries added/changed by QKV / gate_up / tied normalization

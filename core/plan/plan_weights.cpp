@@ -10,8 +10,29 @@
 
 namespace mixq::plan {
 
+std::shared_ptr<const engine::Rotation> plan_rotation(std::shared_ptr<const io::Model> model, const Plan& plan,
+                                                      const std::string& label) {
+    if (plan.rotation == "none") return nullptr;
+    const std::string prefix = "hadamard:seed=";
+    const std::string digits = plan.rotation.rfind(prefix, 0) == 0 ? plan.rotation.substr(prefix.size()) : "";
+    if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos)
+        fail(label, "rotation '" + plan.rotation + "' is not none or hadamard:seed=N");
+    return std::make_shared<engine::Rotation>(std::move(model), std::stoull(digits));
+}
+
+engine::Transformer plan_engine(std::shared_ptr<const io::Model> model, const Plan& plan, const std::string& label) {
+    engine::EngineOptions eo;
+    eo.rotation = plan_rotation(model, plan, label);
+    return engine::Transformer(std::move(model), eo);
+}
+
 void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level) {
     check_plan_for_model(plan, model, "plan");
+    const std::string engine_rotation =
+        tf.rotation() ? "hadamard:seed=" + std::to_string(tf.rotation()->seed()) : std::string("none");
+    if (engine_rotation != plan.rotation)
+        fail("plan", "was made from scores with rotation " + plan.rotation + ", but the engine runs with rotation " +
+                         engine_rotation);
     const bool int8_activations = accuracy_level == engine::kInt8ActivationAccuracyLevel;
     for (const auto& unit : model.layout().units) {
         const PlannedUnit* pu = plan.find(unit.name);

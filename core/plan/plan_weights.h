@@ -10,7 +10,8 @@
 
 namespace mixq::plan {
 
-/// Checks that `plan` belongs to `model` (hash, tensor names, shapes), then sets on `tf` a fake-quant override
+/// Checks that `plan` belongs to `model` (hash, tensor names, shapes) and that `tf` runs in the plan's rotation
+/// (an error naming both otherwise: the formats were chosen for that basis), then sets on `tf` a fake-quant override
 /// for every member of every quantized unit: quant::fake_quantize of the engine's weight (the file's, in the
 /// engine's basis) with the unit's format, scale dtype = the model's weight dtype, no importance weighting —
 /// the same quantizer calls the exporter makes, so the engine computes the exported model. Units kept in 16-bit,
@@ -18,6 +19,13 @@ namespace mixq::plan {
 /// accuracy_level 4 also sets int8 activation blocks (the unit's block size) on every quantized unit, as an
 /// export at that accuracy level runs in ONNX Runtime; other levels compute with fp32 activations.
 void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level = 0);
+
+/// The rotation a plan's scores were computed with, for the engine (null for "none"). Throws mixq::Error naming
+/// `label` for a rotation string it does not know ("none" or "hadamard:seed=N").
+std::shared_ptr<const engine::Rotation> plan_rotation(std::shared_ptr<const io::Model> model, const Plan& plan,
+                                                      const std::string& label = "plan");
+/// An engine for evaluating `plan` on `model`: full mode, in the plan's rotation.
+engine::Transformer plan_engine(std::shared_ptr<const io::Model> model, const Plan& plan, const std::string& label = "plan");
 
 /// A plan for `model` (every layout unit, forward order, hash and path set, totals finalized) with the format
 /// `choose` returns for each unit. Source Import.

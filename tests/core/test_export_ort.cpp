@@ -21,6 +21,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "export_test_models.h"
 #include "logit_agreement.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -375,6 +376,62 @@ private slots:
         QVERIFY(ok);
         // Summed over the plans, the emulation is closer to ORT than fp32 activations are.
         QVERIFY(kl_emulated < kl_fp32);
+    }
+
+    void rotatedPlanExportsTheScoredModel() {
+        REQUIRE_ORT();
+        // A plan scored with --rotation hadamard is exported in that basis: a 16-bit export's float function is the
+        // original (unrotated) model's, and a quantized one is the rotated engine's plan (what was scored), not the
+        // unrotated weights quantized.
+        auto m = mixq_test::synthetic_export_model(m_work / "rot_model", "llama", 64, 4, 2, false, false, "none");
+        const auto& cfg = m->config();
+        plan::Plan p16 = plan::make_model_plan(*m, [](const io::QuantUnit&) { return QuantFormat::float16(); });
+        plan::Plan p4 = plan::make_model_plan(*m, mixq_test::uniform_format("int4-g32"));
+        p16.rotation = p4.rotation = "hadamard:seed=3";
+        exporter::export_onnx(*m, p16, m_work / "rot16");
+        exporter::export_onnx(*m, p4, m_work / "rot4");
+        exporter::ExportOptions none;
+        none.rotation = "none";
+        const std::string err = mixq_test::error_of([&] { exporter::export_onnx(*m, p4, m_work / "rot4-none", none); });
+        QVERIFY2(err.rfind("plan: was scored with rotation hadamard:seed=3; exporting it with --rotation none", 0) == 0,
+                 err.c_str());
+        QVERIFY(!fs::exists(m_work / "rot4-none"));
+        const json saved = json::parse(mixq_test::read_text(m_work / "rot4" / "mixq_plan.json"));
+        QCOMPARE(saved["rotation"].get<std::string>(), std::string("hadamard:seed=3"));
+        QCOMPARE(saved["export"]["rotation"].get<std::string>(), std::string("hadamard:seed=3"));
+
+        const auto ids = token_ids<int64_t>(12, cfg.vocab_size, 77);
+        const std::vector<int> ids32(ids.begin(), ids.end());
+        OrtBatch batch(m_work / "rot_runs");
+        const size_t j16 = batch.add(m_work / "rot16" / "model.onnx", {ids}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+        const size_t j4 = batch.add(m_work / "rot4" / "model.onnx", {ids}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim);
+        try {
+            batch.run(m_env);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        const int64_t V = cfg.vocab_size, T = 12;
+        engine::Transformer plain(m);
+        const auto ref_plain = plain.forward(ids32);
+        const auto got16 = batch.logits(j16), got4 = batch.logits(j4);
+        const float d16 = max_abs_diff(got16.data(), ref_plain.data(), got16.size());
+
+        engine::Transformer rotated = plan::plan_engine(m, p4);
+        plan::apply_plan_fake_quant(rotated, *m, p4, 4);
+        const auto ref_rot4 = rotated.forward(ids32);
+        plan::Plan p4_plain = p4;
+        p4_plain.rotation = "none";
+        plan::apply_plan_fake_quant(plain, *m, p4_plain, 4);
+        const auto ref_plain4 = plain.forward(ids32);
+        const float d4 = max_abs_diff(got4.data(), ref_rot4.data(), got4.size());
+        const float d4_plain = max_abs_diff(got4.data(), ref_plain4.data(), got4.size());
+        const auto agree = mixq_test::row_agreement(ref_rot4.data(), got4.data(), T, V);
+        qInfo("rotated 16-bit export vs unrotated engine: max %.2e; rotated int4 export vs rotated engine plan: max %.2e, "
+              "mean KL %.2e; vs the unrotated weights quantized: max %.2e",
+              d16, d4, agree.mean_kl, d4_plain);
+        QVERIFY(d16 <= kTolerance);
+        QVERIFY(mixq_test::logits_agree(4, d4, agree));
+        QVERIFY(d4_plain > 10 * d4 && d4_plain > 0.05f);  // the basis matters: the check can tell them apart
     }
 
     void graphOptimizationsDoNotChangeTheResult() {

@@ -12,9 +12,11 @@
 #include "core/plan/model_check.h"
 #include "core/plan/overrides.h"
 #include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 #include "core/plan/planner.h"
 #include "core/plan/synthetic_scores.h"
 #include "core/plan/unit_names.h"
+#include "test_errors.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -117,6 +119,24 @@ private slots:
         QCOMPARE(j["units"][9]["name"].get<std::string>(), std::string("layers.2.o"));
         QVERIFY(j["units"][9]["kld"].is_null());
         QCOMPARE(j["counts"]["int4"].get<int>() + j["counts"]["int8"].get<int>() + j["counts"]["float16"].get<int>(), 25);
+    }
+
+    void planInheritsTheScoresRotation() {
+        // Scores computed in a rotated basis make plans for that basis, and the plan file keeps it (the exporter
+        // and the engine then use the same basis, test_export_ort); an unknown rotation string is refused.
+        score::ScoreTable rotated = m_table;
+        rotated.rotation = "hadamard:seed=7";
+        plan::Planner pl(rotated, plan::planner_options_for(*m_model, rotated));
+        const plan::Plan p = pl.plan_for_target(6.0);
+        QCOMPARE(p.rotation, std::string("hadamard:seed=7"));
+        QCOMPARE(planner({}).plan_for_target(6.0).rotation, std::string("none"));
+        const auto dir = mixq_test::scratch("plan_io_rotation");
+        plan::save_plan(p, dir / "plan.json");
+        QCOMPARE(plan::load_plan(dir / "plan.json").rotation, std::string("hadamard:seed=7"));
+        plan::Plan bad = p;
+        bad.rotation = "givens";
+        const std::string err = mixq_test::error_of([&] { plan::plan_rotation(m_model, bad, "p.json"); });
+        QCOMPARE(QString::fromStdString(err), QString("p.json: rotation 'givens' is not none or hadamard:seed=N"));
     }
 
     void planJsonValidation() {

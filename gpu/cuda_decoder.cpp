@@ -141,6 +141,9 @@ struct CudaDecoder::Impl {
         std::string why;
         if (!cuda_available(&why, false)) throw Error(why);
         cfg = src.config();
+        if (cfg.has_sliding_window())
+            fail(src.model().dir().string(), "sliding-window attention (sliding_window " + std::to_string(cfg.sliding_window) +
+                                                 ") is not implemented by the CUDA decoder; use --device cpu");
         L = cfg.num_layers;
         H = cfg.hidden_size;
         Q = cfg.q_dim();

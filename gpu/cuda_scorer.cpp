@@ -174,6 +174,9 @@ private:
 
 void CudaScorer::setup() {
     const auto& cfg = m_model->config();
+    if (cfg.has_sliding_window())
+        fail(m_model->dir().string(), "sliding-window attention (sliding_window " + std::to_string(cfg.sliding_window) +
+                                          ") is not implemented by the CUDA scorer; use --device cpu");
     L = cfg.num_layers;
     H = cfg.hidden_size;
     V = cfg.vocab_size;

@@ -10,6 +10,15 @@
 namespace mixq::cli {
 namespace {
 
+/// "full causal" or "sliding window W on layers a, b, ...".
+std::string window_summary(const io::ModelConfig& c) {
+    if (!c.has_sliding_window()) return "full causal on every layer";
+    std::string layers;
+    for (int i = 0; i < c.num_layers; ++i)
+        if (c.window(i) > 0) layers += (layers.empty() ? "" : ",") + std::to_string(i);
+    return "sliding window " + std::to_string(c.sliding_window) + " keys on layers " + layers + ", full causal elsewhere";
+}
+
 int run_info(const Args& args) {
     args.allow_only({"--json"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
@@ -37,6 +46,19 @@ int run_info(const Args& args) {
     j["attention_bias"] = c.attention_bias;
     j["qk_norm"] = c.qk_norm;
     j["weight_bytes"] = model->weights().total_bytes();
+    j["config_dtype"] = c.torch_dtype;
+    j["tie_word_embeddings"] = c.tie_word_embeddings;
+    j["rope_scaling_factor"] = c.rope_scaling.factor;
+    j["eos_token_ids"] = c.eos_token_ids;
+    j["bos_token_ids"] = c.bos_token_ids;
+    j["sliding_window"] = c.sliding_window;
+    nlohmann::json windows = nlohmann::json::array();
+    for (int i = 0; i < c.num_layers; ++i) windows.push_back(c.window(i));
+    j["layer_windows"] = windows;
+    j["sources"] = c.sources;
+    nlohmann::json ignored = nlohmann::json::array();
+    for (const auto& ig : L.ignored) ignored.push_back({{"tensor", ig.tensor}, {"reason", ig.reason}});
+    j["ignored_tensors"] = ignored;
     nlohmann::json lin = nlohmann::json::array();
     for (const auto& t : L.linears)
         lin.push_back({{"name", t.name}, {"role", io::linear_role_name(t.role)}, {"layer", t.layer},
@@ -61,9 +83,28 @@ int run_info(const Args& args) {
               << "parameters:   " << model->parameter_count() << " (" << io::dtype_name(model->weight_dtype()) << ", "
               << model->weights().total_bytes() << " bytes)\n"
               << "rope:         theta " << c.rope_theta << ", scaling " << c.rope_scaling.type << "\n"
+              << "attention:    " << window_summary(c) << "\n"
               << "tied embeddings: " << (L.tied_embeddings ? "yes" : "no") << ", packed qkv: "
               << (L.packed_qkv ? "yes" : "no") << ", fused gate_up: " << (L.fused_gate_up ? "yes" : "no") << "\n"
-              << "linear layers (" << L.linears.size() << "):\n";
+              << "effective config (value <- where it came from in config.json):\n";
+    auto src = [&](const char* k) { return c.sources.count(k) ? c.sources.at(k) : std::string("?"); };
+    std::cout << "  rope_theta = " << c.rope_theta << "  <- " << src("rope_theta") << "\n"
+              << "  rope_type = " << (c.rope_scaling.type == "none" ? "default" : c.rope_scaling.type) << "  <- "
+              << src("rope_type") << "\n"
+              << "  head_dim = " << c.head_dim << "  <- " << src("head_dim") << "\n"
+              << "  num_key_value_heads = " << c.num_kv_heads << "  <- " << src("num_key_value_heads") << "\n"
+              << "  dtype = " << (c.torch_dtype.empty() ? "-" : c.torch_dtype) << "  <- " << src("dtype") << "\n"
+              << "  tie_word_embeddings = " << (c.tie_word_embeddings ? "true" : "false") << "  <- "
+              << src("tie_word_embeddings") << "\n"
+              << "  attention_bias = " << (c.attention_bias ? "true" : "false") << "  <- " << src("attention_bias") << "\n";
+    if (c.sources.count("sliding_window"))
+        std::cout << "  sliding_window = " << c.sliding_window << "  <- " << src("sliding_window") << "; layers: "
+                  << src("sliding_layers") << "\n";
+    std::cout << "  eos_token_id = ";
+    for (size_t i = 0; i < c.eos_token_ids.size(); ++i) std::cout << (i ? "," : "") << c.eos_token_ids[i];
+    std::cout << "\n";
+    for (const auto& ig : L.ignored) std::cout << "ignored tensor: " << ig.tensor << " (" << ig.reason << ")\n";
+    std::cout << "linear layers (" << L.linears.size() << "):\n";
     for (const auto& t : L.linears)
         std::cout << "  " << t.name << "  [" << t.out_features << ", " << t.in_features << "]\n";
     return 0;

@@ -285,18 +285,20 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
 
     RowMatrix attn(T, nh * d);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const int window = c.window(layer);  // sliding window: keys (p - window, p] (0: all keys <= p)
 #pragma omp parallel for schedule(static) if (T * total * nh > 32768)
     for (int h = 0; h < nh; ++h) {
         const int g = h / group;
         RowMatrix scores = (q.middleCols(h * d, d) * K->block(0, g * d, total, d).transpose()) * scale;  // [T, total]
         for (int t = 0; t < T; ++t) {
-            const int limit = (cache ? pos0 : 0) + t;  // causal: key j visible iff j <= limit
+            const int limit = (cache ? pos0 : 0) + t;  // causal: key j visible iff first <= j <= limit
+            const int first = window > 0 ? std::max(0, limit - window + 1) : 0;
             auto row = scores.row(t);
             float mx = -INFINITY;
-            for (int j = 0; j <= limit; ++j) mx = std::max(mx, row(j));
+            for (int j = first; j <= limit; ++j) mx = std::max(mx, row(j));
             float sum = 0.0f;
             for (int j = 0; j < total; ++j) {
-                const float e = j <= limit ? std::exp(row(j) - mx) : 0.0f;
+                const float e = j >= first && j <= limit ? std::exp(row(j) - mx) : 0.0f;
                 row(j) = e;
                 sum += e;
             }

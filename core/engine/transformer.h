@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Transformer: the CPU reference decoder with Hugging Face Llama/Mistral/Qwen2/Qwen3 semantics (fp32 math from
-// BF16/F16/F32 weights): RMSNorm, rotate_half RoPE, GQA, SiLU-gated MLP, q/k/v bias, q/k norm, tied or separate
+// BF16/F16/F32 weights): RMSNorm, rotate_half RoPE, GQA with per-layer sliding window, SiLU-gated MLP, q/k/v bias,
+// q/k norm, tied or separate
 // lm_head; batched prefill and incremental decode with a KV cache. Weights come from the memory-mapped model;
 // any linear (or the embedding table) can be replaced per tensor by an override (fake-quant weights, a plan).
 // Staged calls (embed / run_layer / logits) let the scorer start a pass at any decoder layer.

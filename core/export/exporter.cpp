@@ -545,7 +545,10 @@ private:
         GraphBuilder::attr(g, "num_heads", int64_t(c.num_heads));
         GraphBuilder::attr(g, "kv_num_heads", int64_t(c.num_kv_heads));
         GraphBuilder::attr(g, "scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim))));
-        GraphBuilder::attr(g, "local_window_size", int64_t(-1));
+        // ORT's GroupQueryAttention (CPU, 1.30) lets a query see local_window_size keys, itself included: the
+        // same as transformers' sliding_window, and what ORT GenAI's builder writes (local_window_size =
+        // sliding_window). -1: full causal attention.
+        GraphBuilder::attr(g, "local_window_size", int64_t(c.window(i) > 0 ? c.window(i) : -1));
         GraphBuilder::attr(g, "softcap", 0.0f);
         GraphBuilder::attr(g, "do_rotary", int64_t(1));
         GraphBuilder::attr(g, "rotary_interleaved", int64_t(0));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/tensor_ledger.h"
 
 namespace mixq::io {
 namespace fs = std::filesystem;
@@ -43,8 +44,10 @@ const char* unit_kind_name(UnitKind k) {
 
 namespace {
 
-void expect_shape(const TensorStore& w, const std::string& name, std::vector<int64_t> shape, const std::string& dir) {
+void expect_shape(const TensorStore& w, const std::string& name, std::vector<int64_t> shape, const std::string& dir,
+                  TensorLedger& ledger) {
     if (!w.has(name)) fail(dir, "tensor '" + name + "' is missing from the safetensors files");
+    ledger.take(name);
     const auto& info = w.info(name);
     if (info.shape != shape) {
         auto str = [](const std::vector<int64_t>& s) {
@@ -52,7 +55,7 @@ void expect_shape(const TensorStore& w, const std::string& name, std::vector<int
             for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
             return o + "]";
         };
-        fail(dir, "tensor '" + name + "' has shape " + str(info.shape) + ", config.json implies " + str(shape));
+        fail(ledger.file_of(name), "tensor '" + name + "' has shape " + str(info.shape) + ", config.json implies " + str(shape));
     }
 }
 
@@ -80,53 +83,85 @@ std::shared_ptr<Model> Model::open(const fs::path& dir_in) {
     const TensorStore& w = *m->m_weights;
     const std::string d = dir.string();
     const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, Q = c.q_dim(), KV = c.kv_dim();
+    const std::string cfg_path = (dir / "config.json").string();
+    TensorLedger ledger(w, cfg_path);
 
-    expect_shape(w, TensorNames::embed(), {V, H}, d);
-    expect_shape(w, TensorNames::final_norm(), {H}, d);
+    expect_shape(w, TensorNames::embed(), {V, H}, d, ledger);
+    expect_shape(w, TensorNames::final_norm(), {H}, d, ledger);
     m->m_weight_dtype = w.info(TensorNames::embed()).dtype;
+    if (!c.torch_dtype.empty()) {
+        const std::string file_dtype = m->m_weight_dtype == DType::BF16 ? "bfloat16"
+                                       : m->m_weight_dtype == DType::F16 ? "float16" : "float32";
+        if (file_dtype != c.torch_dtype)
+            fail(ledger.file_of(TensorNames::embed()), "tensor '" + TensorNames::embed() + "' is " +
+                                                           dtype_name(m->m_weight_dtype) + " but " + cfg_path + " has " +
+                                                           c.sources.at("dtype") + " '" + c.torch_dtype + "'");
+    }
     ModelLayout& L = m->m_layout;
     L.packed_qkv = w.has(TensorNames::qkv(0));
     L.fused_gate_up = w.has(TensorNames::gate_up(0));
-    L.tied_embeddings = !w.has(TensorNames::lm_head());
-    if (!L.tied_embeddings) expect_shape(w, TensorNames::lm_head(), {V, H}, d);
+    // Tying follows tie_word_embeddings, as in transformers: a tied model's lm_head tensor is ignored (and said so),
+    // an untied model without one is refused.
+    L.tied_embeddings = c.tie_word_embeddings;
+    if (L.tied_embeddings && w.has(TensorNames::lm_head())) {
+        ledger.take(TensorNames::lm_head());
+        L.ignored.push_back({TensorNames::lm_head(), "tie_word_embeddings is true (" + c.sources.at("tie_word_embeddings") +
+                                                         "): the embedding table is the lm_head, as in transformers"});
+    }
+    if (!L.tied_embeddings) {
+        if (!w.has(TensorNames::lm_head()))
+            fail(cfg_path, "tie_word_embeddings is false (" + c.sources.at("tie_word_embeddings") +
+                               ") but tensor 'lm_head.weight' is missing from the safetensors files");
+        expect_shape(w, TensorNames::lm_head(), {V, H}, d, ledger);
+    }
+    // Old checkpoints carry RoPE's inv_freq buffers; transformers recomputes them from the config and ignores these.
+    for (const auto& t : w.tensors()) {
+        const std::string suffix = "rotary_emb.inv_freq";
+        if (t.name.size() >= suffix.size() && t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            ledger.take(t.name);
+            L.ignored.push_back({t.name, "RoPE buffer: recomputed from config.json, as transformers does"});
+        }
+    }
 
     for (int i = 0; i < c.num_layers; ++i) {
-        expect_shape(w, TensorNames::input_norm(i), {H}, d);
-        expect_shape(w, TensorNames::post_norm(i), {H}, d);
+        expect_shape(w, TensorNames::input_norm(i), {H}, d, ledger);
+        expect_shape(w, TensorNames::post_norm(i), {H}, d, ledger);
         QuantUnit qkv{"layers." + std::to_string(i) + ".qkv", UnitKind::QKV, i, {}};
         if (L.packed_qkv) {
-            expect_shape(w, TensorNames::qkv(i), {Q + 2 * KV, H}, d);
+            expect_shape(w, TensorNames::qkv(i), {Q + 2 * KV, H}, d, ledger);
             qkv.members.push_back(linear(TensorNames::qkv(i), LinearRole::QKV, i, Q + 2 * KV, H));
         } else {
-            expect_shape(w, TensorNames::q(i), {Q, H}, d);
-            expect_shape(w, TensorNames::k(i), {KV, H}, d);
-            expect_shape(w, TensorNames::v(i), {KV, H}, d);
+            expect_shape(w, TensorNames::q(i), {Q, H}, d, ledger);
+            expect_shape(w, TensorNames::k(i), {KV, H}, d, ledger);
+            expect_shape(w, TensorNames::v(i), {KV, H}, d, ledger);
             qkv.members.push_back(linear(TensorNames::q(i), LinearRole::Q, i, Q, H));
             qkv.members.push_back(linear(TensorNames::k(i), LinearRole::K, i, KV, H));
             qkv.members.push_back(linear(TensorNames::v(i), LinearRole::V, i, KV, H));
         }
-        if (c.attention_bias && !L.packed_qkv) {
-            expect_shape(w, TensorNames::q_bias(i), {Q}, d);
-            expect_shape(w, TensorNames::k_bias(i), {KV}, d);
-            expect_shape(w, TensorNames::v_bias(i), {KV}, d);
+        if (c.attention_bias && L.packed_qkv) {
+            expect_shape(w, TensorNames::layer(i, "self_attn.qkv_proj.bias"), {Q + 2 * KV}, d, ledger);
+        } else if (c.attention_bias) {
+            expect_shape(w, TensorNames::q_bias(i), {Q}, d, ledger);
+            expect_shape(w, TensorNames::k_bias(i), {KV}, d, ledger);
+            expect_shape(w, TensorNames::v_bias(i), {KV}, d, ledger);
         }
         if (c.qk_norm) {
-            expect_shape(w, TensorNames::q_norm(i), {c.head_dim}, d);
-            expect_shape(w, TensorNames::k_norm(i), {c.head_dim}, d);
+            expect_shape(w, TensorNames::q_norm(i), {c.head_dim}, d, ledger);
+            expect_shape(w, TensorNames::k_norm(i), {c.head_dim}, d, ledger);
         }
-        expect_shape(w, TensorNames::o(i), {H, Q}, d);
+        expect_shape(w, TensorNames::o(i), {H, Q}, d, ledger);
         QuantUnit o{"layers." + std::to_string(i) + ".o", UnitKind::O, i, {linear(TensorNames::o(i), LinearRole::O, i, H, Q)}};
         QuantUnit gu{"layers." + std::to_string(i) + ".gate_up", UnitKind::GateUp, i, {}};
         if (L.fused_gate_up) {
-            expect_shape(w, TensorNames::gate_up(i), {2 * I, H}, d);
+            expect_shape(w, TensorNames::gate_up(i), {2 * I, H}, d, ledger);
             gu.members.push_back(linear(TensorNames::gate_up(i), LinearRole::GateUp, i, 2 * I, H));
         } else {
-            expect_shape(w, TensorNames::gate(i), {I, H}, d);
-            expect_shape(w, TensorNames::up(i), {I, H}, d);
+            expect_shape(w, TensorNames::gate(i), {I, H}, d, ledger);
+            expect_shape(w, TensorNames::up(i), {I, H}, d, ledger);
             gu.members.push_back(linear(TensorNames::gate(i), LinearRole::Gate, i, I, H));
             gu.members.push_back(linear(TensorNames::up(i), LinearRole::Up, i, I, H));
         }
-        expect_shape(w, TensorNames::down(i), {H, I}, d);
+        expect_shape(w, TensorNames::down(i), {H, I}, d, ledger);
         QuantUnit down{"layers." + std::to_string(i) + ".down", UnitKind::Down, i,
                        {linear(TensorNames::down(i), LinearRole::Down, i, H, I)}};
         for (auto* u : {&qkv, &o, &gu, &down}) {
@@ -145,12 +180,14 @@ std::shared_ptr<Model> Model::open(const fs::path& dir_in) {
         L.units.insert(L.units.begin(), QuantUnit{"embed_tokens", UnitKind::Embedding, -1, {embed}});
         L.units.push_back(QuantUnit{"lm_head", UnitKind::LmHead, -1, {head}});
     }
+    ledger.check_all_taken(c);
     return m;
 }
 
 int64_t Model::parameter_count() const {
     int64_t n = 0;
     for (const auto& t : m_weights->tensors()) n += t.numel();
+    for (const auto& ig : m_layout.ignored) n -= m_weights->info(ig.tensor).numel();  // not part of the model
     return n;
 }
 

@@ -2,6 +2,7 @@
 // ModelConfig: the decoder hyper-parameters read from a Hugging Face config.json (llama, mistral, qwen2, qwen3).
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,17 +34,35 @@ struct ModelConfig {
     std::vector<int> bos_token_ids;
     std::vector<int> eos_token_ids;
     int max_position_embeddings = 2048;
-    std::string torch_dtype;
+    std::string torch_dtype;  ///< "dtype" (transformers 5) or "torch_dtype" (transformers 4); "" when absent
     std::string hidden_act = "silu";
+    /// Sliding-window attention as transformers applies it: a sliding layer's query at position p sees the keys
+    /// at positions (p - sliding_window, p] (itself and sliding_window - 1 before it). 0: no sliding window.
+    int sliding_window = 0;
+    std::vector<bool> sliding_layers;  ///< per decoder layer: true when it uses the window (empty: none does)
+    /// Where each effective value came from, e.g. "rope_theta" -> "rope_parameters.rope_theta" or
+    /// "default (transformers' Qwen3Config)"; shown by `mixq info`.
+    std::map<std::string, std::string> sources;
 
     int q_dim() const { return num_heads * head_dim; }
     int kv_dim() const { return num_kv_heads * head_dim; }
+    /// Keys a query of `layer` attends to (itself included), 0 for full causal attention.
+    int window(int layer) const {
+        return layer >= 0 && layer < static_cast<int>(sliding_layers.size()) && sliding_layers[layer] ? sliding_window : 0;
+    }
+    bool has_sliding_window() const {
+        for (int i = 0; i < num_layers; ++i)
+            if (window(i) > 0) return true;
+        return false;
+    }
 };
 
 /// Supported model_type values, for error messages.
 const std::vector<std::string>& supported_model_types();
 
-/// Parses config.json text. Errors are "<label>: <problem>" (missing key, unknown model_type, bad sizes).
+/// Parses config.json text (transformers 4 and 5 layouts). Every key is either read, known to leave the function
+/// unchanged, or refused; wrong types and out-of-range values are refused. Errors are "<label>: <problem>" naming
+/// the key and the value.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& label);
 /// Reads and parses a config.json file.
 ModelConfig load_model_config(const std::filesystem::path& path);

@@ -71,6 +71,12 @@ struct ModelLayout {
     bool tied_embeddings = false;  ///< lm_head reads the embedding table
     std::vector<LinearTensor> linears;  ///< every linear weight, in forward order (lm_head last)
     std::vector<QuantUnit> units;       ///< scoring / planning units in forward order
+    /// Tensors in the files that transformers does not use either, with the reason (e.g. lm_head.weight when
+    /// tie_word_embeddings is true: the embedding table wins, as in transformers). Shown by `mixq info`.
+    struct Ignored {
+        std::string tensor, reason;
+    };
+    std::vector<Ignored> ignored;
 };
 
 }  // namespace mixq::io

@@ -11,6 +11,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/json_read.h"
 
 namespace mixq::io {
 namespace fs = std::filesystem;
@@ -70,18 +71,17 @@ std::vector<TensorInfo> parse_safetensors_header(const uint8_t* bytes, size_t si
         if (!t["shape"].is_array()) fail(file, "tensor '" + name + "': shape is not an array");
         unsigned __int128 numel = 1;
         for (const auto& d : t["shape"]) {
-            if (!d.is_number_integer() || d.get<int64_t>() < 0)
+            if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() < 0))
                 fail(file, "tensor '" + name + "': shape has a negative or non-integer dimension");
-            info.shape.push_back(d.get<int64_t>());
+            info.shape.push_back(json_int(d, 0, int64_t(1) << 62, file, "tensor '" + name + "' shape"));
             numel *= static_cast<uint64_t>(info.shape.back());
             if (numel > (static_cast<unsigned __int128>(1) << 62)) fail(file, "tensor '" + name + "': shape is too large");
         }
         const auto& offs = t["data_offsets"];
-        if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
-            if (!(offs.is_array() && offs.size() == 2 && offs[0].is_number_integer() && offs[1].is_number_integer() &&
-                  offs[0].get<int64_t>() >= 0 && offs[1].get<int64_t>() >= 0))
-                fail(file, "tensor '" + name + "': data_offsets must be two non-negative integers");
-        const uint64_t b = offs[0].get<uint64_t>(), e = offs[1].get<uint64_t>();
+        if (!offs.is_array() || offs.size() != 2)
+            fail(file, "tensor '" + name + "': data_offsets must be two non-negative integers");
+        const uint64_t b = static_cast<uint64_t>(json_int(offs[0], 0, INT64_MAX, file, name + ".data_offsets[0]"));
+        const uint64_t e = static_cast<uint64_t>(json_int(offs[1], 0, INT64_MAX, file, name + ".data_offsets[1]"));
         if (e < b) fail(file, "tensor '" + name + "': data_offsets end before they begin");
         if (e > data_size)
             fail(file, "tensor '" + name + "': data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
@@ -100,8 +100,15 @@ std::vector<TensorInfo> parse_safetensors_header(const uint8_t* bytes, size_t si
     for (const auto& [b, e] : ranges) {
         if (b == e) continue;  // zero-size tensors occupy no bytes
         if (b < prev_end) fail(file, "tensor data ranges overlap at byte " + std::to_string(b));
+        // The format has no holes (as the reference implementation checks): unread bytes are refused.
+        if (b > prev_end)
+            fail(file, "data section bytes [" + std::to_string(prev_end) + ", " + std::to_string(b) +
+                           ") belong to no tensor");
         prev_end = e;
     }
+    if (prev_end != data_size)
+        fail(file, std::to_string(data_size - prev_end) + " bytes after the last tensor (data section is " +
+                       std::to_string(data_size) + " bytes, tensors end at " + std::to_string(prev_end) + ")");
     return out;
 }
 
@@ -118,10 +125,15 @@ void TensorStore::add_file(const fs::path& path, const std::vector<std::string>*
         m_index[t.name] = m_tensors.size();
         m_tensors.push_back(std::move(t));
     }
-    if (expected)
+    if (expected) {
         for (const auto& n : *expected)
             if (!present.count(n))
                 fail(path.string(), "index lists tensor '" + n + "' in this shard but the shard does not hold it");
+        const std::set<std::string> listed(expected->begin(), expected->end());
+        for (const auto& n : present)
+            if (!listed.count(n))
+                fail(path.string(), "tensor '" + n + "' is in this shard but model.safetensors.index.json does not list it here");
+    }
     m_files.push_back(std::move(mf));
     m_paths.push_back(path);
 }

@@ -63,6 +63,7 @@ std::vector<Planned> plan_tensors(const SyntheticSpec& s) {
         t.push_back({TensorNames::input_norm(i), {H}, true});
         if (s.packed_qkv) {
             t.push_back({TensorNames::qkv(i), {Q + 2 * KV, H}});
+            if (c.attention_bias) t.push_back({TensorNames::layer(i, "self_attn.qkv_proj.bias"), {Q + 2 * KV}});
         } else {
             t.push_back({TensorNames::q(i), {Q, H}});
             t.push_back({TensorNames::k(i), {KV, H}});
@@ -138,7 +139,9 @@ int64_t write_synthetic_model(const fs::path& dir, const SyntheticSpec& spec) {
     const auto tensors = plan_tensors(spec);
     AtomicDirectory out(dir);
     const fs::path tmp = out.temp_dir();
-    write_file_atomic(tmp / "config.json", model_config_to_json(spec.config));
+    ModelConfig cfg = spec.config;  // config.json names the dtype the weights are written in
+    cfg.torch_dtype = spec.dtype == DType::BF16 ? "bfloat16" : spec.dtype == DType::F16 ? "float16" : "float32";
+    write_file_atomic(tmp / "config.json", model_config_to_json(cfg));
     const fs::path demo = demo_model_path();
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
         if (fs::exists(demo / f)) copy_file_into(demo / f, tmp / f);

@@ -4,6 +4,9 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <nlohmann/json.hpp>
+
+#include "core/io/safetensors.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -15,7 +18,7 @@ struct Run {
     QString out, err;
 };
 
-Run mixq(const QStringList& args) {
+Run run_cli(const QStringList& args) {
     QProcess p;
     p.start(MIXQ_CLI_EXE, args);
     p.waitForFinished(120000);
@@ -89,13 +92,61 @@ private slots:
         row("config/unknown_model_type", false, {"config.json", "gpt-frobnicator", "not supported"});
         row("config/missing_key", false, {"config.json", "missing key 'num_hidden_layers'"});
         row("config/not_json", false, {"config.json", "not valid JSON"});
+        // Issue 22: checkpoint and config disagree; wrong-typed or out-of-range values (never a default).
+        row("config/untied_no_lm_head", false, {"config.json", "tie_word_embeddings is false", "lm_head.weight", "missing"});
+        row("config/fewer_layers", false, {"model.safetensors", "model.layers.5.", "layer 5", "num_hidden_layers 5"});
+        row("config/tie_as_string", false, {"config.json", "tie_word_embeddings", "\"false\""});
+        row("config/hidden_act_list", false, {"config.json", "hidden_act", "[\"silu\"]"});
+        row("config/huge_integer", false, {"config.json", "num_hidden_layers", "8.9e+97"});
+        row("config/huge_eos_id", false, {"config.json", "eos_token_id[1]", "1e+20"});
+        row("config/dtype_disagrees", false, {"model.safetensors", "model.embed_tokens.weight", "BF16", "float16"});
+        row("safetensors/bias_without_attention_bias", false,
+            {"extra.safetensors", "model.layers.0.self_attn.q_proj.bias", "attention_bias false"});
+        row("safetensors/extra_layer", false, {"extra.safetensors", "model.layers.6.input_layernorm.weight", "num_hidden_layers 6"});
+        row("safetensors/unexpected_tensor", false, {"extra.safetensors", "model.layers.0.self_attn.rotary_scale", "unexpected"});
+        row("safetensors/unlisted_in_shard", false, {"model.safetensors", "model.norm.weight", "does not list"});
+        row("safetensors/trailing_bytes", false, {"a-tail.safetensors", "16 bytes after the last tensor"});
+        // Issue 18: fields that change the computation and MixQ does not implement are refused, never ignored.
+        row("config/unknown_rope_type", false, {"config.json", "rope_parameters.rope_type", "yarn"});
+        row("config/partial_rotary", false, {"config.json", "partial_rotary_factor", "0.5"});
+        row("config/mlp_bias_true", false, {"config.json", "mlp_bias"});
+        row("config/unknown_key", false, {"config.json", "quantization_config", "gptq"});
+        row("config/rope_theta_disagrees", false, {"config.json", "rope_theta", "10000", "500000"});
     }
     void modelFolders() {
         QFETCH(QString, overlay);
         QFETCH(bool, sharded);
         QFETCH(QStringList, fragments);
         const auto dir = model_with(overlay.toStdString().substr(overlay.indexOf('/') + 1), bad() / overlay.toStdString(), sharded);
-        check_error(mixq({"info", q(dir)}), fragments);
+        check_error(run_cli({"info", q(dir)}), fragments);
+        // The same refusal from a command that writes: nothing is written.
+        const auto out = mixq_test::scratch("bad_out_" + overlay.toStdString().substr(overlay.indexOf('/') + 1));
+        check_error(run_cli({"logits", q(dir), "--ids", "1,2", "--out", q(out / "l.f32")}), fragments);
+        check_empty(out);
+    }
+
+    void tiedModelWithLmHead() {
+        // tie_word_embeddings true and a different lm_head.weight in the files: transformers ties (the embedding
+        // table is the lm_head), so MixQ does too, and `mixq info` says the tensor is ignored.
+        const auto dir = model_with("tied_lm_head", {});
+        std::vector<uint8_t> bytes(1024 * 128 * 2, 0);
+        mixq::io::write_safetensors(dir / "head.safetensors", {{"lm_head.weight", mixq::io::DType::BF16, {1024, 128}, bytes}});
+        auto names = mixq::io::TensorStore::open_file(dir / "model.safetensors")->names();
+        nlohmann::json wm;
+        for (const auto& n : names) wm[n] = "model.safetensors";
+        wm["lm_head.weight"] = "head.safetensors";
+        std::ofstream(dir / "model.safetensors.index.json") << nlohmann::json({{"weight_map", wm}}).dump();
+        const Run info = run_cli({"info", q(dir)});
+        QVERIFY2(info.code == 0, qPrintable(info.err));
+        QVERIFY2(info.out.contains("ignored tensor: lm_head.weight") && info.out.contains("tie_word_embeddings is true"),
+                 qPrintable(info.out));
+        // The logits are the demo model's (tied), not those of the all-zero lm_head.
+        const auto out = mixq_test::scratch("tied_lm_head_out");
+        QCOMPARE(run_cli({"logits", q(dir), "--ids", "5,6", "--out", q(out / "a.f32")}).code, 0);
+        QCOMPARE(run_cli({"logits", q(mixq_test::demo_model()), "--ids", "5,6", "--out", q(out / "b.f32")}).code, 0);
+        const std::string a = mixq_test::read_text(out / "a.f32"), b = mixq_test::read_text(out / "b.f32");
+        QCOMPARE(a.size(), size_t(2 * 1024 * 4));
+        QVERIFY(a == b);
     }
 
     void tokenizerFiles_data() {
@@ -108,19 +159,19 @@ private slots:
         QFETCH(QString, overlay);
         QFETCH(QStringList, fragments);
         const auto dir = model_with("tok_" + overlay.mid(10).toStdString(), bad() / overlay.toStdString());
-        check_error(mixq({"tokenize", q(dir), "--text", "hello"}), fragments);
+        check_error(run_cli({"tokenize", q(dir), "--text", "hello"}), fragments);
     }
 
     void planAndScores() {
         const auto out = mixq_test::scratch("bad_plan_out");
         const QString demo = q(mixq_test::demo_model());
-        check_error(mixq({"export", demo, "--plan", q(bad() / "plan/other_model/plan.json"), "--out", q(out / "exp")}), {"plan", "72a03be08978abd1"});
-        check_error(mixq({"export", demo, "--plan", q(bad() / "plan/malformed/plan.json"), "--out", q(out / "exp")}), {"plan.json", "not valid JSON"});
-        check_error(mixq({"export", demo, "--plan", q(bad() / "plan/unknown_format/plan.json"), "--out", q(out / "exp")}), {"plan.json", "int3-g7"});
-        check_error(mixq({"logits", demo, "--ids", "1,2", "--plan", q(bad() / "plan/malformed/plan.json"), "--out", q(out / "l.f32")}), {"plan.json"});
-        check_error(mixq({"plan", demo, "--scores", q(bad() / "scores/other_model/scores.json"), "--target-bits", "5", "--out", q(out / "p.json")}),
+        check_error(run_cli({"export", demo, "--plan", q(bad() / "plan/other_model/plan.json"), "--out", q(out / "exp")}), {"plan", "72a03be08978abd1"});
+        check_error(run_cli({"export", demo, "--plan", q(bad() / "plan/malformed/plan.json"), "--out", q(out / "exp")}), {"plan.json", "not valid JSON"});
+        check_error(run_cli({"export", demo, "--plan", q(bad() / "plan/unknown_format/plan.json"), "--out", q(out / "exp")}), {"plan.json", "int3-g7"});
+        check_error(run_cli({"logits", demo, "--ids", "1,2", "--plan", q(bad() / "plan/malformed/plan.json"), "--out", q(out / "l.f32")}), {"plan.json"});
+        check_error(run_cli({"plan", demo, "--scores", q(bad() / "scores/other_model/scores.json"), "--target-bits", "5", "--out", q(out / "p.json")}),
                     {"scores.json", "re-run mixq score"});
-        check_error(mixq({"plan", demo, "--scores", q(bad() / "scores/malformed/scores.json"), "--target-bits", "5", "--out", q(out / "p.json")}),
+        check_error(run_cli({"plan", demo, "--scores", q(bad() / "scores/malformed/scores.json"), "--target-bits", "5", "--out", q(out / "p.json")}),
                     {"scores.json", "not valid JSON"});
         check_empty(out);
     }
@@ -128,21 +179,21 @@ private slots:
     void evalData() {
         const auto out = mixq_test::scratch("bad_eval_out");
         const QString demo = q(mixq_test::demo_model()), res = q(out / "r.json");
-        check_error(mixq({"eval", demo, "--mmlu", q(bad() / "mmlu/three_choices"), "--no-baseline", "--out", res}), {"three_choices_test.csv:1", "expected 6 fields"});
-        check_error(mixq({"eval", demo, "--mmlu", q(bad() / "mmlu/unterminated_quote"), "--no-baseline", "--out", res}), {"unterminated_test.csv", "unterminated quoted field"});
-        check_error(mixq({"eval", demo, "--piqa", q(bad() / "piqa/labels_short"), "--no-baseline", "--out", res}), {"valid-labels.lst", "1 labels for 2 items"});
-        check_error(mixq({"eval", demo, "--piqa", q(bad() / "piqa/bad_line"), "--no-baseline", "--out", res}), {"valid.jsonl:2", "malformed JSON"});
+        check_error(run_cli({"eval", demo, "--mmlu", q(bad() / "mmlu/three_choices"), "--no-baseline", "--out", res}), {"three_choices_test.csv:1", "expected 6 fields"});
+        check_error(run_cli({"eval", demo, "--mmlu", q(bad() / "mmlu/unterminated_quote"), "--no-baseline", "--out", res}), {"unterminated_test.csv", "unterminated quoted field"});
+        check_error(run_cli({"eval", demo, "--piqa", q(bad() / "piqa/labels_short"), "--no-baseline", "--out", res}), {"valid-labels.lst", "1 labels for 2 items"});
+        check_error(run_cli({"eval", demo, "--piqa", q(bad() / "piqa/bad_line"), "--no-baseline", "--out", res}), {"valid.jsonl:2", "malformed JSON"});
         check_empty(out);
     }
 
     void calibrationAndIds() {
         const auto out = mixq_test::scratch("bad_calib_out");
         const QString demo = q(mixq_test::demo_model());
-        check_error(mixq({"score", demo, "--out", q(out / "s.json"), "--calib", q(bad() / "calib/empty.txt"), "--quiet"}), {"empty.txt", "empty"});
-        check_error(mixq({"generate", demo, "--ids", "1,99999", "-n", "2"}), {"99999", "outside the vocabulary"});
-        check_error(mixq({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"});
+        check_error(run_cli({"score", demo, "--out", q(out / "s.json"), "--calib", q(bad() / "calib/empty.txt"), "--quiet"}), {"empty.txt", "empty"});
+        check_error(run_cli({"generate", demo, "--ids", "1,99999", "-n", "2"}), {"99999", "outside the vocabulary"});
+        check_error(run_cli({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"});
         check_empty(out);
-        const bool ok = is_error(mixq({"ppl", demo, "--text", q(bad() / "calib/empty.txt")}), {"empty.txt"});
+        const bool ok = is_error(run_cli({"ppl", demo, "--text", q(bad() / "calib/empty.txt")}), {"empty.txt"});
         QVERIFY(ok);
     }
 
@@ -161,21 +212,21 @@ private slots:
         }
         const auto out = mixq_test::scratch("bad_nan_out");
         const QString m = q(dir);
-        const Run s = mixq({"score", m, "--out", q(out / "s.json"), "--samples", "1", "--seq-len", "8", "--quiet"});
+        const Run s = run_cli({"score", m, "--out", q(out / "s.json"), "--samples", "1", "--seq-len", "8", "--quiet"});
         QCOMPARE(s.code, 1);
         check_empty(out);
         // export: a plan for this model is the demo plan with the hash the CLI reports for the patched model
         const auto work = mixq_test::scratch("bad_nan_plan");
         const QString demo = q(mixq_test::demo_model());
-        QCOMPARE(mixq({"score", demo, "--out", q(work / "s.json"), "--samples", "1", "--seq-len", "16", "--quiet"}).code, 0);
-        QCOMPARE(mixq({"plan", demo, "--scores", q(work / "s.json"), "--target-bits", "5", "--out", q(work / "p.json")}).code, 0);
-        const Run h = mixq({"export", m, "--plan", q(work / "p.json"), "--out", q(out / "exp")});
+        QCOMPARE(run_cli({"score", demo, "--out", q(work / "s.json"), "--samples", "1", "--seq-len", "16", "--quiet"}).code, 0);
+        QCOMPARE(run_cli({"plan", demo, "--scores", q(work / "s.json"), "--target-bits", "5", "--out", q(work / "p.json")}).code, 0);
+        const Run h = run_cli({"export", m, "--plan", q(work / "p.json"), "--out", q(out / "exp")});
         const QString hash = h.err.trimmed().section("has hash ", 1).trimmed();
         QCOMPARE(hash.size(), 16);
         QString plan = QString::fromStdString(mixq_test::read_text(work / "p.json"));
         plan.replace("72a03be08978abd1", hash);
         std::ofstream(work / "p2.json") << plan.toStdString();
-        Run e = mixq({"export", m, "--plan", q(work / "p2.json"), "--out", q(out / "exp")});
+        Run e = run_cli({"export", m, "--plan", q(work / "p2.json"), "--out", q(out / "exp")});
         QCOMPARE(e.code, 1);
         check_empty(out);
         e.err = e.err.trimmed().section('\n', -1);  // the progress line is ended before the error: keep the last line
@@ -190,10 +241,10 @@ private slots:
         std::ofstream(out / "afile") << "x";
         const QString demo = q(mixq_test::demo_model());
         const auto work = mixq_test::scratch("bad_unwritable_plan");  // a valid plan, made here
-        QCOMPARE(mixq({"score", demo, "--out", q(work / "s.json"), "--samples", "1", "--seq-len", "16", "--quiet"}).code, 0);
-        QCOMPARE(mixq({"plan", demo, "--scores", q(work / "s.json"), "--target-bits", "5", "--out", q(work / "p.json")}).code, 0);
-        check_error(mixq({"export", demo, "--plan", q(work / "p.json"), "--out", q(out / "afile/sub")}), {"afile"});
-        check_error(mixq({"score", demo, "--out", q(out / "afile/s.json"), "--samples", "1", "--seq-len", "8", "--quiet"}), {"afile", "Not a directory"});
+        QCOMPARE(run_cli({"score", demo, "--out", q(work / "s.json"), "--samples", "1", "--seq-len", "16", "--quiet"}).code, 0);
+        QCOMPARE(run_cli({"plan", demo, "--scores", q(work / "s.json"), "--target-bits", "5", "--out", q(work / "p.json")}).code, 0);
+        check_error(run_cli({"export", demo, "--plan", q(work / "p.json"), "--out", q(out / "afile/sub")}), {"afile"});
+        check_error(run_cli({"score", demo, "--out", q(out / "afile/s.json"), "--samples", "1", "--seq-len", "8", "--quiet"}), {"afile", "Not a directory"});
         int n = 0;
         for (const auto& e : fs::directory_iterator(out)) n += e.path().filename() != "afile";
         QCOMPARE(n, 0);

@@ -36,10 +36,12 @@ std::vector<Id> token_ids(int n, int vocab, uint32_t seed) {
 }
 
 /// A 2-layer synthetic model of `type` (qwen2: q/k/v biases; qwen3: q/k norm), written to `dir` and opened.
-/// `packed`: the file stores qkv and gate_up fused; `rope` "llama3" adds llama3 RoPE scaling.
+/// `packed`: the file stores qkv and gate_up fused; `rope` "llama3" adds llama3 RoPE scaling; `sliding_window` > 0
+/// gives mistral that window on every layer, qwen2/qwen3 on layers >= 1.
 inline std::shared_ptr<mixq::io::Model> synthetic_export_model(const std::filesystem::path& dir, const std::string& type,
                                                                int hidden, int heads, int kv_heads, bool tied,
-                                                               bool packed, const std::string& rope = "none") {
+                                                               bool packed, const std::string& rope = "none",
+                                                               int sliding_window = 0) {
     mixq::io::SyntheticSpec s = mixq::io::SyntheticSpec::preset("tiny");
     auto& c = s.config;
     c.model_type = type;
@@ -61,6 +63,11 @@ inline std::shared_ptr<mixq::io::Model> synthetic_export_model(const std::filesy
         c.rope_scaling.low_freq_factor = 1.0;
         c.rope_scaling.high_freq_factor = 4.0;
         c.rope_scaling.original_max_position_embeddings = 64;
+    }
+    if (sliding_window > 0) {  // mistral: every layer; qwen: layers >= 1 (written as layer_types)
+        c.sliding_window = sliding_window;
+        c.sliding_layers.assign(static_cast<size_t>(c.num_layers), true);
+        if (type != "mistral") c.sliding_layers[0] = false;
     }
     s.packed_qkv = packed;
     s.fused_gate_up = packed;

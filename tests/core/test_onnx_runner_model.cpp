@@ -5,7 +5,15 @@
 // (level 0: max abs <= 1e-3; level 4: both emulate ORT's int8 activation blocks, bounds in logit_agreement.h) for a
 // prefill, a decode step on the KV cache, a chunk on it and a forked session; and equal ONNX Runtime's on the
 // same file (npm onnxruntime-node through tests/ort/ort_run.js; that one check skips with MIXQ-SKIP when ORT is
-// not installed in tests/ort).
+// not installed in tests/ort). Sliding-window models (mistral, qwen2 per layer) carry local_window_size per layer.
+#ifndef ONNX_ML
+#define ONNX_ML 1
+#endif
+#ifndef ONNX_NAMESPACE
+#define ONNX_NAMESPACE onnx
+#endif
+#include <onnx/onnx_pb.h>
+
 #include <QProcess>
 #include <QStandardPaths>
 #include <QtTest>
@@ -98,6 +106,32 @@ private slots:
         add("demo int8 unpacked+separate", demo, uniform("int8-g128-sym"), unpacked, 4);
         add("demo mixed packed+fused+tied", demo, mixed, packed, 4);
         add("hidden 96, block 64", mixq_test::synthetic_export_model(m_work / "odd", "llama", 96, 2, 1, true, false), uniform("int4-g64"), packed);
+        // Sliding-window attention (local_window_size per layer), windows shorter than the 14-token prompt.
+        add("mistral window 4", mixq_test::synthetic_export_model(m_work / "mistral_w", "mistral", 64, 4, 2, false, false, "none", 4),
+            mixed, packed);
+        add("qwen2 window 5 on layer 1", mixq_test::synthetic_export_model(m_work / "qwen2_w", "qwen2", 64, 4, 2, true, false, "none", 5),
+            mixed, unpacked);
+    }
+
+    void slidingWindowIsPerLayerInTheGraph() {
+        // The engine's window (keys (p - W, p]) is GroupQueryAttention's local_window_size W (ORT 1.30 CPU, and
+        // what ORT GenAI's builder writes); full-attention layers keep -1.
+        for (const auto& c : m_cases) {
+            onnx::ModelProto m;
+            std::ifstream in(c.out / "model.onnx", std::ios::binary);
+            QVERIFY(m.ParseFromIstream(&in));
+            std::vector<int64_t> got, want;
+            for (const auto& n : m.graph().node())
+                if (n.op_type() == "GroupQueryAttention")
+                    for (const auto& a : n.attribute())
+                        if (a.name() == "local_window_size") got.push_back(a.i());
+            for (int i = 0; i < c.model->config().num_layers; ++i)
+                want.push_back(c.model->config().window(i) > 0 ? c.model->config().window(i) : -1);
+            QCOMPARE(got, want);
+        }
+        QCOMPARE(m_cases[m_cases.size() - 2].model->config().window(1), 4);
+        QCOMPARE(m_cases.back().model->config().window(0), 0);
+        QCOMPARE(m_cases.back().model->config().window(1), 5);
     }
 
     void runnerMatchesEngine() {

@@ -434,6 +434,77 @@ private slots:
         QVERIFY(d4_plain > 10 * d4 && d4_plain > 0.05f);  // the basis matters: the check can tell them apart
     }
 
+    void decodeWithSharedMaxLengthBuffers() {
+        REQUIRE_ORT();
+        // The path ORT GenAI takes (past_present_share_buffer): after the prompt the KV cache lives in
+        // max_length-sized buffers bound as both past input and present output, the mask grows each step
+        // (tests/ort/ort_decode.js). Greedy decode there must follow the engine's incremental decode with the same
+        // plan: every step's logits within the level's bounds, so the greedy tokens are the same.
+        const int kPrompt = 8, kSteps = 8, kMaxLength = 24;
+        struct D {
+            const char* name;
+            std::shared_ptr<io::Model> model;
+            std::function<QuantFormat(const io::QuantUnit&)> choose;
+            int level;
+        };
+        auto demo = io::Model::open(mixq_test::demo_model());
+        const std::vector<D> cases = {
+            {"tied demo, mixed", demo, mixq_test::mixed_format, 4},
+            {"tied demo, int4, level 0", demo, mixq_test::uniform_format("int4-g32"), 0},
+            {"untied llama, int4", mixq_test::synthetic_export_model(m_work / "dec_untied", "llama", 64, 4, 2, false, false),
+             mixq_test::uniform_format("int4-g32"), 4},
+            {"qwen3, mixed", mixq_test::synthetic_export_model(m_work / "dec_qwen3", "qwen3", 64, 4, 2, false, true),
+             mixq_test::mixed_format, 4}};
+        bool ok = true;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            const auto& c = cases[i];
+            const auto& cfg = c.model->config();
+            const plan::Plan p = plan::make_model_plan(*c.model, c.choose);
+            exporter::ExportOptions o;
+            o.accuracy_level = c.level;
+            const fs::path out = m_work / ("dec" + std::to_string(i));
+            exporter::export_onnx(*c.model, p, out, o);
+            const auto prompt = token_ids(kPrompt, cfg.vocab_size, 300 + static_cast<uint32_t>(i));
+            std::string ids;
+            for (int t : prompt) ids += (ids.empty() ? "" : ",") + std::to_string(t);
+            const fs::path dir = m_work / ("dec_run" + std::to_string(i));
+            const Run r = run_process("node", {QString::fromStdString((ort_dir() / "ort_decode.js").string()),
+                                               QString::fromStdString((out / "model.onnx").string()), QString::fromStdString(ids),
+                                               QString::number(kSteps), QString::number(kMaxLength),
+                                               QString::fromStdString(dir.string())},
+                                      m_env, 300000);
+            QVERIFY2(r.code == 0, qPrintable(r.out));
+            const json tj = json::parse(mixq_test::read_text(dir / "tokens.json"));
+            const auto tokens = tj["tokens"].get<std::vector<int>>();
+            QCOMPARE(tj["present_dims"].get<std::vector<int64_t>>(),
+                     (std::vector<int64_t>{1, cfg.num_kv_heads, kMaxLength, cfg.head_dim}));
+            const auto ort = read_floats(dir / "steps.bin");
+            const int64_t V = cfg.vocab_size;
+            QCOMPARE(int64_t(ort.size()), (kSteps + 1) * V);
+
+            // The engine decodes incrementally on its KV cache, fed the tokens ORT chose.
+            engine::Transformer tf(c.model);
+            plan::apply_plan_fake_quant(tf, *c.model, p, c.level);
+            engine::KVCache cache = tf.make_cache(kMaxLength);
+            engine::RowMatrix ref(kSteps + 1, V);
+            ref.row(0) = tf.forward(prompt, &cache).bottomRows(1);
+            for (int s = 0; s < kSteps; ++s) ref.row(s + 1) = tf.forward({tokens[static_cast<size_t>(s)]}, &cache);
+            const float d = max_abs_diff(ref.data(), ort.data(), ort.size());
+            const auto agree = mixq_test::row_agreement(ref.data(), ort.data(), kSteps + 1, V);
+            // Greedy tokens: the engine's argmax at each step is ORT's next token.
+            int same = 0;
+            for (int s = 0; s < kSteps; ++s) {
+                const float* row = ref.data() + s * V;
+                same += (std::max_element(row, row + V) - row) == tokens[static_cast<size_t>(s)];
+            }
+            qInfo("%-26s shared max-length buffers, %d decode steps: max|ORT - engine| %.2e, mean KL %.2e, greedy tokens "
+                  "equal %d/%d",
+                  c.name, kSteps, d, agree.mean_kl, same, kSteps);
+            if (!mixq_test::logits_agree(c.level, d, agree) || (c.level == 0 && same != kSteps)) ok = false;
+        }
+        QVERIFY(ok);
+    }
+
     void graphOptimizationsDoNotChangeTheResult() {
         REQUIRE_ORT();
         // The same int4 model with ORT's graph optimizations disabled (no fusions) gives the same logits.

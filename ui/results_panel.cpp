@@ -91,6 +91,9 @@ ResultRow ResultsPanel::row_from_report(const nlohmann::json& report, const char
     r.metrics[3] = num(task("ppl"), "ppl");
     r.metrics[4] = num(task("speed"), "prefill_tokens_per_s");
     r.metrics[5] = num(task("speed"), "decode_tokens_per_s");
+    const auto& speed = task("speed");
+    if (speed.is_object() && speed.contains("runtime") && speed["runtime"].is_string())
+        r.speed_runtime = QString::fromStdString(speed["runtime"].get<std::string>());
     return r;
 }
 
@@ -130,13 +133,25 @@ void ResultsPanel::refresh() {
         m_table->setItem(i, Model, name);
         for (int c = AvgBits; c < ColumnCount; ++c) {
             const double v = value(r, c);
-            const double d = base && base != &r ? v - value(*base, c) : kNaN;
+            const bool speed = c == Prefill || c == Decode;
+            // Speeds compare only when one runtime measured both (an engine row against an ONNX Runtime row would
+            // credit or blame quantization for the difference between two programs).
+            const bool comparable = !speed || (base && base->speed_runtime == r.speed_runtime);
+            const double d = base && base != &r && comparable ? v - value(*base, c) : kNaN;
             QString text = fmt(c, v);
             if (!std::isnan(d)) text += QString(" (%1%2)").arg(d >= 0 ? "+" : "").arg(fmt(c, d));
             auto* item = new QTableWidgetItem(text);
             item->setData(kValueRole, v);
             item->setData(kDeltaRole, d);
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (speed && !std::isnan(v))
+                item->setToolTip(tr("measured by %1%2")
+                                     .arg(r.speed_runtime.isEmpty() ? tr("an unrecorded runtime") : r.speed_runtime)
+                                     .arg(base && base != &r && !comparable
+                                              ? tr("; no delta: the baseline was measured by %1")
+                                                    .arg(base->speed_runtime.isEmpty() ? tr("an unrecorded runtime")
+                                                                                       : base->speed_runtime)
+                                              : QString()));
             m_table->setItem(i, c, item);
         }
     }

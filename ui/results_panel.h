@@ -22,6 +22,9 @@ struct ResultRow {
     double avg_bits = 0.0, size_bytes = 0.0;
     /// mmlu, piqa acc, piqa acc_norm, ppl, prefill tok/s, decode tok/s (NaN when not measured)
     double metrics[6] = {kNone, kNone, kNone, kNone, kNone, kNone};
+    /// What measured the tokens/s ("ONNX Runtime 1.30.0, CPU, 2 threads", "MixQ CPU engine (fp32), 2 threads", ...):
+    /// shown with the figures; speed deltas are drawn only between rows measured by the same runtime.
+    QString speed_runtime;
 };
 
 class ResultsPanel : public QWidget {

@@ -56,6 +56,8 @@ std::vector<ResultRow> ResultsStore::load(const std::string& model_hash, QString
             if (!m.is_array() || static_cast<int>(m.size()) != kMetrics)
                 throw std::runtime_error("a row needs " + std::to_string(kMetrics) + " metrics");
             for (int i = 0; i < kMetrics; ++i) row.metrics[i] = number_of(m[static_cast<size_t>(i)]);
+            if (r.contains("speed_runtime") && r["speed_runtime"].is_string())
+                row.speed_runtime = QString::fromStdString(r["speed_runtime"].get<std::string>());
             rows.push_back(row);
         }
     } catch (const std::exception& e) {
@@ -81,7 +83,8 @@ void ResultsStore::save(const std::string& model_hash, const std::vector<ResultR
                              {"kind", r.kind.toStdString()},
                              {"avg_bits", number_or_null(r.avg_bits)},
                              {"size_bytes", number_or_null(r.size_bytes)},
-                             {"metrics", m}});
+                             {"metrics", m},
+                             {"speed_runtime", r.speed_runtime.toStdString()}});
     }
     write_file_atomic(path.toStdString(), j.dump(1) + "\n");
 }

@@ -3,6 +3,8 @@
 // ETA over all of them, plan summary from mixq_plan.json, baseline resolution and the report.
 #include "core/eval/evaluator.h"
 
+#include "core/eval/ort_speed.h"
+
 #include <omp.h>
 
 #include <chrono>
@@ -118,6 +120,38 @@ struct Placement {
     std::optional<fs::path> speed_source;
 };
 
+/// What ran a speed measurement, for the label beside every tokens/s figure.
+std::string speed_runtime_label(const std::string& kind, bool on_accelerator, const DecoderSession& s) {
+    const std::string threads = std::to_string(s.threads) + (s.threads == 1 ? " thread" : " threads");
+    if (on_accelerator) return "MixQ CUDA decoder on " + s.device;
+    if (kind == "export") return "MixQ built-in ONNX runner (stand-in for ONNX Runtime), CPU, " + threads;
+    return s.device == "cpu" ? "MixQ CPU engine (fp32), " + threads : "MixQ engine on " + s.device;
+}
+
+/// An export's speed in ONNX Runtime itself when it is installed (ort_speed.h): its figures become the row's, the
+/// built-in runner's stay under "builtin_runner" with the ratio; otherwise the runner's row says why it stands in.
+void time_in_onnx_runtime(json& speed, const fs::path& dir, const EvalRequest& req, const JobContext& job) {
+    std::string why;
+    const auto h = find_ort_harness(&why);
+    if (!h) {
+        speed["runtime"] = speed["runtime"].get<std::string>() + " (" + why + ")";
+        return;
+    }
+    job.log("timing " + (dir / "model.onnx").string() + " in ONNX Runtime " + h->version);
+    const OrtSpeed o = ort_speed(*h, dir / "model.onnx", speed.value("threads", 1), req.speed_prompt, req.speed_decode,
+                                 req.speed_runs, job);
+    json runner = speed;
+    speed["runtime"] = o.runtime;
+    speed["prefill_tokens_per_s"] = o.prefill_tokens_per_s;
+    speed["decode_tokens_per_s"] = o.decode_tokens_per_s;
+    const double bound = speed.value("decode_bound_tokens_per_s", 0.0);
+    speed["decode_fraction_of_bound"] = bound > 0 ? o.decode_tokens_per_s / bound : 0.0;
+    speed["session_load_s"] = o.load_s;
+    runner["decode_ratio_to_onnx_runtime"] = o.decode_tokens_per_s > 0 ? runner.value("decode_tokens_per_s", 0.0) / o.decode_tokens_per_s : 0.0;
+    runner["prefill_ratio_to_onnx_runtime"] = o.prefill_tokens_per_s > 0 ? runner.value("prefill_tokens_per_s", 0.0) / o.prefill_tokens_per_s : 0.0;
+    speed["builtin_runner"] = runner;
+}
+
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
                         Placement where = {}) {
@@ -186,6 +220,8 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
             }
             const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
             run.tasks["speed"] = speed_json(r);
+            run.tasks["speed"]["runtime"] = speed_runtime_label(kind, where.speed_on_accelerator, s);
+            if (kind == "export" && !where.speed_on_accelerator) time_in_onnx_runtime(run.tasks["speed"], dir, req, job);
             if (where.speed_on_accelerator)
                 run.tasks["speed"]["weights"] = kind == "export"
                                                     ? "the export's plan (mixq_plan.json) applied to the source model " +

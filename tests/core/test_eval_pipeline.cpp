@@ -14,6 +14,8 @@
 #include "core/eval/engine_model.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/evaluator.h"
+#include "core/eval/ort_speed.h"
+#include "core/io/synthetic_model.h"
 #include "core/export/exporter.h"
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
@@ -189,6 +191,52 @@ private slots:
         EvalRequest wrong_base = request(m_export);
         wrong_base.baseline = m_export;
         QVERIFY(error_of([&] { run_evaluation(wrong_base); }).find("--baseline must be a model folder") != std::string::npos);
+    }
+
+    void exportSpeedIsMeasuredInOnnxRuntime() {
+        // An export's tokens/s come from ONNX Runtime itself when it is installed (tests/ort, as test_export_ort
+        // installs it), labelled with the runtime; the built-in runner's figure stays beside it, labelled as the
+        // stand-in, with its same-run ratio to ORT (a generated model, int4-g32 at the default accuracy_level 4).
+        std::string why;
+        if (!find_ort_harness(&why)) {
+            qWarning("MIXQ-SKIP: %s", why.c_str());
+            QSKIP("MIXQ-SKIP: ONNX Runtime not installed in tests/ort");
+        }
+        io::SyntheticSpec spec = io::SyntheticSpec::preset("tiny");
+        spec.config.hidden_size = 512;
+        spec.config.intermediate_size = 1536;
+        spec.config.num_layers = 4;
+        spec.config.num_heads = 8;
+        spec.config.num_kv_heads = 4;
+        spec.config.head_dim = 64;
+        spec.config.vocab_size = 8192;
+        io::write_synthetic_model(m_work / "speed_model", spec);
+        auto model = io::Model::open(m_work / "speed_model");
+        const auto p = plan::make_model_plan(*model, [](const io::QuantUnit&) { return quant::QuantFormat::parse("int4-g32"); });
+        exporter::export_onnx(*model, p, m_work / "speed_export");
+        EvalRequest req;
+        req.target = m_work / "speed_export";
+        req.speed = true;
+        req.no_baseline = true;
+        req.device = "cpu";
+        req.speed_prompt = 64;
+        req.speed_decode = 32;
+        req.speed_runs = 3;
+        const json rep = run_evaluation(req);
+        const json& s = rep["tasks"]["speed"]["target"];
+        QCOMPARE(s["runtime"].get<std::string>(), std::string("ONNX Runtime 1.30.0, CPU, 1 thread"));
+        const json& runner = s["builtin_runner"];
+        QVERIFY(runner["runtime"].get<std::string>().rfind("MixQ built-in ONNX runner", 0) == 0);
+        const double ort = s["decode_tokens_per_s"].get<double>(), mine = runner["decode_tokens_per_s"].get<double>();
+        const double ratio = runner["decode_ratio_to_onnx_runtime"].get<double>();
+        qInfo("decode tok/s: ONNX Runtime %.1f, built-in runner %.1f (ratio %.2f); prefill: ORT %.0f, runner %.0f", ort,
+              mine, ratio, s["prefill_tokens_per_s"].get<double>(), runner["prefill_tokens_per_s"].get<double>());
+        QVERIFY(ort > 0 && mine > 0);
+        QVERIFY(std::fabs(ratio - mine / ort) < 1e-9);
+        // Not yet asserted: the runner within 2x of ORT's decode. It dequantizes to fp32 where ORT's CompInt8 takes
+        // int8 dot products, and measures 0.17x here and 0.39x on the 100M model (docs/PERFORMANCE.md); the row the
+        // user sees is ORT's own figure, labelled, whenever ORT is installed.
+        QVERIFY(s["decode_fraction_of_bound"].get<double>() > 0);
     }
 };
 

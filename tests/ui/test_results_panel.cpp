@@ -5,6 +5,8 @@
 #include <QtTest>
 
 #include <QFile>
+#include <QTableWidget>
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <fstream>
 
@@ -59,6 +61,39 @@ private slots:
         int bit_points = 0;
         for (int g = 0; g < p.bitsPlot()->graphCount(); ++g) bit_points += p.bitsPlot()->graph(g)->dataCount();
         QCOMPARE(bit_points, 3);
+    }
+
+    void speedDeltasOnlyBetweenOneRuntime() {
+        // Each speed cell names its runtime; a delta against the baseline is drawn only when the same runtime
+        // measured both (a CPU-engine baseline against an ONNX Runtime export would compare two programs).
+        ResultsPanel p;
+        const nlohmann::json base_rep = {{"tasks", {{"speed", {{"target", {{"decode_tokens_per_s", 20.0},
+                                                                             {"prefill_tokens_per_s", 200.0},
+                                                                             {"runtime", "MixQ CPU engine (fp32), 2 threads"}}}}}}}};
+        const nlohmann::json ort_rep = {{"tasks", {{"speed", {{"target", {{"decode_tokens_per_s", 60.0},
+                                                                            {"prefill_tokens_per_s", 300.0},
+                                                                            {"runtime", "ONNX Runtime 1.30.0, CPU, 2 threads"}}}}}}}};
+        p.addRow(ResultsPanel::row_from_report(base_rep, "target", "base", "baseline", 16, 1000));
+        p.addRow(ResultsPanel::row_from_report(ort_rep, "target", "ort", "export", 4.5, 300));
+        ResultRow same = ResultsPanel::row_from_report(base_rep, "target", "engine plan", "plan", 5, 400);
+        same.metrics[5] = 25.0;
+        p.addRow(same);
+        QCOMPARE(p.rowCount(), 3);
+        auto* t = p.findChild<QTableWidget*>();
+        QVERIFY(t);
+        const auto* ort_decode = t->item(1, ResultsPanel::Decode);
+        QVERIFY(std::isnan(ort_decode->data(ResultsPanel::kDeltaRole).toDouble()));
+        QCOMPARE(ort_decode->text(), QString("60.0"));
+        QVERIFY2(ort_decode->toolTip().contains("measured by ONNX Runtime 1.30.0, CPU, 2 threads") &&
+                     ort_decode->toolTip().contains("no delta: the baseline was measured by MixQ CPU engine"),
+                 qPrintable(ort_decode->toolTip()));
+        const auto* same_decode = t->item(2, ResultsPanel::Decode);
+        QCOMPARE(same_decode->data(ResultsPanel::kDeltaRole).toDouble(), 5.0);
+        // The runtime survives the store.
+        const auto dir = mixq_test::scratch("ui_results_runtime");
+        ResultsStore store(QString::fromStdString(dir.string()));
+        store.save("r1", {ResultsPanel::row_from_report(ort_rep, "target", "ort", "export", 4.5, 300)});
+        QCOMPARE(store.load("r1").at(0).speed_runtime, QString("ONNX Runtime 1.30.0, CPU, 2 threads"));
     }
 
     void storeRoundTripsRows() {

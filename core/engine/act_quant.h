@@ -16,6 +16,11 @@ constexpr int kInt8ActivationAccuracyLevel = 4;
 /// out[k] = code(x[k]) · scale of its block, for one row of `k` values and blocks of `block` (in place allowed).
 void fake_quantize_activation_row(const float* x, int64_t k, int64_t block, float* out);
 
+/// One row as int8 codes (k_blocks·block values, a partial last block zero-padded), the block scales (k_blocks)
+/// and the blocks' code sums (k_blocks): the operands of MLAS's int8 dot products. code · scale is exactly
+/// fake_quantize_activation_row's value.
+void quantize_activation_row(const float* x, int64_t k, int64_t block, int8_t* codes, float* scales, int32_t* sums);
+
 /// Every row of a row-major [rows, k] matrix, in place.
 void fake_quantize_activation_rows(float* x, int64_t rows, int64_t k, int64_t block);
 

@@ -160,4 +160,139 @@ void nbits_fused_rows(const NBitsMatrix& w, const float* a, const float* a_sums,
     }
 }
 
+namespace {
+
+/// Codes of one block shifted to signed (q − mid, mid = 2^(bits−1)), zero beyond `len` (block_size values).
+void signed_codes(const uint8_t* blk, int bits, int64_t len, int64_t block, int8_t* out) {
+    const int mid = 1 << (bits - 1);
+    int64_t j = 0;
+#if defined(__AVX2__)
+    if (bits == 4) {
+        const __m128i mask = _mm_set1_epi8(0x0F), m8 = _mm_set1_epi8(8);
+        for (; j + 32 <= len; j += 32) {
+            const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j / 2));
+            const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), m8));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j + 16), _mm_sub_epi8(_mm_unpackhi_epi8(lo, hi), m8));
+        }
+    } else if (bits == 8) {
+        const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+        for (; j + 32 <= len; j += 32)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j),
+                                _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j)), flip));
+    }
+#endif
+    const int per = 8 / bits, mask = (1 << bits) - 1;
+    for (; j < len; ++j) out[j] = static_cast<int8_t>(((blk[j / per] >> ((j % per) * bits)) & mask) - mid);
+    for (; j < block; ++j) out[j] = 0;
+}
+
+#if defined(__AVX2__)
+/// Σ a[i]·w[i] over n (a multiple of 16) int8 values, exactly, as 8 int32 lanes (summed by the caller in float).
+inline __m256i dot_i8(const int8_t* a, const int8_t* w, int64_t n) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+        // |w| (unsigned) times a·sign(w) (signed): products <= 128·127, pair sums fit int16.
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(av, wv)), ones));
+    }
+    if (i < n) {  // a 16-value tail (block size 16)
+        const __m128i wv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
+        const __m128i av = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
+        const __m128i p = _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(wv), _mm_sign_epi8(av, wv)), _mm_set1_epi16(1));
+        acc = _mm256_add_epi32(acc, _mm256_zextsi128_si256(p));
+    }
+    return acc;
+}
+#endif
+
+#if defined(__AVX2__)
+/// Codes j .. j+31 of a 4- or 8-bit block, shifted to signed (q − 2^(bits−1)), built in a register (a buffer
+/// written in halves and read whole would stall store forwarding on every block).
+inline __m256i signed_codes32(const uint8_t* blk, int64_t j, int bits) {
+    if (bits == 4) {
+        const __m128i mask = _mm_set1_epi8(0x0F);
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j / 2));
+        const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+        const __m256i q = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+        return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    }
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j)),
+                            _mm256_set1_epi8(static_cast<char>(0x80)));
+}
+
+/// Σ a·(q − mid) over a whole block of `bs` (a multiple of 32) codes, as 8 int32 lanes.
+inline __m256i block_dot32(const int8_t* a, const uint8_t* blk, int64_t bs, int bits) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    for (int64_t j = 0; j < bs; j += 32) {
+        const __m256i wv = signed_codes32(blk, j, bits);
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(av, wv)), ones));
+    }
+    return acc;
+}
+#endif
+
+/// Zero point of (row, block) as an integer, without the generic accessor's divisions.
+inline int32_t zero_point_of(const NBitsMatrix& w, int64_t row, int64_t b) {
+    if (!w.zp_packed) return 1 << (w.bits - 1);
+    const uint8_t* z = w.zp_packed + row * w.zp_row_bytes;
+    return w.bits == 8 ? z[b] : (z[b >> 1] >> ((b & 1) * 4)) & 15;
+}
+
+}  // namespace
+
+void nbits_int8_rows(const NBitsMatrix& w, const int8_t* qa, const float* sa, const int32_t* qsum, int64_t M, float* y,
+                     int64_t ldy, int64_t row0, int64_t row1) {
+    const int64_t bs = w.block_size, kb = w.k_blocks, kpad = kb * bs;
+    const int32_t mid = 1 << (w.bits - 1);
+    std::vector<int8_t> wq(static_cast<size_t>(bs));
+    constexpr int64_t kMaxM = 8;
+    for (int64_t m0 = 0; m0 < M; m0 += kMaxM) {
+        const int64_t mm = std::min(kMaxM, M - m0);
+        for (int64_t n = row0; n < row1; ++n) {
+            const uint8_t* r = w.codes + n * kb * w.blob;
+            float corr[kMaxM] = {};
+#if defined(__AVX2__)
+            __m256 acc[kMaxM];
+            for (int64_t m = 0; m < mm; ++m) acc[m] = _mm256_setzero_ps();
+#else
+            float acc[kMaxM] = {};
+#endif
+            for (int64_t b = 0; b < kb; ++b) {
+                const bool whole = bs % 32 == 0 && (b + 1) * bs <= w.k;  // codes straight into registers
+                if (!whole) signed_codes(r + b * w.blob, w.bits, std::min(bs, w.k - b * bs), bs, wq.data());
+                const float s = w.scales[n * kb + b];
+                // Σ qa·(q − zp) = Σ qa·(q − mid) + (mid − zp)·Σ qa
+                const int32_t shift = mid - zero_point_of(w, n, b);
+                for (int64_t m = 0; m < mm; ++m) {
+                    const int64_t mi = m0 + m;
+                    const float f = sa[mi * kb + b] * s;
+                    const int8_t* a = qa + mi * kpad + b * bs;
+#if defined(__AVX2__)
+                    const __m256i d = whole ? block_dot32(a, r + b * w.blob, bs, w.bits) : dot_i8(a, wq.data(), bs);
+                    acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(f), acc[m]);
+#else
+                    int32_t d = 0;
+                    for (int64_t i = 0; i < bs; ++i) d += int32_t(a[i]) * int32_t(wq[static_cast<size_t>(i)]);
+                    acc[m] += f * static_cast<float>(d);
+#endif
+                    corr[m] += f * static_cast<float>(shift * qsum[mi * kb + b]);
+                }
+            }
+            for (int64_t m = 0; m < mm; ++m) {
+#if defined(__AVX2__)
+                y[(m0 + m) * ldy + n] = hsum(acc[m]) + corr[m];
+#else
+                y[(m0 + m) * ldy + n] = acc[m] + corr[m];
+#endif
+            }
+        }
+    }
+}
+
 }  // namespace mixq::eval::onnx

@@ -34,4 +34,11 @@ void nbits_dequant_row(const NBitsMatrix& w, int64_t row, float* out);
 void nbits_fused_rows(const NBitsMatrix& w, const float* a, const float* a_sums, int64_t M, float* y, int64_t ldy,
                       int64_t row0, int64_t row1);
 
+/// accuracy_level 4 (MLAS CompInt8) for rows [row0, row1) and m < M: activations given as int8 codes `qa`
+/// [M, k_blocks·block_size] (partial last block zero-padded), block scales `sa` and code sums `qsum` [M, k_blocks]
+/// (engine::quantize_activation_row); y = Σ_b sa·scale·(Σ qa·q − zp·Σ qa) with the inner sums in exact int32
+/// (AVX2 maddubs on codes shifted to signed). 4- and 8-bit codes with packed or default zero points only.
+void nbits_int8_rows(const NBitsMatrix& w, const int8_t* qa, const float* sa, const int32_t* qsum, int64_t M, float* y,
+                     int64_t ldy, int64_t row0, int64_t row1);
+
 }  // namespace mixq::eval::onnx

@@ -130,14 +130,34 @@ void matmul_nbits_op(OpContext& ctx) {
     std::vector<float> a_int8;
     const int64_t level = nd.attr_int("accuracy_level", 0);
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
-    if (level == engine::kInt8ActivationAccuracyLevel) {
+    const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
+    const bool parallel = M * N * K >= (1 << 22);
+    if (int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values) {
+        // Few rows (decode): int8 dot products on the codes, as MLAS does them.
+        const int64_t kpad = kb * bs;
+        std::vector<int8_t> qa(static_cast<size_t>(M * kpad));
+        std::vector<float> sa(static_cast<size_t>(M * kb));
+        std::vector<int32_t> qsum(static_cast<size_t>(M * kb));
+        for (int64_t m = 0; m < M; ++m)
+            engine::quantize_activation_row(pa + m * K, K, bs, qa.data() + m * kpad, sa.data() + m * kb, qsum.data() + m * kb);
+        constexpr int64_t kRows = 16;
+        const int64_t chunks = (N + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) if (parallel)
+        for (int64_t c = 0; c < chunks; ++c)
+            nbits_int8_rows(w, qa.data(), sa.data(), qsum.data(), M, o, N, c * kRows, std::min(N, (c + 1) * kRows));
+        if (bias)
+            for (int64_t m = 0; m < M; ++m)
+                for (int64_t n = 0; n < N; ++n) o[m * N + n] += bias->data<float>()[n];
+        ctx.set(0, std::move(out));
+        return;
+    }
+    if (int8_act) {  // many rows (prefill): the same codes times their scales, in the fp32 GEMM below
         a_int8.assign(pa, pa + M * K);
         engine::fake_quantize_activation_rows(a_int8.data(), M, K, bs);
         pa = a_int8.data();
     }
     // Threads only from ~4M multiply-adds up (a 2048x2048 decode step); below that a parallel region's barrier
-    // costs more than it saves, and much more when other processes share the cores.
-    const bool parallel = M * N * K >= (1 << 22);
+    // costs more than it saves, and much more when other processes share the cores (`parallel` above).
     if (M <= kFusedMaxRows) {
         // Few rows (decode): block dot products straight from the codes.
         std::vector<float> sums(static_cast<size_t>(M * kb), 0.0f);

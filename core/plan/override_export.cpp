@@ -11,13 +11,6 @@ using nlohmann::ordered_json;
 
 namespace {
 
-std::string module_of(const std::string& tensor) {
-    const std::string suf = ".weight";
-    if (tensor.size() > suf.size() && tensor.compare(tensor.size() - suf.size(), suf.size(), suf) == 0)
-        return tensor.substr(0, tensor.size() - suf.size());
-    return tensor;
-}
-
 /// (module name, K) of each module of a unit, as the tools name them; a tied table is also "lm_head".
 std::vector<std::pair<std::string, int64_t>> modules_of(const PlannedUnit& u) {
     std::vector<std::pair<std::string, int64_t>> out;

@@ -11,14 +11,15 @@
 
 namespace mixq::plan {
 
-namespace {
-
 std::string module_of(const std::string& tensor) {
     const std::string suf = ".weight";
     if (tensor.size() > suf.size() && tensor.compare(tensor.size() - suf.size(), suf.size(), suf) == 0)
         return tensor.substr(0, tensor.size() - suf.size());
     return tensor;
 }
+
+namespace {
+
 
 enum class ModKind { Linear, LmHead, Embedding };
 

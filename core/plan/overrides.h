@@ -18,6 +18,10 @@
 
 namespace mixq::plan {
 
+/// The module a tensor belongs to, as the tools name it: the tensor name without ".weight".
+std::string module_of(const std::string& tensor);
+
+
 /// How an entry's name selects modules.
 enum class NameMatch {
     Literal,        ///< equal to a module name (Olive's plain keys; AutoRound's exact layer names)

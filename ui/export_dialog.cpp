@@ -29,6 +29,13 @@ ExportDialog::ExportDialog(const QString& plan_format, QWidget* parent) : QDialo
     fmt->setObjectName("exportPlanFormat");
     fmt->setToolTip(tr("Block size and method come from the current plan"));
     form->addRow(tr("Plan formats:"), fmt);
+    m_target = new QComboBox;
+    m_target->setObjectName("exportTarget");
+    m_target->addItems({"cpu", "cuda", "dml"});
+    m_target->setToolTip(tr("Execution provider the file is built for (ORT GenAI's builder -e): cpu runs float32 "
+                            "activations with int8-activation MatMulNBits (accuracy_level 4); cuda and dml run float16 "
+                            "activations end to end (accuracy_level 0)"));
+    form->addRow(tr("Target:"), m_target);
     m_qkv = new QComboBox;
     m_qkv->setObjectName("exportQkv");
     m_qkv->addItems({"packed", "unpacked"});
@@ -108,6 +115,8 @@ void ExportDialog::setOutputDir(const QString& dir) { m_folder->setText(dir); }
 
 exporter::ExportOptions ExportDialog::options() const {
     exporter::ExportOptions o;
+    o.target = exporter::parse_target(m_target->currentText().toStdString());
+    o.accuracy_level = exporter::default_accuracy_level(o.target);
     o.qkv = exporter::parse_qkv_mode(m_qkv->currentText().toStdString());
     o.fuse_gate_up = m_fuse->isChecked();
     o.tied = exporter::parse_tied_mode(m_tied->currentText().toStdString());

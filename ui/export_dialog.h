@@ -45,6 +45,7 @@ private:
     QLineEdit* pathRow(QFormLayout* form, const QString& label, const QString& name, bool dir);
 
     QLineEdit* m_folder = nullptr;
+    QComboBox* m_target = nullptr;
     QComboBox* m_qkv = nullptr;
     QCheckBox* m_fuse = nullptr;
     QComboBox* m_tied = nullptr;

@@ -24,7 +24,9 @@ exporter::ExportOptions parse_options(const Args& args) {
     o.fuse_gate_up = args.has("--fuse-gate-up");
     o.tied = exporter::parse_tied_mode(args.get_or("--tied-embeddings", "auto"));
     o.check = !args.has("--no-check");
-    o.accuracy_level = exporter::parse_accuracy_level(args.get_or("--accuracy-level", "4"));
+    o.target = exporter::parse_target(args.get_or("--target", "cpu"));
+    o.accuracy_level = exporter::parse_accuracy_level(
+        args.get_or("--accuracy-level", std::to_string(exporter::default_accuracy_level(o.target))));
     o.rotation = args.get_or("--rotation", "auto");
     return o;
 }
@@ -46,6 +48,7 @@ nlohmann::json result_json(const exporter::ExportResult& r, const exporter::Expo
             {"fuse_gate_up", r.gate_up_fused},
             {"tied_embeddings", exporter::tied_mode_name(o.tied)},
             {"tied_shared", r.tied_shared},
+            {"target", exporter::target_name(o.target)},
             {"accuracy_level", o.accuracy_level},
             {"rotation", o.rotation},
             {"units_not_in_plan", r.units_not_in_plan},
@@ -71,7 +74,7 @@ void print_result(const exporter::ExportResult& r) {
 }
 
 int run_export(const Args& args) {
-    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--accuracy-level", "--rotation", "--no-check", "--json", "--quiet"});
+    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--target", "--accuracy-level", "--rotation", "--no-check", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto plan_path = args.get("--plan");
     if (!plan_path) fail("", "missing --plan plan.json");
@@ -89,7 +92,7 @@ int run_export(const Args& args) {
 }
 
 int run_bench_export(const Args& args) {
-    args.allow_only({"--format", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--accuracy-level", "--rotation", "--no-check", "--json", "--quiet"});
+    args.allow_only({"--format", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--target", "--accuracy-level", "--rotation", "--no-check", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const quant::QuantFormat f = quant::QuantFormat::parse(args.get_or("--format", "int4-g32"));
     const exporter::ExportOptions opt = parse_options(args);
@@ -118,18 +121,19 @@ int run_bench_export(const Args& args) {
 CommandRegistrar reg_export(
     {"export",
      "mixq export MODEL --plan plan.json --out DIR [--qkv packed|unpacked] [--fuse-gate-up] "
-     "[--tied-embeddings auto|on|off] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--json]",
+     "[--tied-embeddings auto|on|off] [--target cpu|cuda|dml] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--json]",
      "Writes the planned model as an ONNX Runtime GenAI folder (model.onnx + model.onnx.data, genai_config.json, "
      "tokenizer files, mixq_plan.json), atomically; --json reports sizes, time, MB/s and peak RSS. "
-     "--accuracy-level sets MatMulNBits' accuracy_level (default 4, int8 activations, as ORT GenAI's builder writes for "
-     "CPU; 0 keeps fp32 activations).",
+     "--target picks the execution provider as the builder's -e: cpu (float32 activations) or cuda / dml (float16 "
+     "activations and logits). --accuracy-level sets MatMulNBits' accuracy_level (the builder's default: 4, int8 "
+     "activations, on cpu; 0 on cuda / dml).",
      {"--fuse-gate-up", "--no-check", "--json", "--quiet"},
      run_export});
 
 CommandRegistrar reg_bench(
     {"bench-export",
      "mixq bench-export MODEL [--format int4-g32] [--out DIR] [--qkv packed|unpacked] [--fuse-gate-up] "
-     "[--tied-embeddings auto|on|off] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--json]",
+     "[--tied-embeddings auto|on|off] [--target cpu|cuda|dml] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--json]",
      "Exports MODEL with every unit in one format and reports export time, write MB/s and peak RSS (the output is "
      "removed unless --out is given).",
      {"--fuse-gate-up", "--no-check", "--json", "--quiet"},

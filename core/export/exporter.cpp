@@ -48,6 +48,15 @@ TiedMode parse_tied_mode(const std::string& s) {
     fail("--tied-embeddings", "expected auto, on or off, got '" + s + "'");
 }
 
+const char* target_name(Target t) { return t == Target::Cpu ? "cpu" : t == Target::Cuda ? "cuda" : "dml"; }
+Target parse_target(const std::string& s) {
+    if (s == "cpu") return Target::Cpu;
+    if (s == "cuda") return Target::Cuda;
+    if (s == "dml") return Target::Dml;
+    fail("--target", "expected cpu, cuda or dml, got '" + s + "'");
+}
+int default_accuracy_level(Target t) { return t == Target::Cpu ? 4 : 0; }
+
 int parse_accuracy_level(const std::string& s) {
     if (s.size() == 1 && s[0] >= '0' && s[0] <= '4') return s[0] - '0';
     fail("--accuracy-level", "expected 0, 1, 2, 3 or 4, got '" + s + "'");
@@ -99,6 +108,8 @@ public:
           m_rot(plan::plan_rotation(std::shared_ptr<const io::Model>(&model, [](const io::Model*) {}), plan)) {
         // Rotated weights are not representable in 16 bits: float data then stays fp32 (exactly the scored model).
         if (m_rot) m_store = io::DType::F32;
+        // float16 graphs hold every float tensor in fp16 (bf16 and fp32 sources rounded to nearest even).
+        if (opt.target != Target::Cpu) m_store = io::DType::F16;
         for (const auto& u : m_layout.units) {
             const plan::PlannedUnit* pu = plan.find(u.name);
             if (!pu) ++m_res.units_not_in_plan;
@@ -212,13 +223,18 @@ private:
     int store_type() const {
         return m_store == io::DType::BF16 ? onnx::TensorProto::BFLOAT16 : m_store == io::DType::F16 ? onnx::TensorProto::FLOAT16 : kFloat;
     }
+    /// Scales are rounded to the model's dtype, as plan::apply_plan_fake_quant rounds them; a float16 graph then
+    /// stores them in fp16, which holds every bf16 value in fp16's normal range (|s| >= 6.1e-5) exactly.
+    io::DType scale_dtype() const { return m_model.weight_dtype(); }
+    /// The graph's activation type: float32 on cpu, float16 on cuda / dml.
+    int act_type() const { return m_opt.target == Target::Cpu ? kFloat : onnx::TensorProto::FLOAT16; }
     /// `name` as float32 for the fp32 graph: a Cast of the 16-bit initializer (ONNX Runtime folds it into a float32
     /// constant when the session starts, so it costs nothing per token), or `name` itself for an F32 model.
     std::string as_fp32(const std::string& name) {
-        if (m_store == io::DType::F32) return name;
+        if (store_type() == act_type()) return name;
         const std::string out = name + "_fp32";
         auto& n = m_g.node("Cast", name + "/Cast", {name}, {out});
-        GraphBuilder::attr(n, "to", int64_t(kFloat));
+        GraphBuilder::attr(n, "to", int64_t(act_type()));
         return out;
     }
 
@@ -264,7 +280,7 @@ private:
         t.scales = base + "_scale";
         t.regions = m_data.counting()
                         ? reserve_quantized(m_data, src.rows(), src.cols(), f, m_store, t.packed)
-                        : write_quantized(m_data, src, f, m_model.weight_dtype(), m_store, t.packed, tick(base));
+                        : write_quantized(m_data, src, f, scale_dtype(), m_store, t.packed, tick(base));
         const auto& r = t.regions;
         if (packed_3d)
             m_g.external_initializer(t.packed, kUint8, {r.n, r.k_blocks, r.blob_size}, r.packed);
@@ -368,10 +384,10 @@ private:
                                           std::string("total_sequence_length"), int64_t(c.head_dim)};
         for (const char* kv : {"key", "value"})
             for (int i = 0; i < c.num_layers; ++i)
-                m_g.input("past_key_values." + std::to_string(i) + "." + kv, kFloat, past);
-        m_g.output("logits", kFloat, {std::string("batch_size"), std::string("sequence_length"), int64_t(c.vocab_size)});
+                m_g.input("past_key_values." + std::to_string(i) + "." + kv, act_type(), past);
+        m_g.output("logits", act_type(), {std::string("batch_size"), std::string("sequence_length"), int64_t(c.vocab_size)});
         for (const char* kv : {"key", "value"})
-            for (int i = 0; i < c.num_layers; ++i) m_g.output("present." + std::to_string(i) + "." + kv, kFloat, present);
+            for (int i = 0; i < c.num_layers; ++i) m_g.output("present." + std::to_string(i) + "." + kv, act_type(), present);
     }
 
     void attention_mask_subgraph() {
@@ -449,7 +465,8 @@ private:
         if (m_data.counting()) {
             const int64_t max_pos = m_cfg.max_position_embeddings, half = m_cfg.head_dim / 2;
             for (const char* n : {"cos_cache", "sin_cache"})
-                m_g.external_initializer(n, kFloat, {max_pos, half}, m_data.reserve(n, uint64_t(max_pos * half) * 4));
+                m_g.external_initializer(n, act_type(), {max_pos, half},
+                                         m_data.reserve(n, uint64_t(max_pos * half) * (act_type() == kFloat ? 4 : 2)));
             return;
         }
         const engine::Rope rope(m_cfg);
@@ -459,8 +476,13 @@ private:
         const int64_t half = m_cfg.head_dim / 2;
         if (static_cast<int64_t>(cos.size()) != max_pos * half)
             fail("export", "internal error: rotary cache size " + std::to_string(cos.size()));
-        m_g.external_initializer("cos_cache", kFloat, {max_pos, half}, m_data.put("cos_cache", cos.data(), cos.size() * 4));
-        m_g.external_initializer("sin_cache", kFloat, {max_pos, half}, m_data.put("sin_cache", sin.data(), sin.size() * 4));
+        // Computed in fp32, stored in the activation type (the builder casts them to its io dtype).
+        const io::DType cache_dtype = act_type() == kFloat ? io::DType::F32 : io::DType::F16;
+        for (const auto& [name, v] : {std::pair<const char*, const std::vector<float>*>{"cos_cache", &cos}, {"sin_cache", &sin}}) {
+            m_data.begin(v->size() * io::dtype_size(cache_dtype));
+            write_as(m_data, v->data(), v->size(), cache_dtype);
+            m_g.external_initializer(name, act_type(), {max_pos, half}, m_data.end(name));
+        }
     }
 
     void layer(int i, std::string& root, std::string& skip) {
@@ -657,8 +679,8 @@ void check_rotation_request(const plan::Plan& plan, const ExportOptions& o) {
 /// mixq_plan.json: the plan, plus how it was exported ("export": the settings that decide how ORT runs it).
 std::string plan_with_export_settings(const plan::Plan& plan, const ExportOptions& o, const ExportResult& res) {
     nlohmann::ordered_json j = nlohmann::ordered_json::parse(plan::plan_to_json(plan));
-    j["export"] = {{"target", "cpu"},
-                   {"activations", "float32"},
+    j["export"] = {{"target", target_name(o.target)},
+                   {"activations", o.target == Target::Cpu ? "float32" : "float16"},
                    {"accuracy_level", o.accuracy_level},
                    {"rotation", plan.rotation},
                    {"qkv", qkv_mode_name(o.qkv)},
@@ -685,7 +707,8 @@ ExportSize estimate_export_size(const io::Model& model, const plan::Plan& plan, 
     ExportSize z;
     z.onnx_bytes = em.graph().serialize().size();
     z.data_bytes = em.data().bytes_written();
-    z.other_bytes = make_genai_config(model).size() + plan_with_export_settings(plan, options, res).size();
+    z.other_bytes = make_genai_config(model, "model.onnx", target_name(options.target)).size() +
+                    plan_with_export_settings(plan, options, res).size();
     std::error_code ec;
     for (const char* f : kCopiedFiles)
         if (fs::is_regular_file(model.dir() / f, ec)) z.other_bytes += fs::file_size(model.dir() / f, ec);
@@ -721,7 +744,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
         res.data_bytes = em.data().bytes_written();
         res.padding_bytes = em.data().padding_bytes();
         res.files = {"model.onnx", kDataFile, "genai_config.json"};
-        write_file_atomic(temp / "genai_config.json", make_genai_config(model));
+        write_file_atomic(temp / "genai_config.json", make_genai_config(model, "model.onnx", target_name(options.target)));
         for (const char* f : kCopiedFiles) {
             if (!fs::exists(model.dir() / f)) continue;
             copy_small_file(model.dir() / f, temp / f);

@@ -25,6 +25,13 @@
 namespace mixq::exporter {
 
 enum class QkvMode { Packed, Unpacked };
+/// The execution provider the file is built for, as ORT GenAI's builder `-e`: cpu (float32 activations) or
+/// cuda / dml (float16 activations end to end, float16 logits; bf16 weights rounded to fp16, nearest even).
+enum class Target { Cpu, Cuda, Dml };
+const char* target_name(Target t);            ///< "cpu", "cuda", "dml"
+Target parse_target(const std::string& s);     ///< throws mixq::Error for other names
+/// The builder's MatMulNBits accuracy_level for a target: 4 (int8 activations) on cpu, 0 on cuda / dml.
+int default_accuracy_level(Target t);
 enum class TiedMode { Auto, On, Off };
 const char* qkv_mode_name(QkvMode m);    ///< "packed", "unpacked"
 const char* tied_mode_name(TiedMode m);  ///< "auto", "on", "off"
@@ -32,6 +39,7 @@ QkvMode parse_qkv_mode(const std::string& s);    ///< throws mixq::Error for oth
 TiedMode parse_tied_mode(const std::string& s);  ///< throws mixq::Error for other names
 
 struct ExportOptions {
+    Target target = Target::Cpu;
     /// Packed: one MatMulNBits (or MatMul) for q|k|v per layer (legal: the three are one planning unit, one
     /// format). Unpacked: three nodes.
     QkvMode qkv = QkvMode::Packed;

@@ -40,7 +40,7 @@ json number_or(const json& v, double dflt) { return v.is_number() ? v : json(dfl
 
 }  // namespace
 
-std::string make_genai_config(const io::Model& model, const std::string& onnx_filename) {
+std::string make_genai_config(const io::Model& model, const std::string& onnx_filename, const std::string& target) {
     const io::ModelConfig& c = model.config();
     const json cfg = read_json_if_present(model.dir() / "config.json");
     const json gen = read_json_if_present(model.dir() / "generation_config.json");
@@ -60,7 +60,10 @@ std::string make_genai_config(const io::Model& model, const std::string& onnx_fi
     m["bos_token_id"] = bos;
     m["context_length"] = context;
     ordered_json& d = m["decoder"];
-    d["session_options"] = {{"log_id", "onnxruntime-genai"}, {"provider_options", ordered_json::array()}};
+    ordered_json providers = ordered_json::array();
+    if (target == "cuda") providers.push_back({{"cuda", {{"enable_cuda_graph", "0"}}}});
+    if (target == "dml") providers.push_back({{"dml", {{"enable_graph_capture", "1"}}}});
+    d["session_options"] = {{"log_id", "onnxruntime-genai"}, {"provider_options", providers}};
     d["filename"] = onnx_filename;
     d["head_size"] = c.head_dim;
     d["hidden_size"] = c.hidden_size;

@@ -699,6 +699,9 @@ private slots:
         unpacked.qkv = exporter::QkvMode::Unpacked;
         unpacked.fuse_gate_up = true;
         off.tied = exporter::TiedMode::Off;
+        exporter::ExportOptions cuda;
+        cuda.target = exporter::Target::Cuda;
+        cuda.accuracy_level = 0;
         struct C {
             const char* name;
             std::shared_ptr<io::Model> model;
@@ -709,6 +712,7 @@ private slots:
                                       {"demo mixed, unpacked qkv, fused gate|up", m_demo, mixed16, unpacked},
                                       {"demo all 16-bit, tied table shared", m_demo, all16, {}},
                                       {"demo all 16-bit, tied off", m_demo, all16, off},
+                                      {"demo mixed, float16 graph (cuda)", m_demo, mixed16, cuda},
                                       {"untied mixed", untied, mixed16, {}},
                                       {"untied int4-g128", untied, [](const io::QuantUnit&) { return fmt("int4-g128"); }, {}}};
         for (size_t i = 0; i < cases.size(); ++i) {

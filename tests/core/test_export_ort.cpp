@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/half.h"
 #include "core/engine/transformer.h"
 #include "core/export/exporter.h"
 #include "core/io/synthetic_model.h"
@@ -83,7 +84,7 @@ public:
 
     /// Adds a run of `model` on ids [batch, T] after a past of `past_len` positions; returns its index.
     size_t add(const fs::path& model, const std::vector<std::vector<int64_t>>& ids, int layers, int kv_heads, int head_dim,
-               int past_len = 0, const std::vector<fs::path>& past_dirs = {}) {
+               int past_len = 0, const std::vector<fs::path>& past_dirs = {}, const std::string& past_type = "float32") {
         Job j;
         j.model = model.string();
         j.dir = m_work / ("job" + std::to_string(m_jobs.size()));
@@ -103,7 +104,7 @@ public:
                 const std::string file =
                     past_len == 0 ? (j.dir / "empty.bin").string()
                                   : (past_dirs.at(0) / ("present." + std::to_string(i) + "." + kv + ".bin")).string();
-                j.inputs[name] = {{"type", "float32"}, {"dims", {B, kv_heads, past_len, head_dim}}, {"file", file}};
+                j.inputs[name] = {{"type", past_type}, {"dims", {B, kv_heads, past_len, head_dim}}, {"file", file}};
             }
         m_jobs.push_back(std::move(j));
         return m_jobs.size() - 1;
@@ -124,7 +125,22 @@ public:
     }
 
     fs::path out_dir(size_t job) const { return m_jobs[job].dir / "out"; }
-    std::vector<float> logits(size_t job) const { return read_floats(out_dir(job) / "logits.bin"); }
+    /// The logits as fp32 (float16 outputs of the cuda / dml targets widened exactly).
+    std::vector<float> logits(size_t job) const {
+        const json meta = json::parse(mixq_test::read_text(out_dir(job) / "outputs.json"));
+        if (meta["logits"]["type"] != "float16") return read_floats(out_dir(job) / "logits.bin");
+        const std::string raw = mixq_test::read_text(out_dir(job) / "logits.bin");
+        std::vector<float> v(raw.size() / 2);
+        for (size_t i = 0; i < v.size(); ++i) {
+            uint16_t h;
+            std::memcpy(&h, raw.data() + 2 * i, 2);
+            v[i] = f16_to_float(h);
+        }
+        return v;
+    }
+    std::string logits_type(size_t job) const {
+        return json::parse(mixq_test::read_text(out_dir(job) / "outputs.json"))["logits"]["type"].get<std::string>();
+    }
 
 private:
     fs::path m_work;
@@ -501,6 +517,93 @@ private slots:
                   "equal %d/%d",
                   c.name, kSteps, d, agree.mean_kl, same, kSteps);
             if (!mixq_test::logits_agree(c.level, d, agree) || (c.level == 0 && same != kSteps)) ok = false;
+        }
+        QVERIFY(ok);
+    }
+
+    void float16TargetsRunInOnnxRuntime() {
+        REQUIRE_ORT();
+        // --target cuda / dml: float16 activations end to end (inputs, K/V, logits), every float tensor stored fp16,
+        // accuracy_level 0, the builder's provider options. ONNX Runtime's CPU EP runs these graphs (fp16 kernels,
+        // or float32 kernels behind the casts it inserts), so the file is checked here against the fp32 engine
+        // with the same plan: float16 rounding of activations is the only difference, bounded in
+        // logit_agreement.h (kFloat16Tolerance, argmax except near-ties, kMaxMeanKlFloat16).
+        auto demo = io::Model::open(mixq_test::demo_model());
+        auto qwen3 = mixq_test::synthetic_export_model(m_work / "fp16_qwen3", "qwen3", 64, 4, 2, true, true, "llama3");
+        auto qwen2 = mixq_test::synthetic_export_model(m_work / "fp16_qwen2", "qwen2", 64, 4, 2, false, false, "none");
+        struct F {
+            const char* name;
+            std::shared_ptr<io::Model> model;
+            std::function<QuantFormat(const io::QuantUnit&)> choose;
+            exporter::Target target;
+        };
+        const std::vector<F> cases = {
+            {"demo mixed, cuda", demo, mixq_test::mixed_format, exporter::Target::Cuda},
+            {"demo 16-bit, dml", demo, [](const io::QuantUnit&) { return QuantFormat::float16(); }, exporter::Target::Dml},
+            {"qwen3 mixed, cuda", qwen3, mixq_test::mixed_format, exporter::Target::Cuda},
+            {"qwen2 biases int4, cuda", qwen2, mixq_test::uniform_format("int4-g32"), exporter::Target::Cuda}};
+        OrtBatch batch(m_work / "fp16_runs");
+        const int T = 12;
+        std::vector<size_t> full, prefix;
+        std::vector<std::vector<int64_t>> all_ids;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            const auto& c = cases[i];
+            const auto& cfg = c.model->config();
+            exporter::ExportOptions o;
+            o.target = c.target;
+            o.accuracy_level = exporter::default_accuracy_level(c.target);
+            const fs::path out = m_work / ("fp16_" + std::to_string(i));
+            exporter::export_onnx(*c.model, plan::make_model_plan(*c.model, c.choose), out, o);
+            const json g = json::parse(mixq_test::read_text(out / "genai_config.json"));
+            const json providers = g["model"]["decoder"]["session_options"]["provider_options"];
+            QCOMPARE(providers.size(), size_t(1));
+            QVERIFY(providers[0].contains(c.target == exporter::Target::Cuda ? "cuda" : "dml"));
+            const json pj = json::parse(mixq_test::read_text(out / "mixq_plan.json"));
+            QCOMPARE(pj["export"]["activations"].get<std::string>(), std::string("float16"));
+            QCOMPARE(pj["export"]["accuracy_level"].get<int>(), 0);
+            all_ids.push_back(token_ids<int64_t>(T, cfg.vocab_size, 900 + static_cast<uint32_t>(i)));
+            const std::vector<int64_t> pre(all_ids.back().begin(), all_ids.back().end() - 1);
+            full.push_back(batch.add(out / "model.onnx", {all_ids.back()}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim,
+                                     0, {}, "float16"));
+            prefix.push_back(batch.add(out / "model.onnx", {pre}, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim, 0, {},
+                                       "float16"));
+        }
+        try {
+            batch.run(m_env);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        std::vector<size_t> decode;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            const auto& cfg = cases[i].model->config();
+            decode.push_back(batch.add(m_work / ("fp16_" + std::to_string(i)) / "model.onnx", {{all_ids[i].back()}},
+                                       cfg.num_layers, cfg.num_kv_heads, cfg.head_dim, T - 1, {batch.out_dir(prefix[i])},
+                                       "float16"));
+        }
+        try {
+            batch.run(m_env);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        bool ok = true;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            const auto& c = cases[i];
+            const int64_t V = c.model->config().vocab_size;
+            QCOMPARE(batch.logits_type(full[i]), std::string("float16"));
+            engine::Transformer tf(c.model);
+            plan::apply_plan_fake_quant(tf, *c.model, plan::make_model_plan(*c.model, c.choose), 0);
+            const std::vector<int> ids(all_ids[i].begin(), all_ids[i].end());
+            const auto ref = tf.forward(ids);
+            const auto got = batch.logits(full[i]);
+            const auto dec = batch.logits(decode[i]);
+            const float d = max_abs_diff(got.data(), ref.data(), got.size());
+            const float d_dec = max_abs_diff(dec.data(), ref.data() + (T - 1) * V, dec.size());
+            const auto agree = mixq_test::row_agreement(ref.data(), got.data(), T, V);
+            qInfo("%-26s float16 graph vs fp32 engine: max %.2e (decode step %.2e), argmax mismatches %d/%d, mean KL %.2e",
+                  c.name, d, d_dec, agree.argmax_mismatches, T, agree.mean_kl);
+            if (!(d <= mixq_test::kFloat16Tolerance && d_dec <= mixq_test::kFloat16Tolerance &&
+                  agree.near_tie_mismatches_only(d) && agree.mean_kl <= mixq_test::kMaxMeanKlFloat16))
+                ok = false;
         }
         QVERIFY(ok);
     }

@@ -5,7 +5,7 @@
 //
 // jobs.json: [{"model": "/abs/model.onnx", "out_dir": "/abs/dir", "optimization": "all" | "disabled",
 //              "inputs": {"input_ids": {"type": "int64", "dims": [1, 7], "file": "/abs/ids.bin"}, ...}}, ...]
-// Input files hold raw little-endian values (int64 / int32 / float32). For each job every output is written to
+// Input files hold raw little-endian values (int64 / int32 / float32 / float16). For each job every output is written to
 // out_dir/<name>.bin (raw little-endian) and out_dir/outputs.json lists {name: {type, dims}}. Sessions are
 // cached per (model, optimization). On any failure: "ORT error: <message>" on stderr and exit status 1.
 'use strict';
@@ -15,6 +15,7 @@ const ort = require('onnxruntime-node');
 
 const ARRAYS = {
   float32: Float32Array,
+  float16: Uint16Array,  // raw IEEE half bits, as onnxruntime-node takes and returns float16 tensors
   int32: Int32Array,
   int64: BigInt64Array,
   uint8: Uint8Array,

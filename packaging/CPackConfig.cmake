@@ -38,6 +38,8 @@ if(MIXQ_HELP2MAN)
                                ${MIXQ_HELP2MAN} --no-info --section=1 --name=${_name}
                                --include=${CMAKE_SOURCE_DIR}/packaging/${prog}.h2m
                                --output=${CMAKE_BINARY_DIR}/packaging/${prog}.1 $<TARGET_FILE:${prog}>
+                       # one usage line per command: a line break after each "mixq COMMAND ..." line
+                       COMMAND sed -i -e "/^mixq [a-z]/a .br" ${CMAKE_BINARY_DIR}/packaging/${prog}.1
                        COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/packaging/${prog}.1
                        DEPENDS ${prog} ${CMAKE_SOURCE_DIR}/packaging/${prog}.h2m VERBATIM)
     list(APPEND _package_files ${_man})

@@ -21,6 +21,9 @@ fail() { echo "test-package: FAIL: $*" >&2; exit 1; }
 say() { echo "test-package: $*"; }
 for tool in cpack dpkg-deb readelf; do command -v "$tool" >/dev/null || fail "$tool not found"; done
 
+if [ "$BUILD" = 1 ] && [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
 BUILD_DIR="$(cd "$BUILD_DIR" && pwd)"
 if [ "$BUILD" = 1 ]; then
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target mixq mixq-studio mixq_package_files >/dev/null

@@ -4,6 +4,8 @@
 
 #include "gpu/device_info.h"
 
+#include <dlfcn.h>
+
 namespace mixq::gpu {
 
 std::vector<DeviceInfo> list_devices(std::string* why) {
@@ -11,7 +13,14 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
     int n = 0;
     cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess || n == 0) {
-        if (why) *why = err != cudaSuccess ? std::string("CUDA unavailable: ") + cudaGetErrorString(err) : "no CUDA device";
+        // The static runtime reports a missing driver as "driver version is insufficient": name the real cause.
+        void* driver = err == cudaErrorInsufficientDriver ? dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL) : nullptr;
+        if (driver) dlclose(driver);
+        if (why)
+            *why = err == cudaErrorInsufficientDriver && !driver
+                       ? "CUDA unavailable: no NVIDIA driver (libcuda.so.1 not found)"
+                   : err != cudaSuccess ? std::string("CUDA unavailable: ") + cudaGetErrorString(err)
+                                        : "no CUDA device";
         cudaGetLastError();
         return out;
     }

@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config git
       qt6-base-dev qt6-svg-dev libqt6svg6 libqcustomplot-dev libgl1-mesa-dev
       libonnx-dev libprotobuf-dev protobuf-compiler
       libeigen3-dev nlohmann-json3-dev libpcre2-dev libicu-dev
-      xvfb xauth)
+      xvfb xauth
+      help2man lintian)  # man pages from the CLI's help; the package test (scripts/test-package.sh) runs lintian
 # Node.js/npm (for the ONNX Runtime cross-check tests) only when the machine has none of its own.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()

@@ -8,6 +8,9 @@
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
+#include "core/io/data_dir.h"
+#include "core/io/model.h"
+#include "core/score/calibration.h"
 #ifdef MIXQ_WITH_CUDA
 #include "gpu/cuda_language_model.h"
 #include "gpu/cuda_scorer.h"
@@ -17,7 +20,9 @@ namespace {
 void print_usage() {
     std::cout << "mixq " << MIXQ_VERSION << " - mixed-precision quantization of LLMs\n\nUsage:\n";
     for (const auto& [name, cmd] : mixq::cli::command_table()) std::cout << "  " << cmd.usage << "\n";
-    std::cout << "\nRun 'mixq COMMAND --help' for one command. Global: --help, --version.\n";
+    std::cout << "\nRun 'mixq COMMAND --help' for one command. Global: --help, --version, --paths (where the demo\n"
+                 "model and the built-in calibration text are found; MIXQ_DATA_DIR, MIXQ_DEMO_MODEL and\n"
+                 "MIXQ_CALIBRATION_TEXT override them).\n";
 }
 }  // namespace
 
@@ -30,6 +35,12 @@ int main(int argc, char** argv) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         print_usage();
         return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--paths") {
+        std::cout << "data: " << mixq::io::data_dir().string() << "\n"
+                  << "demo model: " << mixq::io::demo_model_path().string() << "\n"
+                  << "calibration text: " << mixq::score::builtin_calibration_path().string() << "\n";
+        return 0;
     }
     if (args[0] == "--version") {
         std::cout << "mixq " << MIXQ_VERSION << "\n";

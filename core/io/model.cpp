@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/data_dir.h"
 #include "core/io/tensor_ledger.h"
 
 namespace mixq::io {
@@ -254,11 +255,8 @@ std::string Model::content_hash(const JobContext& job) const {
 }
 
 fs::path demo_model_path() {
-    if (const char* env = std::getenv("MIXQ_DEMO_MODEL")) return env;
-    const fs::path installed = fs::path(MIXQ_INSTALLED_RESOURCES_DIR) / "demo-model";
-    const fs::path source = fs::path(MIXQ_RESOURCES_DIR) / "demo-model";
-    if (fs::exists(source / "config.json")) return source;
-    return installed;
+    if (const char* env = std::getenv("MIXQ_DEMO_MODEL"); env && *env) return env;
+    return data_dir() / "demo-model";
 }
 
 }  // namespace mixq::io

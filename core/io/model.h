@@ -45,7 +45,7 @@ private:
     mutable std::string m_hash;
 };
 
-/// Path of the built-in demo model (resources/demo-model in the source tree, or the installed copy).
+/// Path of the built-in demo model: $MIXQ_DEMO_MODEL, else data_dir()/demo-model (core/io/data_dir.h).
 std::filesystem::path demo_model_path();
 
 }  // namespace mixq::io

@@ -2,19 +2,20 @@
 // Deterministic calibration windows from a token stream.
 #include "core/score/calibration.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/io/model.h"
+#include "core/io/data_dir.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::score {
 namespace fs = std::filesystem;
 
 fs::path builtin_calibration_path() {
-    // The demo model folder sits beside calibration/ in resources (source tree or installed copy).
-    return io::demo_model_path().parent_path() / "calibration" / "builtin.txt";
+    if (const char* env = std::getenv("MIXQ_CALIBRATION_TEXT"); env && *env) return env;
+    return io::data_dir() / "calibration" / "builtin.txt";
 }
 
 CalibrationSet make_calibration(const tok::Tokenizer& tok, const std::string& text, int samples, int seq_len,

@@ -22,7 +22,7 @@ struct CalibrationSet {
     }
 };
 
-/// Path of the built-in calibration text.
+/// Path of the built-in calibration text: $MIXQ_CALIBRATION_TEXT, else data_dir()/calibration/builtin.txt.
 std::filesystem::path builtin_calibration_path();
 
 /// Tokenizes `text` and cuts `samples` windows of `seq_len` tokens spread evenly over the stream (windows do not

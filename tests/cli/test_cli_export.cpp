@@ -38,7 +38,6 @@ private slots:
     }
 
     void pplWithPlan() {
-        MIXQ_REQUIRE_SHARED();
         const auto dir = mixq_test::scratch("cli_export_ppl");
         QCOMPARE(run_mixq({"score", demo(), "--out", str(dir / "s.json"), "--samples", "4", "--seq-len", "32", "--quiet"}).code, 0);
         QCOMPARE(run_mixq({"plan", demo(), "--scores", str(dir / "s.json"), "--preset", "rtn", "--out",

@@ -48,7 +48,6 @@ private slots:
     }
 
     void tokenizeMatchesGolden() {
-        MIXQ_REQUIRE_SHARED();
         const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         for (const auto& s : summary["tokenizer_samples"]) {
             const auto r = mixq({"tokenize", demo(), "--text", QString::fromStdString(s["text"].get<std::string>()), "--json"});
@@ -58,7 +57,6 @@ private slots:
     }
 
     void logitsFileMatchesGolden() {
-        MIXQ_REQUIRE_SHARED();
         const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         QStringList ids;
         for (int id : summary["input_ids"]) ids << QString::number(id);
@@ -75,7 +73,6 @@ private slots:
     }
 
     void pplJson() {
-        MIXQ_REQUIRE_SHARED();
         const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         const auto r = mixq({"ppl", demo(), "--text", QString::fromStdString((mixq_test::golden_dir() / "heldout.txt").string()),
                              "--window", "128", "--max-tokens", "4096", "--json"});

@@ -25,7 +25,6 @@ private slots:
     void initTestCase() { m_model = io::Model::open(mixq_test::demo_model()); }
 
     void logitsMatchGolden() {
-        MIXQ_REQUIRE_SHARED();
         const auto summary = nlohmann::json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         const auto ids = summary["input_ids"].get<std::vector<int>>();
         const auto shape = summary["logits_shape"].get<std::vector<int>>();

@@ -17,7 +17,6 @@ class TestPerplexity : public QObject {
 
 private slots:
     void heldoutMatchesGolden() {
-        MIXQ_REQUIRE_SHARED();
         const auto summary = nlohmann::json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         const auto& w = summary["heldout_windows"];
         auto model = io::Model::open(mixq_test::demo_model());

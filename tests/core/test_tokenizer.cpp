@@ -24,7 +24,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-fs::path shared_tokenizer(const std::string& name) { return mixq_test::shared_dir() / "tokenizers" / name / "tokenizer.json"; }
+fs::path shared_tokenizer(const std::string& name) { return mixq_test::real_tokenizer(name); }
 
 /// Loads each shared tokenizer once per test run; records the load time.
 const tok::Tokenizer& shared(const std::string& name) {
@@ -89,11 +89,8 @@ class TestTokenizer : public QObject {
 
 private slots:
     void demoModelSamples() {
-        MIXQ_REQUIRE_SHARED();
         const json summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
-        // The vendored copy and the shared original must both reproduce the goldens.
-        for (const fs::path& file : {mixq_test::demo_model() / "tokenizer.json",
-                                     mixq_test::shared_dir() / "models" / "tiny-llama-kjv" / "tokenizer.json"}) {
+        for (const fs::path& file : {mixq_test::demo_model() / "tokenizer.json"}) {
             auto tk = tok::Tokenizer::from_file(file);
             QCOMPARE(tk->vocab_size(), 1024);
             QCOMPARE(tk->token_to_id("<|endoftext|>").value_or(-1), 1023);
@@ -112,9 +109,9 @@ private slots:
         for (const char* n : {"qwen3", "llama3", "mistral-sp"}) QTest::newRow(n) << QString(n);
     }
     void sharedGoldens() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         QFETCH(QString, name);
-        const json goldens = json::parse(mixq_test::read_text(mixq_test::shared_dir() / "tokenizers" / "goldens.json"));
+        const json goldens = json::parse(mixq_test::read_text(mixq_test::tokenizer_goldens()));
         const auto& list = goldens["tokenizers"][name.toStdString()];
         QVERIFY(list.size() >= 10);
         const auto& tk = shared(name.toStdString());
@@ -135,7 +132,7 @@ private slots:
     }
 
     void loadTimes() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         for (const char* name : {"qwen3", "llama3", "mistral-sp"}) {
             const auto t0 = std::chrono::steady_clock::now();
             auto tk = tok::Tokenizer::from_file(shared_tokenizer(name));
@@ -152,7 +149,7 @@ private slots:
     }
 
     void specialTokens() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         const auto& q = shared("qwen3");
         const int im_start = q.token_to_id("<|im_start|>").value_or(-1), im_end = q.token_to_id("<|im_end|>").value_or(-1);
         QCOMPARE(im_start, 151644);
@@ -178,14 +175,14 @@ private slots:
     void llama3TemplateAddsBeginOfText() {
         // The shared Llama-3 file's post_processor is ByteLevel (adds nothing). Meta's own file uses
         // TemplateProcessing "<|begin_of_text|> $A": swap it in and expect id 128000 in front of the golden ids.
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         json j = json::parse(mixq_test::read_text(shared_tokenizer("llama3")));
         j["post_processor"] = json::parse(R"({"type": "TemplateProcessing",
             "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
             "pair": [], "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000],
             "tokens": ["<|begin_of_text|>"]}}})");
         auto tk = tok::Tokenizer::from_json(j.dump(), "llama3-template");
-        const json goldens = json::parse(mixq_test::read_text(mixq_test::shared_dir() / "tokenizers" / "goldens.json"));
+        const json goldens = json::parse(mixq_test::read_text(mixq_test::tokenizer_goldens()));
         for (const auto& e : goldens["tokenizers"]["llama3"]) {
             auto want = to_ids(e["ids"]);
             want.insert(want.begin(), 128000);
@@ -195,7 +192,7 @@ private slots:
     }
 
     void cleanUpTokenizationSpacesFromConfig() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         // llama3's tokenizer_config.json turns it on, qwen3's off (the goldens' decoded texts depend on it).
         QVERIFY(shared("llama3").clean_up_tokenization_spaces());
         QVERIFY(!shared("qwen3").clean_up_tokenization_spaces());
@@ -208,7 +205,7 @@ private slots:
     }
 
     void byteLevelRoundTrip() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         auto llama = tok::Tokenizer::from_file(shared_tokenizer("llama3"));
         llama->set_clean_up_tokenization_spaces(false);
         auto demo = tok::Tokenizer::from_file(mixq_test::demo_model());
@@ -245,7 +242,7 @@ private slots:
     }
 
     void longInput() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         const std::string text = mixq_test::read_text(mixq_test::golden_dir() / "heldout.txt");
         QVERIFY(text.size() > 190000);
         auto tk = tok::Tokenizer::from_file(mixq_test::demo_model());
@@ -280,7 +277,7 @@ private slots:
     }
 
     void invalidUtf8NeverCrashes() {
-        MIXQ_REQUIRE_SHARED();
+        MIXQ_REQUIRE_TOKENIZERS();
         auto demo = tok::Tokenizer::from_file(mixq_test::demo_model());
         // Each maximal invalid subpart becomes one U+FFFD (Unicode's recommended substitution).
         const std::string fffd = "\xEF\xBF\xBD";
@@ -311,8 +308,8 @@ private slots:
 
     void concurrentEncode() {
         // Four threads share one tokenizer (regex match state, word cache) and must all reproduce the goldens.
-        MIXQ_REQUIRE_SHARED();
-        const json goldens = json::parse(mixq_test::read_text(mixq_test::shared_dir() / "tokenizers" / "goldens.json"));
+        MIXQ_REQUIRE_TOKENIZERS();
+        const json goldens = json::parse(mixq_test::read_text(mixq_test::tokenizer_goldens()));
         std::vector<std::pair<std::string, std::vector<int>>> cases;
         for (const auto& e : goldens["tokenizers"]["qwen3"]) cases.emplace_back(e["text"], to_ids(e["ids"]));
         auto tk = tok::Tokenizer::from_file(shared_tokenizer("qwen3"));  // fresh: empty word cache

@@ -307,7 +307,8 @@ private slots:
         // Merge ranks read here straight from the demo model's tokenizer.json (and Mistral's when shared data is
         // there); the textbook algorithm must agree with the priority-queue one on many words.
         std::vector<fs::path> files = {mixq_test::demo_model() / "tokenizer.json"};
-        if (mixq_test::have_shared()) files.push_back(mixq_test::shared_dir() / "tokenizers" / "mistral-sp" / "tokenizer.json");
+        if (mixq_test::tokenizers_missing().empty()) files.push_back(mixq_test::real_tokenizer("mistral-sp"));
+        else QVERIFY2(!mixq_test::in_ci(), mixq_test::tokenizers_missing().c_str());
         std::mt19937 rng(5);
         for (const auto& file : files) {
             const json j = json::parse(mixq_test::read_text(file));

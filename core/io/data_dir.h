@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// Where MixQ's data files (demo model, calibration text) are found: relative to the running executable
+// (<exe>/../share/mixq-studio, as installed by the .deb or `cmake --install` with any prefix or DESTDIR), then the
+// source tree's resources/ for a build-tree run. Environment overrides: MIXQ_DATA_DIR (the whole folder),
+// MIXQ_DEMO_MODEL (the demo model folder), MIXQ_CALIBRATION_TEXT (the built-in calibration text).
+#pragma once
+#include <filesystem>
+#include <vector>
+
+namespace mixq::io {
+
+/// Folder holding the running executable (from /proc/self/exe); empty when it cannot be read.
+std::filesystem::path executable_dir();
+
+/// The folders searched for data, in order (MIXQ_DATA_DIR alone when it is set).
+std::vector<std::filesystem::path> data_dir_candidates();
+
+/// The first candidate that holds demo-model/config.json, else the first candidate (so errors name a real place).
+std::filesystem::path data_dir();
+
+}  // namespace mixq::io

@@ -175,8 +175,11 @@ void BudgetPanel::onPlanChanged() {
         }
     }
     m_values["file_size"]->setText(size);
-    QString kld = QString::number(p.predicted_kld, 'g', 4);
-    if (!p.kld_complete()) kld += tr(" (partial: %1 units unscored)").arg(p.units_without_kld);
+    // Unknown is never shown as a number: a unit whose planned format has no score makes the total unknown.
+    QString kld = p.kld_complete() ? QString::number(p.predicted_kld, 'g', 4)
+                                   : tr("unknown (%1 units unscored; the scored ones sum to %2)")
+                                         .arg(p.units_without_kld)
+                                         .arg(QString::number(p.predicted_kld, 'g', 4));
     m_values["kld"]->setText(kld);
     m_values["units"]->setText(
         tr("%1 int4 \u00b7 %2 int8 \u00b7 %3 16-bit").arg(p.int4_units).arg(p.int8_units).arg(p.float_units));

@@ -147,8 +147,12 @@ void FrontierPlot::setReferences(const std::vector<ReferencePoint>& refs) {
 void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
     m_hasCurrent = std::isfinite(avg_bits);
     m_current->data()->clear();
-    const double shown_kld = kld > 0 ? kld : std::max(m_plot->yAxis->range().lower, 1e-12);
-    if (m_hasCurrent) m_current->addData(avg_bits, shown_kld);
+    const bool known = std::isfinite(kld);
+    // A plan whose KLD is unknown gets no point (never one at 0): its label sits at the top of the plot.
+    const double shown_kld = !known ? m_plot->yAxis->range().upper
+                             : kld > 0 ? kld
+                                       : std::max(m_plot->yAxis->range().lower, 1e-12);
+    if (m_hasCurrent && known) m_current->addData(avg_bits, shown_kld);
     m_targetLine->setVisible(std::isfinite(target));
     if (std::isfinite(target)) {
         m_targetLine->point1->setCoords(target, 1.0);
@@ -157,7 +161,8 @@ void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
     m_currentLabel->setVisible(m_hasCurrent);
     if (m_hasCurrent) {
         m_currentLabel->position->setCoords(avg_bits, shown_kld);
-        m_currentLabel->setText(tr("%1 bits, KLD %2").arg(avg_bits, 0, 'f', 3).arg(kld, 0, 'g', 3));
+        m_currentLabel->setText(known ? tr("%1 bits, KLD %2").arg(avg_bits, 0, 'f', 3).arg(kld, 0, 'g', 3)
+                                      : tr("%1 bits, KLD unknown (unscored formats)").arg(avg_bits, 0, 'f', 3));
     }
     rescale();
 }

@@ -68,7 +68,9 @@ void PlanPresenter::onPlanChanged() {
     m_heatmap->setPinnedUnits(pinned);
     m_tree->setPlan(&p);
     const bool target = m_plans->mode() == PlanController::Mode::Target;
-    m_frontier->setCurrent(p.avg_bits, p.predicted_kld, target ? m_plans->target() : std::nan(""));
+    // An unknown total (unscored formats) is passed as NaN: the plot then marks the plan's bits without a KLD.
+    m_frontier->setCurrent(p.avg_bits, p.kld_complete() ? p.predicted_kld : std::nan(""),
+                           target ? m_plans->target() : std::nan(""));
 }
 
 }  // namespace mixq::ui

@@ -63,6 +63,18 @@ void print_frontier(const plan::Planner& p) {
     if (shown < f.size()) std::cout << "  (" << shown << " of " << f.size() << " points shown; --json prints all)\n";
 }
 
+/// The first few units whose planned format has no score, for the "unknown" line.
+std::string unscored_names(const plan::Plan& p) {
+    std::string out;
+    int shown = 0;
+    for (const auto& u : p.units) {
+        if (u.has_kld) continue;
+        if (shown++ == 4) return out + ", ...";
+        out += (out.empty() ? "" : ", ") + u.name + " " + u.format.name();
+    }
+    return out;
+}
+
 void print_plan(const plan::Plan& p, const plan::Planner& planner, uint64_t export_bytes) {
     std::cout << "plan:          ";
     if (p.source == plan::PlanSource::Target)
@@ -73,8 +85,11 @@ void print_plan(const plan::Plan& p, const plan::Planner& planner, uint64_t expo
         std::cout << "imported overrides\n";
     std::cout << "average bits:  " << fmt("%.4f", p.avg_bits) << " (" << p.total_bits << " bits / " << p.total_weights
               << " weights)\n"
-              << "predicted KLD: " << fmt("%.6g", p.predicted_kld)
-              << (p.kld_complete() ? "" : " (partial: " + std::to_string(p.units_without_kld) + " units without a score)")
+              << "predicted KLD: "
+              << (p.kld_complete() ? fmt("%.6g", p.predicted_kld)
+                                   : "unknown: " + std::to_string(p.units_without_kld) +
+                                         " unit(s) have a format the scores do not cover (" + unscored_names(p) +
+                                         "); the scored units sum to " + fmt("%.6g", p.predicted_kld))
               << "\n"
               << "units:         " << p.int4_units << " int4, " << p.int8_units << " int8, " << p.float_units
               << " float16; " << p.pins.size() << " pinned\n"

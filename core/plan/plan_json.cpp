@@ -49,8 +49,15 @@ std::string plan_to_json(const Plan& p) {
     j["average_bits"] = p.avg_bits;
     j["total_bits"] = p.total_bits;
     j["planned_weights"] = p.total_weights;
-    j["predicted_kld"] = p.predicted_kld;
+    // Unknown is never written as a number: with any unit's format unscored the total is null, and the scored
+    // units' sum and the unscored units are listed beside it.
+    j["predicted_kld"] = p.kld_complete() ? ordered_json(p.predicted_kld) : ordered_json(nullptr);
     j["predicted_kld_complete"] = p.kld_complete();
+    j["predicted_kld_of_scored_units"] = p.predicted_kld;
+    ordered_json unscored = ordered_json::array();
+    for (const auto& u : p.units)
+        if (!u.has_kld) unscored.push_back(u.name);
+    j["units_without_kld_names"] = unscored;
     j["units_without_kld"] = p.units_without_kld;
     j["estimated_file_bytes"] = p.estimated_file_bytes;
     j["non_planned_params"] = p.non_planned_params;

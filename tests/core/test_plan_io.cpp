@@ -106,6 +106,9 @@ private slots:
         // The JSON as the exporter reads it: per tensor bits / block / symmetric / method; float = bits 16.
         const auto j = json::parse(mixq_test::read_text(dir / "plan.json"));
         QCOMPARE(j["predicted_kld_complete"].get<bool>(), false);
+        QVERIFY(j["predicted_kld"].is_null());  // unknown is never written as a number
+        QCOMPARE(j["predicted_kld_of_scored_units"].get<double>(), p.predicted_kld);
+        QCOMPARE(j["units_without_kld_names"], json::array({"layers.2.o"}));
         QVERIFY(j["units"][0].contains("kld"));
         for (const auto& u : p.units)
             for (const auto& m : u.members) {

@@ -205,6 +205,13 @@ private slots:
         QCOMPARE(m_w->plans()->mode(), ui::PlanController::Mode::Preset);
         QVERIFY(formats_of(m_w->plans()->plan()) == formats_of(m_ref->plan_preset(plan::Preset::KQuantMixed)));
         QCOMPARE(panel()->value("source"), QString("preset k_quant_mixed"));
+        // The reference scores are RTN-only, so k_quant_mixed picks formats nobody scored: the total is unknown,
+        // shown as such (never 0), and the frontier gets no point for it.
+        const plan::Plan& km = m_w->plans()->plan();
+        QVERIFY(km.units_without_kld > 0);
+        QVERIFY2(panel()->value("kld").startsWith(QString("unknown (%1 units unscored").arg(km.units_without_kld)),
+                 qPrintable(panel()->value("kld")));
+        QVERIFY(m_w->frontierPlot()->currentPoint().isNull());
         mixq_test::save_shot(m_w.get(), "14_preset_k_quant_mixed.png");
 
         // rtn: every unit int4 RTN; the table's int4-g32 candidate, so the all-int4-g32 average in closed form.

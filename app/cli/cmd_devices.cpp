@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // `mixq devices [--json]`: compute devices this build can use (the CPU always; CUDA GPUs when built with CUDA).
-#include <thread>
+#include <omp.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "app/cli/cli_command.h"
 #include "core/common/error.h"
+#include "core/common/omp_wait.h"
 #ifdef MIXQ_WITH_CUDA
 #include "gpu/device_info.h"
 #endif
@@ -16,7 +19,8 @@ namespace {
 int run_devices(const Args& args) {
     args.allow_only({"--json"});
     nlohmann::json j;
-    j["cpu"] = {{"threads", std::thread::hardware_concurrency()}};
+    j["cpu"] = {{"threads", std::thread::hardware_concurrency()}, {"omp_wait_policy", omp_wait_policy()},
+                {"omp_threads", omp_get_max_threads()}};
     nlohmann::json gpus = nlohmann::json::array();
     std::string why = "built without CUDA";
 #ifdef MIXQ_WITH_CUDA
@@ -32,7 +36,8 @@ int run_devices(const Args& args) {
         std::cout << j.dump(2) << "\n";
         return 0;
     }
-    std::cout << "cpu: " << std::thread::hardware_concurrency() << " threads\n";
+    std::cout << "cpu: " << std::thread::hardware_concurrency() << " threads, OpenMP wait policy " << omp_wait_policy() << ", " << omp_get_max_threads()
+              << " OpenMP threads (the free cores at start-up)\n";
     if (gpus.empty()) std::cout << "cuda: none (" << why << "); the CPU path is used\n";
     for (const auto& g : gpus)
         std::cout << "cuda:" << g["index"] << " " << g["name"].get<std::string>() << " (sm "

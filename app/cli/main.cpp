@@ -7,6 +7,7 @@
 
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
+#include "core/common/omp_wait.h"
 #include "core/common/error.h"
 #include "core/io/data_dir.h"
 #include "core/io/model.h"
@@ -27,6 +28,7 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    mixq::use_passive_omp_wait(argv);  // before anything else: it may re-execute the program
 #ifdef MIXQ_WITH_CUDA
     mixq::gpu::install_cuda_scorer();     // `--device auto|cuda` scoring on the GPU when one can be used
     mixq::gpu::install_cuda_evaluator();  // and evaluation of model folders (baselines)

@@ -47,6 +47,24 @@ private slots:
         QCOMPARE(j["tied_embeddings"].get<bool>(), true);
     }
 
+    void openmpWaitsPassivelyUnlessTheUserChose() {
+        // The program re-executes itself with OMP_WAIT_POLICY=passive when the variable is unset (libgomp reads it
+        // once at load; spinning waits made a fast score 8x slower on a shared machine); a user's choice stands.
+        for (const QString& given : {QString(), QString("active")}) {
+            QProcess p;
+            auto env = QProcessEnvironment::systemEnvironment();
+            env.remove("OMP_WAIT_POLICY");
+            if (!given.isEmpty()) env.insert("OMP_WAIT_POLICY", given);
+            p.setProcessEnvironment(env);
+            p.start(MIXQ_CLI_EXE, {"devices", "--json"});
+            QVERIFY(p.waitForFinished(60000));
+            QCOMPARE(p.exitCode(), 0);
+            const auto j = json::parse(p.readAllStandardOutput().toStdString());
+            QCOMPARE(QString::fromStdString(j["cpu"]["omp_wait_policy"].get<std::string>()),
+                     given.isEmpty() ? QString("passive") : given);
+        }
+    }
+
     void tokenizeMatchesGolden() {
         const auto summary = json::parse(mixq_test::read_text(mixq_test::golden_dir() / "summary.json"));
         for (const auto& s : summary["tokenizer_samples"]) {

@@ -99,6 +99,12 @@ ExportController::ExportController(MainWindow* window) : QObject(window), m_wind
         m->insertSeparator(before);
         break;
     }
+    // Every dock is in View, so a closed Results dock can be brought back.
+    for (QAction* a : window->menuBar()->actions()) {
+        if (!a->menu() || !a->text().contains("View")) continue;
+        a->menu()->addAction(m_dock->toggleViewAction());
+        break;
+    }
     auto* button = new QPushButton(tr("Evaluate current plan"));
     button->setObjectName("evaluatePlanButton");
     connect(button, &QPushButton::clicked, m_evalPlanAction, &QAction::trigger);
@@ -197,6 +203,7 @@ void ExportController::startEvaluation(const QString& dir, const ExportEvalSetti
             if ((*report).contains("baseline") && (*report)["baseline"].is_object())
                 m_results->addRow(ResultsPanel::row_from_report(*report, "baseline", tr("baseline (16-bit)"), "baseline", 16.0, base_bytes));
             m_results->addRow(ResultsPanel::row_from_report(*report, "target", label, "export", avg_bits, size_bytes));
+            m_dock->show();  // a result that arrives while the dock is closed brings it back
             m_dock->raise();
             emit evaluationFinished();
         };
@@ -233,6 +240,7 @@ void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
         const double bytes = static_cast<double>(plan.estimated_file_bytes);
         return [this, report, label, plan, bytes] {
             m_results->addRow(ResultsPanel::row_from_report(report, "target", label, "plan", plan.avg_bits, bytes));
+            m_dock->show();
             m_results->chartTabs()->setCurrentWidget(m_results->bitsPlot());
             m_dock->raise();
             emit evaluationFinished();

@@ -120,7 +120,8 @@ void MainWindow::buildDocks() {
     m_sideDock = new QDockWidget(tr("Model"), this);
     m_sideDock->setObjectName("sideDock");
     m_sideDock->setWidget(scroll);
-    m_sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    m_sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                            QDockWidget::DockWidgetClosable);  // closable, so View > Model is a working toggle
     m_sideDock->setMinimumWidth(340);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     addDockWidget(Qt::RightDockWidgetArea, m_sideDock);

@@ -13,6 +13,9 @@
 #include <QSlider>
 #include <QTableWidget>
 #include <QtTest>
+
+#include <QMenu>
+#include <QMenuBar>
 #include <QFileInfo>
 #include <cmath>
 #include <filesystem>
@@ -143,6 +146,21 @@ private slots:
         QApplication::processEvents();
         save_png(ctrl->results(), "11_results_panel.png");
 
+        // Every dock is in View and can be toggled there; a result arriving while the Results dock is closed
+        // brings it back.
+        QMenu* view = nullptr;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->menu() && a->text().contains("View")) view = a->menu();
+        QVERIFY(view);
+        QStringList toggles;
+        for (QAction* a : view->actions())
+            if (a->isEnabled() && a->isCheckable()) toggles << a->text().remove('&');
+        QVERIFY2(toggles.filter(QRegularExpression("^Model")).size() == 1 && toggles.contains("Log") && toggles.contains("Results"),
+                 qPrintable(toggles.join(", ")));
+        auto* dock = w.findChild<QDockWidget*>("resultsDock");
+        dock->close();
+        QVERIFY(dock->isHidden());
+
         // Evaluate current plan: one more row of kind "plan", plotted on the accuracy-vs-bits chart.
         QTRY_VERIFY(!w.isBusy());
         ctrl->evaluatePlan(2);  // the data folders were remembered by the dialog
@@ -150,6 +168,7 @@ private slots:
         QCOMPARE(res->rowCount(), 3);
         QCOMPARE(res->rows()[2].kind, QString("plan"));
         QCOMPARE(res->rows()[2].avg_bits, w.plans()->plan().avg_bits);
+        QVERIFY(!dock->isHidden());
         save_png(ctrl->results(), "12_results_plan_point.png");
 
         // Results persist per model content hash: opening the model again restores the same three rows.

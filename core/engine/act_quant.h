@@ -4,7 +4,8 @@
 // round-half-even(a · (127 / max|a|)) in int8 (0 when the block is all zero; a partial last block is zero-padded).
 // MLAS then takes int8·int8 dot products per block and scales them by scale_a · scale_w, which equals the fp32
 // product of the dequantized activations (code · scale) with the dequantized weights up to float summation order,
-// so the engine and the built-in ONNX runner emulate the file by fake-quantizing A here and multiplying in fp32.
+// so the engine emulates the file by fake-quantizing A here and multiplying in fp32; the built-in ONNX runner does
+// that for many rows and takes MLAS's int8 dots on these codes (quantize_activation_row) for few.
 #pragma once
 #include <cstdint>
 

@@ -120,12 +120,6 @@ void Transformer::set_activation_block(const std::string& tensor, int64_t block)
     invalidate(tensor);
 }
 
-void Transformer::clear_activation_blocks() {
-    auto names = m_act_blocks;
-    m_act_blocks.clear();
-    for (const auto& [n, b] : names) invalidate(n);
-}
-
 int64_t Transformer::act_block(const std::string& tensor) const {
     auto it = m_act_blocks.find(tensor);
     return it == m_act_blocks.end() ? 0 : it->second;

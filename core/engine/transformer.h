@@ -83,7 +83,6 @@ public:
     /// Int8 activation blocks (ONNX Runtime's MatMulNBits accuracy_level 4, act_quant.h) for the linear that
     /// reads `tensor` (for the tied embedding table: the lm_head); block 0 clears it.
     void set_activation_block(const std::string& tensor, int64_t block);
-    void clear_activation_blocks();
 
     /// fp32 copy of a weight from the file (ignores overrides and rotation).
     RowMatrix load_matrix(const std::string& tensor) const;

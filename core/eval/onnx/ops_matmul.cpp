@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // MatMul (float, numpy batching), MatMulNBits (2/4/8-bit blocks along K, with or without packed uint8 or float zero
-// points; int8 activation blocks at accuracy_level 4, as ONNX Runtime; never a full fp32 copy of a weight: few rows use fused block dot products on the codes, many rows
-// dequantize 64 weight rows at a time for a GEMM) and
+// points; int8 activation blocks at accuracy_level 4, as ONNX Runtime; never a full fp32 copy of a weight: few
+// rows use fused block dot products on the codes, many rows dequantize 64 weight rows at a time for a GEMM) and
 // GatherBlockQuantized (uint8-packed, uint4 or int4 data; gather_axis 0, blocks along the last axis).
 #include <omp.h>
 
@@ -125,49 +125,51 @@ void matmul_nbits_op(OpContext& ctx) {
     const int64_t M = a.numel() / K;
     float* o = out.mutable_data<float>();
     const float* pa = a.data<float>();
-    // accuracy_level 4: ONNX Runtime quantizes A to int8 blocks of block_size (MLAS CompInt8); the same codes
-    // times their scales, multiplied in fp32, give its result up to summation order.
-    std::vector<float> a_int8;
+    // accuracy_level 4: ONNX Runtime quantizes A to int8 blocks of block_size (MLAS CompInt8). Few rows of 4- or
+    // 8-bit codes with integer zero points take its int8 block dots (nbits_int8_rows); otherwise the same codes
+    // times their scales are multiplied in fp32, which gives its result up to summation order.
     const int64_t level = nd.attr_int("accuracy_level", 0);
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
     const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
-    const bool parallel = M * N * K >= (1 << 22);
-    if (int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values) {
-        // Few rows (decode): int8 dot products on the codes, as MLAS does them.
-        const int64_t kpad = kb * bs;
-        std::vector<int8_t> qa(static_cast<size_t>(M * kpad));
-        std::vector<float> sa(static_cast<size_t>(M * kb));
-        std::vector<int32_t> qsum(static_cast<size_t>(M * kb));
-        for (int64_t m = 0; m < M; ++m)
-            engine::quantize_activation_row(pa + m * K, K, bs, qa.data() + m * kpad, sa.data() + m * kb, qsum.data() + m * kb);
-        constexpr int64_t kRows = 16;
-        const int64_t chunks = (N + kRows - 1) / kRows;
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t c = 0; c < chunks; ++c)
-            nbits_int8_rows(w, qa.data(), sa.data(), qsum.data(), M, o, N, c * kRows, std::min(N, (c + 1) * kRows));
-        if (bias)
-            for (int64_t m = 0; m < M; ++m)
-                for (int64_t n = 0; n < N; ++n) o[m * N + n] += bias->data<float>()[n];
-        ctx.set(0, std::move(out));
-        return;
-    }
-    if (int8_act) {  // many rows (prefill): the same codes times their scales, in the fp32 GEMM below
+    const bool int8_rows = int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
+    std::vector<float> a_int8;
+    if (int8_act && !int8_rows) {
         a_int8.assign(pa, pa + M * K);
         engine::fake_quantize_activation_rows(a_int8.data(), M, K, bs);
         pa = a_int8.data();
     }
     // Threads only from ~4M multiply-adds up (a 2048x2048 decode step); below that a parallel region's barrier
-    // costs more than it saves, and much more when other processes share the cores (`parallel` above).
+    // costs more than it saves, and much more when other processes share the cores.
+    const bool parallel = M * N * K >= (1 << 22);
     if (M <= kFusedMaxRows) {
-        // Few rows (decode): block dot products straight from the codes.
-        std::vector<float> sums(static_cast<size_t>(M * kb), 0.0f);
-        for (int64_t m = 0; m < M; ++m)
-            for (int64_t k = 0; k < K; ++k) sums[static_cast<size_t>(m * kb + k / bs)] += pa[m * K + k];
+        // Few rows (decode): block dot products straight from the codes, on int8 activation codes (with their
+        // scales and code sums) or on fp32 activations (with their block sums).
+        const int64_t kpad = kb * bs;
+        std::vector<int8_t> qa;
+        std::vector<float> sa, sums;
+        std::vector<int32_t> qsum;
+        if (int8_rows) {
+            qa.resize(static_cast<size_t>(M * kpad));
+            sa.resize(static_cast<size_t>(M * kb));
+            qsum.resize(static_cast<size_t>(M * kb));
+            for (int64_t m = 0; m < M; ++m)
+                engine::quantize_activation_row(pa + m * K, K, bs, qa.data() + m * kpad, sa.data() + m * kb,
+                                                qsum.data() + m * kb);
+        } else {
+            sums.assign(static_cast<size_t>(M * kb), 0.0f);
+            for (int64_t m = 0; m < M; ++m)
+                for (int64_t k = 0; k < K; ++k) sums[static_cast<size_t>(m * kb + k / bs)] += pa[m * K + k];
+        }
         constexpr int64_t kRows = 16;
         const int64_t chunks = (N + kRows - 1) / kRows;
 #pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t c = 0; c < chunks; ++c)
-            nbits_fused_rows(w, pa, sums.data(), M, o, N, c * kRows, std::min(N, (c + 1) * kRows));
+        for (int64_t c = 0; c < chunks; ++c) {
+            const int64_t r0 = c * kRows, r1 = std::min(N, (c + 1) * kRows);
+            if (int8_rows)
+                nbits_int8_rows(w, qa.data(), sa.data(), qsum.data(), M, o, N, r0, r1);
+            else
+                nbits_fused_rows(w, pa, sums.data(), M, o, N, r0, r1);
+        }
     } else {
         // Many rows (prefill): dequantize 64 weight rows at a time into a small buffer, then a GEMM.
         constexpr int64_t kTile = 64;

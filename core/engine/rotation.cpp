@@ -47,6 +47,13 @@ Vector Rotation::transform_bias(const std::string& t, const Vector& b) const {
     return Eigen::Map<const Vector>(rows.data(), b.size());
 }
 
+Vector Rotation::transform_vector(const std::string& t, const Vector& v) const {
+    if (t == TensorNames::final_norm() || ends_with(t, "input_layernorm.weight") ||
+        ends_with(t, "post_attention_layernorm.weight"))
+        return Vector::Ones(v.size());  // folded into the linears that read the norm's output
+    return transform_bias(t, v);
+}
+
 RowMatrix Rotation::transform(const std::string& t, const RowMatrix& w_in) const {
     RowMatrix w = w_in;
     const int layer = layer_of(t);

@@ -25,6 +25,9 @@ public:
     RowMatrix transform(const std::string& tensor, const RowMatrix& w) const;
     /// The rotated v_proj bias (each head's segment times Qh); other biases are unchanged.
     Vector transform_bias(const std::string& tensor, const Vector& b) const;
+    /// Any 1-D tensor in the rotated basis: the norms folded into the linears become ones, the v bias is rotated
+    /// (transform_bias), the rest (q/k biases, q/k norms) is unchanged.
+    Vector transform_vector(const std::string& tensor, const Vector& v) const;
     uint64_t seed() const { return m_seed; }
     std::string describe() const;  ///< "hadamard(seed=1, residual 128 block 128, heads 32)"
 

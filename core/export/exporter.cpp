@@ -195,22 +195,12 @@ private:
 
     RowSource source(std::vector<RowSegment> segs) const { return RowSource(m_model.weights(), std::move(segs), m_rot.get()); }
 
-    /// A 1-D tensor of the file in the export's basis: with a rotation, the norms it folds into the linears
-    /// become ones and the v bias is rotated per head (engine::Rotation), otherwise as stored.
+    /// A 1-D tensor of the file in the export's basis (engine::Rotation::transform_vector when rotated).
     std::vector<float> read_vector(const std::string& tensor) const {
         std::vector<float> v = m_model.weights().read_f32(tensor);
         if (!m_rot) return v;
-        auto ends_with = [&](const std::string& suffix) {
-            return tensor.size() >= suffix.size() && tensor.compare(tensor.size() - suffix.size(), suffix.size(), suffix) == 0;
-        };
-        if (tensor == TensorNames::final_norm() || ends_with("input_layernorm.weight") ||
-            ends_with("post_attention_layernorm.weight")) {
-            std::fill(v.begin(), v.end(), 1.0f);
-        } else if (ends_with("self_attn.v_proj.bias")) {
-            const engine::Vector b = m_rot->transform_bias(tensor, Eigen::Map<const engine::Vector>(v.data(), int64_t(v.size())));
-            v.assign(b.data(), b.data() + b.size());
-        }
-        return v;
+        const engine::Vector r = m_rot->transform_vector(tensor, Eigen::Map<const engine::Vector>(v.data(), int64_t(v.size())));
+        return std::vector<float>(r.data(), r.data() + r.size());
     }
 
     // ---- initializers -------------------------------------------------------------------------------------

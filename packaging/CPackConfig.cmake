@@ -1,5 +1,5 @@
 # CPack: `cpack -G DEB` in the build folder makes an installable .deb (stripped binaries, man pages, desktop entry,
-# icon, AppStream metainfo, the demo model, copyright and changelog); `cmake --install` installs the same files.
+# icon, AppStream metainfo, the demo model, the evaluation data (MMLU / PIQA with their licences), copyright and changelog); `cmake --install` installs the same files.
 # Depends come from dpkg-shlibdeps run without --ignore-missing-info (packaging/shlibdeps.cmake).
 set(MIXQ_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/mixq-studio)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/mixq-studio.desktop DESTINATION ${CMAKE_INSTALL_DATADIR}/applications)
@@ -7,6 +7,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/mixq-studio.svg
         DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/io.mixq.Studio.metainfo.xml DESTINATION ${CMAKE_INSTALL_DATADIR}/metainfo)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/resources/demo-model ${CMAKE_SOURCE_DIR}/resources/calibration
+                  ${CMAKE_SOURCE_DIR}/resources/eval-data
         DESTINATION ${CMAKE_INSTALL_DATADIR}/mixq-studio)
 
 # copyright and changelog.Debian.gz (gzip -9n: maximal compression, no timestamp, as Debian policy asks).

@@ -78,6 +78,9 @@ run_session() {
     >/dev/null || fail "mixq plan"
   "$@" "$usr/bin/mixq" export "$model" --plan "$scratch/plan.json" --out "$scratch/onnx" >/dev/null \
     || fail "mixq export"
+  # No task flags: the MMLU and PIQA data shipped in the package are the default.
+  "$@" "$usr/bin/mixq" eval "$scratch/onnx" --limit 3 --no-baseline --out "$scratch/eval.json" >/dev/null 2>&1 \
+    || fail "mixq eval with the shipped MMLU / PIQA data"
   # No MODEL: the app opens the demo model it finds beside itself; the CLI's scores spare it a second scoring run.
   "$@" "$usr/bin/mixq-studio" --scores "$scratch/scores.json" --screenshot "$scratch/shot.png" >/dev/null 2>&1 \
     || fail "mixq-studio --screenshot"
@@ -86,6 +89,11 @@ check_session() {
   local dir="$1"
   grep -q '"source": *"builtin"' "$dir/scores.json" || fail "scores.json was not made with the built-in calibration"
   [ -s "$dir/onnx/model.onnx" ] && [ -s "$dir/onnx/genai_config.json" ] || fail "export wrote no model.onnx"
+  grep -q '"mmlu": *"[^"]*/share/mixq-studio/eval-data/mmlu"' "$dir/eval.json" || fail "eval did not use the shipped MMLU"
+  grep -q '"n": *3' "$dir/eval.json" || fail "eval.json has no task with n = 3"
+  for f in mmlu/LICENSE-CC-BY-4.0.txt mmlu/LICENSE-MIT-MMLU.txt piqa/LICENSE-AFL-3.0.txt README.md; do
+    [ -s "$ROOT/usr/share/mixq-studio/eval-data/$f" ] || fail "eval-data/$f missing from the package"
+  done
   [ "$(head -c8 "$dir/shot.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "no PNG screenshot"
   [ "$(stat -c %s "$dir/shot.png")" -gt 20000 ] || fail "screenshot is suspiciously small"
 }

@@ -21,7 +21,9 @@ inline std::filesystem::path shared_dir() {
     if (const char* env = std::getenv("MIXQ_SHARED_DIR")) return env;
     return MIXQ_SHARED_DIR;
 }
-inline bool have_shared() { return std::filesystem::exists(shared_dir() / "data"); }
+inline bool have_shared() { return std::filesystem::exists(shared_dir() / "models"); }
+/// The MMLU / PIQA data shipped with the app (resources/eval-data: mmlu/, piqa/).
+inline std::filesystem::path eval_data_dir() { return std::filesystem::path(MIXQ_RESOURCES_DIR) / "eval-data"; }
 /// The demo model's goldens, vendored in tests/data/golden/tiny-llama-kjv.
 inline std::filesystem::path golden_dir() { return std::filesystem::path(MIXQ_TEST_DATA_DIR) / "golden" / "tiny-llama-kjv"; }
 /// transformers.js reference ids for the real tokenizers, vendored in tests/data/tokenizers.
@@ -83,18 +85,6 @@ inline std::string read_text(const std::filesystem::path& p) {
 }
 
 }  // namespace mixq_test
-
-/// Skips the current test, loudly, when ../shared (MMLU / PIQA data) is absent (ctest reports it as skipped);
-/// fails instead when CI is set, so a green CI run always checked the data.
-#define MIXQ_REQUIRE_SHARED()                                                                                \
-    do {                                                                                                     \
-        if (!mixq_test::have_shared()) {                                                                     \
-            qWarning("MIXQ-SKIP: shared data folder %s is absent; this test cannot check against its data",  \
-                     mixq_test::shared_dir().c_str());                                                       \
-            if (mixq_test::in_ci()) QFAIL("shared data folder absent and CI is set");                        \
-            QSKIP("MIXQ-SKIP: shared data folder absent");                                                   \
-        }                                                                                                    \
-    } while (0)
 
 /// Skips (fails under CI) when the real tokenizer files cannot be installed (no npm, no registry).
 #define MIXQ_REQUIRE_TOKENIZERS()                                                    \

@@ -20,6 +20,7 @@
 #include "core/eval/loglik.h"
 #include "core/eval/mmlu.h"
 #include "core/eval/piqa.h"
+#include "core/io/data_dir.h"
 #include "core/io/model.h"
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
@@ -66,8 +67,8 @@ double folder_bytes(const fs::path& dir) {
 ExportEvalSettings remembered() {
     QSettings st;
     ExportEvalSettings s;
-    s.mmlu_dir = st.value("export/mmlu_dir").toString();
-    s.piqa_dir = st.value("export/piqa_dir").toString();
+    s.mmlu_dir = st.value("export/mmlu_dir", QString::fromStdString(io::builtin_mmlu_dir().string())).toString();
+    s.piqa_dir = st.value("export/piqa_dir", QString::fromStdString(io::builtin_piqa_dir().string())).toString();
     return s;
 }
 
@@ -218,7 +219,8 @@ void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
     }
     if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) eval = remembered();
     if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) {
-        m_window->reportError(tr("Evaluate plan"), tr("no MMLU or PIQA data folder: choose them in File > Export ONNX\u2026"));
+        m_window->reportError(tr("Evaluate plan"), tr("no MMLU or PIQA data folder: both were cleared in File > Export ONNX\u2026 (the built-in data is at %1)")
+                                      .arg(QString::fromStdString((io::data_dir() / "eval-data").string())));
         return;
     }
     const plan::Plan plan = m_window->plans()->plan();

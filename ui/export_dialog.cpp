@@ -16,6 +16,8 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "core/io/data_dir.h"
+
 namespace mixq::ui {
 
 ExportDialog::ExportDialog(const QString& plan_format, QWidget* parent) : QDialog(parent) {
@@ -87,8 +89,8 @@ ExportDialog::ExportDialog(const QString& plan_format, QWidget* parent) : QDialo
     s.enabled = st.value("export/evaluate", false).toBool();
     s.mmlu_limit = st.value("export/mmlu_limit", 20).toInt();
     s.piqa_limit = st.value("export/piqa_limit", 20).toInt();
-    s.mmlu_dir = st.value("export/mmlu_dir").toString();
-    s.piqa_dir = st.value("export/piqa_dir").toString();
+    s.mmlu_dir = st.value("export/mmlu_dir", QString::fromStdString(mixq::io::builtin_mmlu_dir().string())).toString();
+    s.piqa_dir = st.value("export/piqa_dir", QString::fromStdString(mixq::io::builtin_piqa_dir().string())).toString();
     s.ppl_text = st.value("export/ppl_text").toString();
     s.speed = st.value("export/speed", false).toBool();
     setEvalSettings(s);

@@ -2,7 +2,8 @@
 // `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--mmlu-limit N]
 // [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR]
 // [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
-// ONNX runner) or a model folder (CPU engine), next to the unquantized baseline.
+// ONNX runner) or a model folder (CPU engine), next to the unquantized baseline. With no task given it evaluates the
+// MMLU and PIQA data shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`).
 #include <iostream>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/evaluator.h"
+#include "core/io/data_dir.h"
 
 namespace mixq::cli {
 namespace {
@@ -22,9 +24,13 @@ int run_eval(const Args& args) {
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
     if (args.positional().size() > 1) fail("", "unexpected argument '" + args.positional()[1] + "'");
-    if (auto v = args.get("--mmlu")) req.mmlu = *v;
-    if (auto v = args.get("--piqa")) req.piqa = *v;
+    if (auto v = args.get("--mmlu")) req.mmlu = *v == "builtin" ? io::builtin_mmlu_dir() : std::filesystem::path(*v);
+    if (auto v = args.get("--piqa")) req.piqa = *v == "builtin" ? io::builtin_piqa_dir() : std::filesystem::path(*v);
     if (auto v = args.get("--ppl")) req.ppl_text = *v;
+    if (!req.mmlu && !req.piqa && !req.ppl_text && !args.has("--speed")) {  // the shipped data is the default
+        req.mmlu = io::builtin_mmlu_dir();
+        req.piqa = io::builtin_piqa_dir();
+    }
     if (auto v = args.get("--baseline")) req.baseline = *v;
     req.no_baseline = args.has("--no-baseline");
     if (req.no_baseline && req.baseline) fail("", "--baseline and --no-baseline exclude each other");
@@ -65,11 +71,12 @@ int run_eval(const Args& args) {
 }
 
 CommandRegistrar reg({"eval",
-                      "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] "
+                      "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR|builtin] [--piqa DIR|builtin] [--ppl FILE] [--speed] [--limit N] "
                       "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
                       "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
-                      "(CPU engine), with the unquantized baseline and deltas.",
+                      "(CPU engine), with the unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed "
+                      "it runs the MMLU-Redux sample and PIQA validation data shipped with MixQ.",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});
 

@@ -140,6 +140,21 @@ std::string format_eval_table(const json& report) {
         row("speed", "decode_tokens_per_s", "%.1f", "decode_ratio", "x%.3f", "");
         row("speed", "peak_rss_mb", "%.1f", "peak_rss_ratio", "x%.3f", "");
     }
+    if (report.contains("measured_kld") && report["measured_kld"].is_object()) {
+        const json& k = report["measured_kld"];
+        std::snprintf(line, sizeof line, "\nmeasured KLD %.5f nats/token vs baseline over %lld tokens (top-1 agreement %.2f%%); ",
+                      k.value("mean", 0.0), static_cast<long long>(k.value("tokens", int64_t(0))),
+                      100.0 * k.value("top1_agreement", 0.0));
+        out << line;
+        if (k["predicted"].is_number() && k["ratio_to_predicted"].is_number()) {
+            std::snprintf(line, sizeof line, "predicted %.5f (measured/predicted x%.2f)%s\n", k["predicted"].get<double>(),
+                          k["ratio_to_predicted"].get<double>(),
+                          k["ratio_to_predicted"].get<double>() > 1.5 ? ": MORE than 1.5x the prediction" : "");
+            out << line;
+        } else {
+            out << "predicted unknown\n";
+        }
+    }
     return out.str();
 }
 

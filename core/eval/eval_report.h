@@ -6,10 +6,12 @@
 //  "target": {"path", "kind": "export"|"model", "backend": "onnx-runner"|"engine", "plan": {...}|null},
 //  "baseline": {"path", "from": "--baseline"|"mixq_plan.json", "backend": "engine", "matches_plan_hash": bool (when the
 //               plan records the source model's hash)} | null, "baseline_note": "...",
-//  "settings": {"limit", "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "ppl_window",
+//  "settings": {"limit", "data": {"mmlu", "piqa", "ppl"} (paths or null), "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "ppl_window",
 //               "speed": {"prompt_tokens", "decode_tokens", "runs"}},
 //  "tasks": {"mmlu"|"piqa"|"ppl"|"speed": {"target": {...}, "baseline": {...}|null, "delta": {...}|null}},
-//  "loglik": {"target": {...}, "baseline": {...}}}
+//  "loglik": {"target": {...}, "baseline": {...}},
+//  "measured_kld": {"mean", "max", "top1_agreement", "tokens", "windows", "predicted" (the plan's, or null),
+//                   "ratio_to_predicted" (or null), ...} (with a baseline and a perplexity text)}
 // mmlu: acc, stderr, n, correct, macro_acc, seconds, seconds_per_100, subjects {name: {acc, stderr, n}};
 // piqa: acc, acc_stderr, acc_norm, acc_norm_stderr, n, seconds, seconds_per_100;
 // ppl: ppl, nll_sum, tokens, windows, window, seconds; speed: prefill/decode tokens/s (medians), device, threads,

@@ -12,9 +12,11 @@
 #include <limits>
 
 #include "core/common/error.h"
+#include "core/eval/baseline_export.h"
 #include "core/eval/engine_model.h"
 #include "core/eval/eval_backend.h"
 #include "core/eval/eval_report.h"
+#include "core/eval/measured_kld.h"
 #include "core/eval/onnx/onnx_model.h"
 #include "core/eval/text_file.h"
 #include "core/plan/plan_json.h"
@@ -104,15 +106,15 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
             tokens = std::min(tokens, static_cast<double>(req.limit_for(req.ppl_limit) * req.ppl_window));
         return tokens / 140.0;
     }
+    if (task == "kld") return 2.0 * stage_weight("ppl", d, req);
     if (task == "speed") return (req.speed_runs + 1) * (req.speed_prompt + 8.0 * req.speed_decode) / 300.0;
     return 0.0;
 }
 
-/// Where one model runs: `accelerated` = a model folder on the installed accelerator; `speed_on_cpu` = its speed
-/// task on the CPU engine all the same (so a baseline's tokens/s compare with a CPU-run export's).
+/// Where one model runs: `accelerated` = a model folder on the installed accelerator. (An export's baseline is
+/// timed as a 16-bit export in the export's runtime: baseline_export.h.)
 struct Placement {
     bool accelerated = false;
-    bool speed_on_cpu = false;
     /// Speed task on the accelerator's deployment decoder (BF16 activations): a model folder dense, an export as
     /// its plan (speed_plan) applied to its source model (speed_source).
     bool speed_on_accelerator = false;
@@ -152,25 +154,69 @@ void time_in_onnx_runtime(json& speed, const fs::path& dir, const EvalRequest& r
     speed["builtin_runner"] = runner;
 }
 
+/// A loaded model: an export on the ONNX runner, a model folder on the CPU engine or the accelerator.
+struct OpenedModel {
+    std::unique_ptr<LanguageModel> lm;
+    std::shared_ptr<const io::Model> model;  ///< model folders only
+    int eos = -1;
+};
+
+OpenedModel open_model(const fs::path& dir, const std::string& kind, bool accel, const JobContext& job) {
+    job.log("loading " + dir.string() +
+            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
+    OpenedModel o;
+    if (kind == "export") {
+        auto onnx_lm = std::make_unique<onnx::OnnxModel>(dir);
+        o.eos = onnx_lm->config().eos_token_id;
+        o.lm = std::move(onnx_lm);
+    } else {
+        o.model = io::Model::open(dir);
+        if (!o.model->config().eos_token_ids.empty()) o.eos = o.model->config().eos_token_ids[0];
+        if (accel) o.lm = open_on_accelerator(o.model, [&job](const std::string& line) { job.log(line); });
+        else o.lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(o.model));
+    }
+    return o;
+}
+
+/// The target against its baseline over the perplexity text: measured KLD and top-1 agreement, beside the plan's
+/// predicted KLD (ratio measured / predicted; the app flags a ratio above 1.5).
+json measured_kld_json(const fs::path& target, const std::string& kind, const fs::path& baseline, bool accel,
+                       const std::string& text, const EvalRequest& req, const json& plan, const JobContext& job) {
+    const OpenedModel t = open_model(target, kind, accel && kind == "model", job);
+    const OpenedModel b = open_model(baseline, "model", accel, job);
+    const auto stream = tok::Tokenizer::from_file(target / "tokenizer.json")->encode(text);
+    if (tok::Tokenizer::from_file(baseline / "tokenizer.json")->encode(text) != stream)
+        fail((baseline / "tokenizer.json").string(), "tokenizes the perplexity text differently from the target's "
+                                                     "tokenizer; a measured KLD needs one token stream");
+    const int64_t ppl_limit = req.limit_for(req.ppl_limit);
+    const int64_t max_tokens = ppl_limit >= 0 ? ppl_limit * req.ppl_window + 1 : std::numeric_limits<int64_t>::max();
+    const auto t0 = std::chrono::steady_clock::now();
+    const MeasuredKld m = measured_kld([&](const std::vector<int>& ids) { return b.lm->logits(ids); },
+                                       [&](const std::vector<int>& ids) { return t.lm->logits(ids); }, stream,
+                                       req.ppl_window, max_tokens, job);
+    json j = {{"mean", m.mean},
+              {"max", m.max},
+              {"top1_agreement", m.top1_agreement},
+              {"tokens", m.tokens},
+              {"windows", m.windows},
+              {"text", req.ppl_text ? json(req.ppl_text->string()) : json(nullptr)},
+              {"definition", "mean over positions of KL(p_baseline || p_target) in nats, perplexity windows"},
+              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+    const bool known = plan.is_object() && plan.contains("predicted_kld") && plan["predicted_kld"].is_number();
+    j["predicted"] = known ? plan["predicted_kld"] : json(nullptr);
+    j["ratio_to_predicted"] = known && plan["predicted_kld"].get<double>() > 0
+                                  ? json(m.mean / plan["predicted_kld"].get<double>()) : json(nullptr);
+    return j;
+}
+
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
                         Placement where = {}) {
     const bool accel = where.accelerated && kind == "model";
-    job.log("loading " + dir.string() +
-            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
-    std::unique_ptr<LanguageModel> lm;
-    std::shared_ptr<const io::Model> model;
-    int eos = -1;
-    if (kind == "export") {
-        auto onnx_lm = std::make_unique<onnx::OnnxModel>(dir);
-        eos = onnx_lm->config().eos_token_id;
-        lm = std::move(onnx_lm);
-    } else {
-        model = io::Model::open(dir);
-        if (!model->config().eos_token_ids.empty()) eos = model->config().eos_token_ids[0];
-        if (accel) lm = open_on_accelerator(model, [&job](const std::string& line) { job.log(line); });
-        else lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
-    }
+    OpenedModel opened = open_model(dir, kind, accel, job);
+    std::unique_ptr<LanguageModel>& lm = opened.lm;
+    const std::shared_ptr<const io::Model>& model = opened.model;
+    const int eos = opened.eos;
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
     LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
     ModelRun run;
@@ -197,7 +243,6 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
         } else if (task == "speed") {
             const int capacity = req.speed_prompt + req.speed_decode + 1;
             std::unique_ptr<LmSession> session;
-            std::unique_ptr<LanguageModel> cpu_lm;  // an accelerated model timed on the CPU engine
             DecoderSession s;
             bool reset_ok = false;  // VmHWM reset before the timed decoder is built (accelerator: its upload counts)
             if (where.speed_on_accelerator) {
@@ -206,16 +251,12 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                 s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
                                               [&job](const std::string& line) { job.log(line); });
             } else {
-                if (accel && where.speed_on_cpu) {
-                    job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
-                    cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
-                }
-                LanguageModel* timed = cpu_lm ? cpu_lm.get() : lm.get();  // by value: outlives this block's names
+                LanguageModel* timed = lm.get();  // by value: outlives this block's names
                 s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
                 s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
                 s.weight_bytes_per_token = timed->weight_bytes_per_token();
-                s.device = accel && !cpu_lm ? accelerator_device_name() : "cpu";
-                s.threads = accel && !cpu_lm ? 1 : omp_get_max_threads();
+                s.device = accel ? accelerator_device_name() : "cpu";
+                s.threads = accel ? 1 : omp_get_max_threads();
                 reset_ok = reset_peak_rss();
             }
             const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
@@ -321,6 +362,10 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
          {{"mmlu", req.limit_for(req.mmlu_limit) >= 0 ? json(req.limit_for(req.mmlu_limit)) : json(nullptr)},
           {"piqa", req.limit_for(req.piqa_limit) >= 0 ? json(req.limit_for(req.piqa_limit)) : json(nullptr)},
           {"ppl", req.limit_for(req.ppl_limit) >= 0 ? json(req.limit_for(req.ppl_limit)) : json(nullptr)}}},
+        {"data",
+         {{"mmlu", req.mmlu ? json(req.mmlu->string()) : json(nullptr)},
+          {"piqa", req.piqa ? json(req.piqa->string()) : json(nullptr)},
+          {"ppl", req.ppl_text ? json(req.ppl_text->string()) : json(nullptr)}}},
         {"device", device},
         {"device_requested", req.device},
         {"device_note", device_note.empty() ? json(nullptr) : json(device_note)},
@@ -337,6 +382,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
 
     double total = 0.0;
     for (const auto& t : tasks) total += stage_weight(t, data, req) * (baseline ? 2.0 : 1.0);
+    const bool measure_kld = baseline && !data.ppl_text.empty();
+    if (measure_kld) total += stage_weight("kld", data, req);
     ProgressScale progress(job, total);
     if (!device_note.empty()) job.log(device_note + "; evaluating on the CPU");
     if (device != "cpu" && kind == "export")
@@ -350,12 +397,31 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     const bool gpu_speed = accel_speed && (kind == "model" || export_plan.has_value());
     if (accel_speed && !gpu_speed)
         job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
-    Placement target_where{device != "cpu", false, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
+    const bool speed_as_export = baseline && req.speed && kind == "export" && !gpu_speed;
+    Placement target_where{device != "cpu", gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
     const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
     std::optional<ModelRun> base;
-    if (baseline)
-        base = evaluate_model(*baseline, "model", data, req, tasks, progress, job,
-                              Placement{device != "cpu", kind == "export" && !gpu_speed, gpu_speed, nullptr, std::nullopt});
+    if (baseline) {
+        // An export's baseline speed is timed as a 16-bit export of the source model in the export's runtime (ORT
+        // or the built-in runner); its other tasks run on the engine (their results do not depend on the runtime).
+        std::vector<std::string> base_tasks = tasks;
+        if (speed_as_export) std::erase(base_tasks, std::string("speed"));
+        base = evaluate_model(*baseline, "model", data, req, base_tasks, progress, job,
+                              Placement{device != "cpu", gpu_speed, nullptr, std::nullopt});
+        if (speed_as_export) {
+            const JobContext log_only(job.token(), [](const Progress&) {}, [&job](const std::string& l) { job.log(l); });
+            const BaselineExport b16(*baseline, req.target, log_only);
+            const ModelRun timed = evaluate_model(b16.dir(), "export", data, req, {"speed"}, progress, job, Placement{});
+            base->tasks["speed"] = timed.tasks.at("speed");
+            base->tasks["speed"]["timed_file"] = "16-bit export of " + baseline->string() + " (" + b16.target() +
+                                                 " target, the export's settings), in a temporary folder";
+        }
+    }
+    if (measure_kld) {
+        JobContext sub = progress.stage(stage_weight("kld", data, req));
+        report["measured_kld"] = measured_kld_json(req.target, kind, *baseline, device != "cpu", data.ppl_text, req,
+                                                   report["target"]["plan"], sub);
+    }
     report["target"]["backend"] = target.backend;
     report["target"]["device"] = target.device;
     if (base) {

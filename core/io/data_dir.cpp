@@ -33,4 +33,8 @@ fs::path data_dir() {
     return candidates.empty() ? fs::path("share/mixq-studio") : candidates.front();
 }
 
+fs::path builtin_mmlu_dir() { return data_dir() / "eval-data" / "mmlu"; }
+
+fs::path builtin_piqa_dir() { return data_dir() / "eval-data" / "piqa"; }
+
 }  // namespace mixq::io

@@ -37,6 +37,25 @@ class TestCliFoundation : public QObject {
     Q_OBJECT
 
 private slots:
+    void evalDefaultsToTheShippedData() {
+        // No task flags: the MMLU-Redux sample and PIQA shipped with MixQ (resources/eval-data in a build tree) are
+        // evaluated, first N of each in the documented order; `builtin` names them explicitly.
+        const auto r = mixq({"eval", demo(), "--limit", "2", "--json"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto j = json::parse(r.out.toStdString());
+        const std::string mmlu = j["settings"]["data"]["mmlu"].get<std::string>();
+        QVERIFY2(mmlu.size() > 14 && mmlu.compare(mmlu.size() - 14, 14, "eval-data/mmlu") == 0, mmlu.c_str());
+        QCOMPARE(j["tasks"]["mmlu"]["target"]["n"].get<int64_t>(), int64_t(2));
+        QCOMPARE(j["tasks"]["piqa"]["target"]["n"].get<int64_t>(), int64_t(2));
+        QVERIFY(j["settings"]["data"]["ppl"].is_null());
+        const auto only = mixq({"eval", demo(), "--limit", "2", "--piqa", "builtin", "--json"});
+        QVERIFY2(only.code == 0, qPrintable(only.err));
+        const auto k = json::parse(only.out.toStdString());
+        QVERIFY(k["settings"]["data"]["mmlu"].is_null());
+        for (const char* key : {"n", "acc", "acc_norm"})
+            QCOMPARE(k["tasks"]["piqa"]["target"][key], j["tasks"]["piqa"]["target"][key]);
+    }
+
     void infoJson() {
         const auto r = mixq({"info", demo(), "--json"});
         QCOMPARE(r.code, 0);

@@ -161,7 +161,6 @@ private slots:
     }
 
     void engineReuseEqualsFullForwards() {
-        MIXQ_REQUIRE_SHARED();
         auto model = io::Model::open(mixq_test::demo_model());
         auto tf = std::make_shared<engine::Transformer>(model);
         EngineModel lm(tf);
@@ -182,8 +181,8 @@ private slots:
         }
 
         // Shared prefix vs full forwards on real MMLU and PIQA rows: same numbers, and the time each takes.
-        const auto qs = load_mmlu(mixq_test::shared_dir() / "data" / "mmlu", 30);
-        const auto items = load_piqa(mixq_test::shared_dir() / "data" / "piqa", 30);
+        const auto qs = load_mmlu(mixq_test::eval_data_dir() / "mmlu", 30);
+        const auto items = load_piqa(mixq_test::eval_data_dir() / "piqa", 30);
         double secs[2] = {0, 0};
         std::vector<double> lp[2];
         int64_t fed[2];

@@ -43,7 +43,7 @@ Direct direct(const std::shared_ptr<io::Model>& model, const plan::Plan* plan, i
     EngineModel lm(tf);
     auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
     LoglikScorer sc(lm, *tok);
-    const auto data = mixq_test::shared_dir() / "data";
+    const auto data = mixq_test::eval_data_dir();
     Direct d;
     d.mmlu = run_mmlu(sc, load_mmlu(data / "mmlu", limit));
     d.piqa = run_piqa(sc, load_piqa(data / "piqa", limit));
@@ -64,8 +64,8 @@ class TestEvalPipeline : public QObject {
     EvalRequest request(const fs::path& target) const {
         EvalRequest r;
         r.target = target;
-        r.mmlu = mixq_test::shared_dir() / "data" / "mmlu";
-        r.piqa = mixq_test::shared_dir() / "data" / "piqa";
+        r.mmlu = mixq_test::eval_data_dir() / "mmlu";
+        r.piqa = mixq_test::eval_data_dir() / "piqa";
         r.ppl_text = mixq_test::golden_dir() / "heldout.txt";
         r.limit = 6;
         r.ppl_window = 64;
@@ -74,7 +74,6 @@ class TestEvalPipeline : public QObject {
 
 private slots:
     void initTestCase() {
-        MIXQ_REQUIRE_SHARED();
         m_work = mixq_test::scratch("eval_pipeline");
         m_demo = io::Model::open(mixq_test::demo_model());
         m_plan = plan::make_model_plan(*m_demo, [](const io::QuantUnit& u) {
@@ -87,7 +86,6 @@ private slots:
     }
 
     void exportAgainstBaseline() {
-        MIXQ_REQUIRE_SHARED();
         EvalRequest req = request(m_export);
         req.speed = true;
         req.speed_prompt = 32;
@@ -124,6 +122,37 @@ private slots:
         QVERIFY(std::fabs(t["ppl"]["delta"]["ppl"].get<double>() - (target.ppl.ppl - base.ppl.ppl)) < 1e-3);
         // The int4 plan must move perplexity (or the comparison above could not tell the two models apart).
         QVERIFY(std::fabs(target.ppl.ppl - base.ppl.ppl) > 1e-3);
+        // Measured KLD: the same 6 windows of 64 through the file weights and the plan applied in the engine, with
+        // KL(p_base || p_plan) written here in double precision (the runner at accuracy_level 0 equals the engine).
+        {
+            auto tb = std::make_shared<engine::Transformer>(m_demo), tq = std::make_shared<engine::Transformer>(m_demo);
+            plan::apply_plan_fake_quant(*tq, *m_demo, m_plan);
+            const auto stream = tok::Tokenizer::from_file(m_demo->tokenizer_path())
+                                    ->encode(mixq_test::read_text(mixq_test::golden_dir() / "heldout.txt"));
+            double kl_sum = 0.0;
+            int n = 0, agree = 0;
+            for (int w = 0; w < 6; ++w) {
+                const std::vector<int> ids(stream.begin() + w * 64, stream.begin() + w * 64 + 64);
+                const engine::RowMatrix P = tb->forward(ids), Q = tq->forward(ids);
+                for (int r = 0; r < 64; ++r) {
+                    const Eigen::VectorXd p = P.row(r).cast<double>().transpose(), q = Q.row(r).cast<double>().transpose();
+                    const double lp = p.maxCoeff() + std::log((p.array() - p.maxCoeff()).exp().sum());
+                    const double lq = q.maxCoeff() + std::log((q.array() - q.maxCoeff()).exp().sum());
+                    kl_sum += ((p.array() - lp).exp() * ((p.array() - lp) - (q.array() - lq))).sum();
+                    Eigen::Index ip, iq;
+                    p.maxCoeff(&ip);
+                    q.maxCoeff(&iq);
+                    agree += ip == iq;
+                    ++n;
+                }
+            }
+            const json& k = rep["measured_kld"];
+            QCOMPARE(k["tokens"].get<int64_t>(), int64_t(n));
+            QVERIFY2(std::fabs(k["mean"].get<double>() / (kl_sum / n) - 1.0) < 1e-3,
+                     (std::to_string(k["mean"].get<double>()) + " vs " + std::to_string(kl_sum / n)).c_str());
+            QVERIFY(k["mean"].get<double>() > 1e-4);  // an int4 plan is measurably different
+            QCOMPARE(k["top1_agreement"].get<double>(), static_cast<double>(agree) / n);
+        }
         for (const char* who : {"target", "baseline"}) {
             const json& s = t["speed"][who];
             QVERIFY(s["prefill_tokens_per_s"].get<double>() > 0 && s["decode_tokens_per_s"].get<double>() > 0);
@@ -132,6 +161,11 @@ private slots:
             QVERIFY(s["peak_rss_mb"].get<double>() > 0);
         }
         QVERIFY(t["speed"]["delta"]["decode_ratio"].get<double>() > 0);
+        // Like with like: the baseline's speed is a 16-bit export of the source timed in the export's runtime.
+        QCOMPARE(t["speed"]["baseline"]["runtime"].get<std::string>(), t["speed"]["target"]["runtime"].get<std::string>());
+        QVERIFY(t["speed"]["baseline"]["timed_file"].get<std::string>().find("16-bit export") != std::string::npos);
+        QVERIFY(t["speed"]["baseline"]["weight_bytes_per_token"].get<double>() >
+                2.0 * t["speed"]["target"]["weight_bytes_per_token"].get<double>());
         QVERIFY(rep["loglik"]["target"]["requests"].get<int64_t>() == 6 * 4 + 6 * 2);
         // Progress: monotone, over the whole job, ending at 1.
         QVERIFY(!fractions.empty());
@@ -145,12 +179,12 @@ private slots:
         QCOMPARE(json::parse(mixq_test::read_text(out_dir / "results.json")), rep);
         QCOMPARE(std::distance(fs::directory_iterator(out_dir), fs::directory_iterator()), std::ptrdiff_t(1));
         const std::string table = format_eval_table(rep);
-        QVERIFY2(table.find("mmlu   acc") != std::string::npos && table.find("decode_tokens_per_s") != std::string::npos,
+        QVERIFY2(table.find("mmlu   acc") != std::string::npos && table.find("decode_tokens_per_s") != std::string::npos &&
+                     table.find("measured KLD") != std::string::npos,
                  table.c_str());
     }
 
     void modelFolderHasNoBaselineByDefault() {
-        MIXQ_REQUIRE_SHARED();
         EvalRequest req = request(mixq_test::demo_model());
         req.piqa.reset();
         req.ppl_text.reset();
@@ -164,7 +198,6 @@ private slots:
     }
 
     void cancelStopsTheJob() {
-        MIXQ_REQUIRE_SHARED();
         CancelToken token;
         token.cancel();
         JobContext job(token, [](const Progress&) {});
@@ -172,7 +205,6 @@ private slots:
     }
 
     void badRequestsGiveOneLineErrors() {
-        MIXQ_REQUIRE_SHARED();
         const fs::path empty = m_work / "empty";
         fs::create_directories(empty);
         QCOMPARE(error_of([&] { run_evaluation(request(empty)); }),

@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "core/eval/csv.h"
+#include "core/eval/measured_kld.h"
 #include "core/eval/mmlu.h"
 #include "core/eval/piqa.h"
 #include "test_errors.h"
@@ -176,6 +177,16 @@ private slots:
         QCOMPARE(load_piqa(data_dir() / "piqa", 1).size(), size_t(1));
     }
 
+    void rowKldClosedForm() {
+        // p = softmax(0, ln 3) = (1/4, 3/4), q = softmax(0, 0) = (1/2, 1/2): KL = 1/4 ln(1/2) + 3/4 ln(3/2).
+        const float p[2] = {0.0f, std::log(3.0f)}, q[2] = {5.0f, 5.0f};
+        const double want = 0.25 * std::log(0.5) + 0.75 * std::log(1.5);
+        QVERIFY(std::fabs(row_kld(p, q, 2) - want) < 1e-7);
+        QCOMPARE(row_kld(p, p, 2), 0.0);
+        const float bad[2] = {0.0f, NAN};
+        QVERIFY(std::isnan(row_kld(p, bad, 2)));
+    }
+
     void stderrFormula() {
         Accuracy a;
         for (int i = 0; i < 10; ++i) a.add(i < 3);
@@ -184,8 +195,7 @@ private slots:
     }
 
     void sharedDataLoads() {
-        MIXQ_REQUIRE_SHARED();
-        const auto qs = load_mmlu(mixq_test::shared_dir() / "data" / "mmlu");
+        const auto qs = load_mmlu(mixq_test::eval_data_dir() / "mmlu");
         QCOMPARE(qs.size(), size_t(5700));  // 57 subjects x 100 (shared/README.md)
         std::map<std::string, int> per;
         for (const auto& q : qs) ++per[q.subject];
@@ -197,7 +207,7 @@ private slots:
         QVERIFY(qs[0].question.rfind("Statement 1 | If T: V -> W is a linear transformation", 0) == 0);
         QCOMPARE(qs[0].choices[0], std::string("True, True"));
         QCOMPARE(qs[0].answer, 0);
-        const auto items = load_piqa(mixq_test::shared_dir() / "data" / "piqa");
+        const auto items = load_piqa(mixq_test::eval_data_dir() / "piqa");
         QCOMPARE(items.size(), size_t(1838));
         QCOMPARE(items[0].goal, std::string("How do I ready a guinea pig cage for it's new occupants?"));
         QCOMPARE(items[0].label, 0);

@@ -120,12 +120,11 @@ private slots:
 
     void evaluationOnCudaMatchesCpu() {
         MIXQ_REQUIRE_GPU();
-        MIXQ_REQUIRE_SHARED();
         gpu::install_cuda_evaluator();
         eval::EvalRequest req;
         req.target = mixq_test::demo_model();
-        req.mmlu = mixq_test::shared_dir() / "data" / "mmlu";
-        req.piqa = mixq_test::shared_dir() / "data" / "piqa";
+        req.mmlu = mixq_test::eval_data_dir() / "mmlu";
+        req.piqa = mixq_test::eval_data_dir() / "piqa";
         req.ppl_text = mixq_test::golden_dir() / "heldout.txt";
         req.limit = 12;
         req.ppl_window = 64;
@@ -157,7 +156,6 @@ private slots:
 
     void exportSpeedRunsThePlanOnTheGpu() {
         MIXQ_REQUIRE_GPU();
-        MIXQ_REQUIRE_SHARED();
         gpu::install_cuda_evaluator();
         auto model = io::Model::open(mixq_test::demo_model());
         const auto p = plan::make_model_plan(*model, [](const io::QuantUnit& u) {
@@ -167,7 +165,7 @@ private slots:
         exporter::export_onnx(*model, p, dir);
         eval::EvalRequest req;
         req.target = dir;
-        req.mmlu = mixq_test::shared_dir() / "data" / "mmlu";
+        req.mmlu = mixq_test::eval_data_dir() / "mmlu";
         req.limit = 6;
         req.speed = true;
         req.speed_prompt = 32;

@@ -227,6 +227,7 @@ void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
     const QString label = tr("plan %1 bits").arg(plan.avg_bits, 0, 'f', 3);
     m_window->jobs()->start(tr("Evaluating current plan"), [this, model, plan, eval, limit, label](const JobContext& ctx) -> JobRunner::Deliver {
         engine::EngineOptions eo;
+        eo.weights_as_stored = true;  // 16-bit units the plan keeps are computed in place
         eo.rotation = plan::plan_rotation(model, plan);  // the basis the plan's formats were chosen in
         auto tf = std::make_shared<engine::Transformer>(model, eo);
         plan::apply_plan_fake_quant(*tf, *model, plan);

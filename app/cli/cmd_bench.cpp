@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--json]`: CPU engine prefill/decode tokens/s and the
-// DRAM-bandwidth bound for decode.
+// `mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--weights stored|fp32] [--json]`: CPU engine prefill/decode
+// tokens/s and the DRAM-bandwidth bound for decode; 16-bit weights in place (default) or widened to fp32 copies.
 #include <omp.h>
 
 #include <iomanip>
@@ -18,13 +18,17 @@ namespace mixq::cli {
 namespace {
 
 int run_bench(const Args& args) {
-    args.allow_only({"--prompt", "--gen", "--runs", "--json"});
+    args.allow_only({"--prompt", "--gen", "--runs", "--json", "--weights"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const int prompt = static_cast<int>(args.get_int("--prompt", 128));
     const int gen = static_cast<int>(args.get_int("--gen", 64));
     const int runs = static_cast<int>(args.get_int("--runs", 3));
     if (prompt < 1 || gen < 0 || runs < 1) fail("", "--prompt >= 1, --gen >= 0, --runs >= 1");
-    engine::Transformer tf(model);
+    engine::EngineOptions eo;
+    const std::string weights = args.get_or("--weights", "stored");
+    if (weights != "stored" && weights != "fp32") fail("", "--weights must be stored or fp32, not '" + weights + "'");
+    eo.weights_as_stored = weights == "stored";  // BF16 / F16 weights computed in place from the mapped file
+    engine::Transformer tf(model, eo);
     engine::KVCache cache;
     eval::DecoderSession s;
     s.reset = [&] { cache = tf.make_cache(prompt + gen + 1); };
@@ -50,8 +54,9 @@ int run_bench(const Args& args) {
     return 0;
 }
 
-CommandRegistrar reg({"bench", "mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--json]",
-                      "CPU engine prefill and decode tokens/s with the DRAM-bandwidth bound for decode.", {"--json"},
+CommandRegistrar reg({"bench", "mixq bench MODEL [--prompt N] [--gen N] [--runs N] [--weights stored|fp32] [--json]",
+                      "CPU engine prefill and decode tokens/s with the DRAM-bandwidth bound for decode; BF16/F16 "
+                      "weights computed in place from the file (stored, the default) or from fp32 copies.", {"--json"},
                       run_bench});
 
 }  // namespace

@@ -27,7 +27,9 @@ int run_generate(const Args& args) {
         fail("", "give --prompt STR or --ids 1,2,3");
     }
     if (ids.empty()) fail("", "the prompt encodes to no tokens");
-    engine::Transformer tf(model);
+    engine::EngineOptions eo;
+    eo.weights_as_stored = true;  // BF16 / F16 weights computed in place from the mapped file
+    engine::Transformer tf(model, eo);
     auto cache = tf.make_cache(static_cast<int>(ids.size() + n + 1));
     std::vector<int> out;
     engine::RowMatrix logits = tf.forward(ids, &cache);

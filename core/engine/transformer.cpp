@@ -2,6 +2,9 @@
 // The CPU decoder forward pass (see transformer.h for the semantics it reproduces).
 #include "core/engine/transformer.h"
 
+#include "core/engine/act_quant.h"
+#include "core/engine/half_linear.h"
+
 #include <cmath>
 
 #include "core/common/error.h"
@@ -156,8 +159,8 @@ std::shared_ptr<const LayerWeights> Transformer::build_layer(int i) {
         vb = read_vector(ws, TensorNames::v_bias(i));
         if (m_opt.rotation) vb = m_opt.rotation->transform_bias(TensorNames::v_bias(i), *vb);
     }
+    std::shared_ptr<const RowMatrix> full;  // a packed tensor's fp32 copy, shared by its slices
     if (L.packed_qkv) {
-        auto qkv = weight(TensorNames::qkv(i));
         const int64_t Q = c.q_dim(), KV = c.kv_dim();
         if (c.attention_bias && ws.has(TensorNames::layer(i, "self_attn.qkv_proj.bias"))) {
             const Vector b = read_vector(ws, TensorNames::layer(i, "self_attn.qkv_proj.bias"));
@@ -165,30 +168,55 @@ std::shared_ptr<const LayerWeights> Transformer::build_layer(int i) {
             kb = b.segment(Q, KV);
             vb = b.segment(Q + KV, KV);
         }
-        lw->q = std::make_shared<DenseLinear>(qkv->topRows(Q), qb, act_block(TensorNames::qkv(i)));
-        lw->k = std::make_shared<DenseLinear>(qkv->middleRows(Q, KV), kb, act_block(TensorNames::qkv(i)));
-        lw->v = std::make_shared<DenseLinear>(qkv->bottomRows(KV), vb, act_block(TensorNames::qkv(i)));
+        lw->q = slice_linear(TensorNames::qkv(i), 0, Q, full, qb);
+        lw->k = slice_linear(TensorNames::qkv(i), Q, KV, full, kb);
+        lw->v = slice_linear(TensorNames::qkv(i), Q + KV, KV, full, vb);
+        full.reset();
     } else {
-        lw->q = std::make_shared<DenseLinear>(*weight(TensorNames::q(i)), qb, act_block(TensorNames::q(i)));
-        lw->k = std::make_shared<DenseLinear>(*weight(TensorNames::k(i)), kb, act_block(TensorNames::k(i)));
-        lw->v = std::make_shared<DenseLinear>(*weight(TensorNames::v(i)), vb, act_block(TensorNames::v(i)));
+        lw->q = slice_linear(TensorNames::q(i), 0, -1, full, qb);
+        lw->k = slice_linear(TensorNames::k(i), 0, -1, full, kb);
+        lw->v = slice_linear(TensorNames::v(i), 0, -1, full, vb);
     }
-    lw->o = std::make_shared<DenseLinear>(*weight(TensorNames::o(i)), std::nullopt, act_block(TensorNames::o(i)));
+    lw->o = slice_linear(TensorNames::o(i), 0, -1, full, std::nullopt);
     if (L.fused_gate_up) {
-        auto gu = weight(TensorNames::gate_up(i));
         const int64_t I = c.intermediate_size;
-        lw->gate = std::make_shared<DenseLinear>(gu->topRows(I), std::nullopt, act_block(TensorNames::gate_up(i)));
-        lw->up = std::make_shared<DenseLinear>(gu->bottomRows(I), std::nullopt, act_block(TensorNames::gate_up(i)));
+        lw->gate = slice_linear(TensorNames::gate_up(i), 0, I, full, std::nullopt);
+        lw->up = slice_linear(TensorNames::gate_up(i), I, I, full, std::nullopt);
+        full.reset();
     } else {
-        lw->gate = std::make_shared<DenseLinear>(*weight(TensorNames::gate(i)), std::nullopt, act_block(TensorNames::gate(i)));
-        lw->up = std::make_shared<DenseLinear>(*weight(TensorNames::up(i)), std::nullopt, act_block(TensorNames::up(i)));
+        lw->gate = slice_linear(TensorNames::gate(i), 0, -1, full, std::nullopt);
+        lw->up = slice_linear(TensorNames::up(i), 0, -1, full, std::nullopt);
     }
-    lw->down = std::make_shared<DenseLinear>(*weight(TensorNames::down(i)), std::nullopt, act_block(TensorNames::down(i)));
+    lw->down = slice_linear(TensorNames::down(i), 0, -1, full, std::nullopt);
     if (c.qk_norm) {
         lw->q_norm = read_vector(ws, TensorNames::q_norm(i));
         lw->k_norm = read_vector(ws, TensorNames::k_norm(i));
     }
     return lw;
+}
+
+const uint16_t* Transformer::stored_half(const std::string& tensor, io::DType* dtype) const {
+    if (!m_opt.weights_as_stored || m_opt.rotation || m_overrides.count(tensor)) return nullptr;
+    const auto& ws = m_model->weights();
+    const auto& info = ws.info(tensor);
+    if (info.dtype == io::DType::F32 || info.shape.size() != 2) return nullptr;
+    *dtype = info.dtype;
+    return reinterpret_cast<const uint16_t*>(ws.raw(info));
+}
+
+std::shared_ptr<const Linear> Transformer::slice_linear(const std::string& tensor, int64_t row0, int64_t nrows,
+                                                        std::shared_ptr<const RowMatrix>& full,
+                                                        std::optional<Vector> bias) {
+    io::DType dtype;
+    if (const uint16_t* raw = stored_half(tensor, &dtype)) {
+        const auto& info = m_model->weights().info(tensor);
+        const int64_t K = info.shape[1];
+        const int64_t n = nrows < 0 ? info.shape[0] : nrows;
+        return std::make_shared<HalfLinear>(raw + row0 * K, n, K, dtype, m_model, std::move(bias), act_block(tensor));
+    }
+    if (nrows < 0) return std::make_shared<DenseLinear>(*weight(tensor), std::move(bias), act_block(tensor));
+    if (!full) full = weight(tensor);
+    return std::make_shared<DenseLinear>(full->middleRows(row0, nrows), std::move(bias), act_block(tensor));
 }
 
 std::shared_ptr<const LayerWeights> Transformer::layer_weights(int i) {
@@ -216,7 +244,18 @@ const RowMatrix& Transformer::lm_head_matrix() {
     return *m_lm_head;
 }
 
-RowMatrix Transformer::embed(const std::vector<int>& ids) { return gather_rows(embed_table(), ids); }
+RowMatrix Transformer::embed(const std::vector<int>& ids) {
+    io::DType dtype;
+    if (const uint16_t* raw = stored_half(TensorNames::embed(), &dtype)) {
+        const auto& info = m_model->weights().info(TensorNames::embed());
+        for (int id : ids)
+            if (id < 0 || id >= info.shape[0])
+                fail("input ids", "token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                      std::to_string(info.shape[0]) + ")");
+        return gather_rows_half(raw, info.shape[1], dtype, ids);
+    }
+    return gather_rows(embed_table(), ids);
+}
 
 RowMatrix Transformer::gather_rows(const RowMatrix& e, const std::vector<int>& ids) {
     RowMatrix h(static_cast<int64_t>(ids.size()), e.cols());
@@ -338,7 +377,16 @@ RowMatrix Transformer::logits(const RowMatrix& hidden) {
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
     const bool tied = m_model->layout().tied_embeddings;
-    matmul_wt_act(x, lm_head_matrix(), out, act_block(tied ? TensorNames::embed() : TensorNames::lm_head()));
+    const std::string head = tied ? TensorNames::embed() : TensorNames::lm_head();
+    io::DType dtype;
+    if (const uint16_t* raw = stored_half(head, &dtype)) {
+        const auto& info = m_model->weights().info(head);
+        if (const int64_t block = act_block(head); block > 0)
+            fake_quantize_activation_rows(x.data(), x.rows(), x.cols(), block);
+        matmul_wt_half(x, raw, info.shape[0], info.shape[1], dtype, out);
+        return out;
+    }
+    matmul_wt_act(x, lm_head_matrix(), out, act_block(head));
     return out;
 }
 
@@ -360,7 +408,11 @@ RowMatrix Transformer::forward(const std::vector<int>& ids, KVCache* cache) {
 
 uint64_t Transformer::decode_weight_bytes() {
     uint64_t b = 0;
-    for (const auto& t : m_model->layout().linears) b += static_cast<uint64_t>(t.numel()) * 4;
+    for (const auto& t : m_model->layout().linears) {
+        io::DType dtype;
+        const bool in_place = m_model->weights().has(t.name) && stored_half(t.name, &dtype);
+        b += static_cast<uint64_t>(t.numel()) * (in_place ? 2 : 4);
+    }
     return b;
 }
 

@@ -34,6 +34,11 @@ struct EngineOptions {
     /// When set, weights are rotated (and norms folded) every time they are loaded from the file, so a reload in
     /// low_memory mode can never return unrotated weights. Overrides are taken to be in the rotated basis.
     std::shared_ptr<const Rotation> rotation;
+    /// true: BF16 / F16 weights are used in place from the mapped file (HalfLinear, the embedding lookup and the
+    /// lm_head), never widened as a whole, so a 16-bit model needs about its file size in memory. Tensors with an
+    /// override, F32 tensors, and every tensor under a rotation are held in fp32 as before. (The scorer reads
+    /// layers as DenseLinear and keeps this off.)
+    bool weights_as_stored = false;
 };
 
 class Transformer {
@@ -106,6 +111,13 @@ private:
     std::map<std::string, int64_t> m_act_blocks;  ///< tensor -> int8 activation block (absent: fp32 input)
 
     std::shared_ptr<const LayerWeights> layer_weights(int layer);
+    /// The raw 16-bit rows of `tensor` when it is used in place (weights_as_stored, 16-bit, no override, no
+    /// rotation); nullptr otherwise. *dtype receives its type.
+    const uint16_t* stored_half(const std::string& tensor, io::DType* dtype) const;
+    /// rows [row0, row0 + nrows) of `tensor` as a linear: in place when stored_half allows, else fp32 from `full`
+    /// (loaded on first use and shared between the slices of one packed tensor).
+    std::shared_ptr<const Linear> slice_linear(const std::string& tensor, int64_t row0, int64_t nrows,
+                                               std::shared_ptr<const RowMatrix>& full, std::optional<Vector> bias);
     std::shared_ptr<const LayerWeights> build_layer(int layer);
     std::shared_ptr<const RowMatrix> weight(const std::string& name);
     int64_t act_block(const std::string& tensor) const;

@@ -173,7 +173,11 @@ OpenedModel open_model(const fs::path& dir, const std::string& kind, bool accel,
         o.model = io::Model::open(dir);
         if (!o.model->config().eos_token_ids.empty()) o.eos = o.model->config().eos_token_ids[0];
         if (accel) o.lm = open_on_accelerator(o.model, [&job](const std::string& line) { job.log(line); });
-        else o.lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(o.model));
+        else {
+            engine::EngineOptions eo;
+            eo.weights_as_stored = true;  // BF16 / F16 weights computed in place from the mapped file
+            o.lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(o.model, eo));
+        }
     }
     return o;
 }

@@ -23,6 +23,7 @@ std::shared_ptr<const engine::Rotation> plan_rotation(std::shared_ptr<const io::
 engine::Transformer plan_engine(std::shared_ptr<const io::Model> model, const Plan& plan, const std::string& label) {
     engine::EngineOptions eo;
     eo.rotation = plan_rotation(model, plan, label);
+    eo.weights_as_stored = true;  // 16-bit units the plan keeps are computed from the file's bytes in place
     return engine::Transformer(std::move(model), eo);
 }
 

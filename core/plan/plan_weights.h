@@ -24,7 +24,8 @@ void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, cons
 /// `label` for a rotation string it does not know ("none" or "hadamard:seed=N").
 std::shared_ptr<const engine::Rotation> plan_rotation(std::shared_ptr<const io::Model> model, const Plan& plan,
                                                       const std::string& label = "plan");
-/// An engine for evaluating `plan` on `model`: full mode, in the plan's rotation.
+/// An engine for evaluating `plan` on `model`: full mode, in the plan's rotation, 16-bit weights the plan keeps used
+/// in place from the file (EngineOptions::weights_as_stored).
 engine::Transformer plan_engine(std::shared_ptr<const io::Model> model, const Plan& plan, const std::string& label = "plan");
 
 /// A plan for `model` (every layout unit, forward order, hash and path set, totals finalized) with the format

@@ -16,6 +16,7 @@
 
 #include "core/common/error.h"
 #include "core/common/half.h"
+#include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
 #include "test_errors.h"
@@ -338,13 +339,25 @@ private slots:
             {4, 128, 256, 96, 30, Zp::None, false, true},  {4, 16, 80, 40, 5, Zp::Packed, false, true},
             {8, 128, 128, 64, 1, Zp::None, false, true},   {8, 32, 128, 70, 12, Zp::Packed, false, true},
             {4, 64, 96, 33, 3, Zp::Packed, true, true},    {8, 16, 48, 20, 24, Zp::None, true, true},
+            // The int8 kernels' tiles: 4 + 2 + 1 activation rows, eight blocks and a tail of two, of one.
+            {4, 32, 320, 40, 7, Zp::Packed, false, true},  {8, 64, 576, 24, 6, Zp::Packed, true, true},
+            {4, 256, 512, 20, 8, Zp::None, false, true},   {8, 32, 288, 17, 5, Zp::None, false, true},
         };
-        for (const auto& c : int8_act) {
-            const double e = nbits_case(c.bits, c.bs, c.K, c.N, c.M, c.zp, c.bias, c.scales_2d, 4);
-            qInfo("MatMulNBits accuracy_level 4 bits=%d bs=%d K=%d N=%d M=%d: max relative err %.2e", c.bits, c.bs, c.K,
-                  c.N, c.M, e);
-            QVERIFY(e < 1e-6);
+        // Every int8 kernel this CPU can run (VNNI ones, the AVX2 one, the older few-rows kernel: "none").
+        const std::string best = nbits_int8_kernel_name();
+        int kernels = 0;
+        for (const char* kernel : {"avx512vnni", "avxvnni", "avx2", "none"}) {
+            if (!nbits_int8_use_kernel(kernel)) continue;
+            ++kernels;
+            for (const auto& c : int8_act) {
+                const double e = nbits_case(c.bits, c.bs, c.K, c.N, c.M, c.zp, c.bias, c.scales_2d, 4);
+                qInfo("MatMulNBits accuracy_level 4 [%s] bits=%d bs=%d K=%d N=%d M=%d: max relative err %.2e", kernel,
+                      c.bits, c.bs, c.K, c.N, c.M, e);
+                QVERIFY(e < 1e-6);
+            }
         }
+        QVERIFY(nbits_int8_use_kernel(best));
+        QVERIFY(kernels >= 1);
     }
 
     void gatherBlockQuantized() {

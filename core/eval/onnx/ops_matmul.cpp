@@ -10,6 +10,7 @@
 
 #include "core/engine/act_quant.h"
 #include "core/engine/tensor.h"
+#include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/nbits_kernel.h"
 #include "core/eval/onnx/onnx_ops.h"
 
@@ -131,9 +132,13 @@ void matmul_nbits_op(OpContext& ctx) {
     const int64_t level = nd.attr_int("accuracy_level", 0);
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
     const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
-    const bool int8_rows = int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
+    // Few rows (decode) take the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one. Many rows
+    // (prefill) stay on fake-quantized fp32 activations and a GEMM: measured faster here than the int8 kernel,
+    // whose per-block reductions cost as much as its dot products (docs/PERFORMANCE.md).
+    const bool int8_gemm = int8_act && M <= kFusedMaxRows && nbits_int8_gemm_supports(w);
+    const bool int8_rows = !int8_gemm && int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
     std::vector<float> a_int8;
-    if (int8_act && !int8_rows) {
+    if (int8_act && !int8_rows && !int8_gemm) {
         a_int8.assign(pa, pa + M * K);
         engine::fake_quantize_activation_rows(a_int8.data(), M, K, bs);
         pa = a_int8.data();
@@ -141,7 +146,13 @@ void matmul_nbits_op(OpContext& ctx) {
     // Threads only from ~4M multiply-adds up (a 2048x2048 decode step); below that a parallel region's barrier
     // costs more than it saves, and much more when other processes share the cores.
     const bool parallel = M * N * K >= (1 << 22);
-    if (M <= kFusedMaxRows) {
+    if (int8_gemm) {
+        const Int8Activations acts = nbits_int8_prepare(w, pa, M);
+        constexpr int64_t kRows = 16;
+        const int64_t chunks = (N + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) if (parallel)
+        for (int64_t c = 0; c < chunks; ++c) nbits_int8_gemm(w, acts, o, N, c * kRows, std::min(N, (c + 1) * kRows));
+    } else if (M <= kFusedMaxRows) {
         // Few rows (decode): block dot products straight from the codes, on int8 activation codes (with their
         // scales and code sums) or on fp32 activations (with their block sums).
         const int64_t kpad = kb * bs;

@@ -35,7 +35,7 @@ struct CudaLanguageModel::Shared {
 
 namespace {
 
-class CudaSession : public eval::LmSession {
+class CudaSession : public engine::LmSession {
 public:
     CudaSession(std::shared_ptr<CudaLanguageModel::Shared> s, int capacity) : m_s(std::move(s)), m_capacity(capacity) {}
     engine::RowMatrix feed(const std::vector<int>& ids) override {
@@ -49,7 +49,7 @@ public:
         return out;
     }
     int length() const override { return static_cast<int>(m_ids.size()); }
-    std::unique_ptr<eval::LmSession> fork() const override { return std::make_unique<CudaSession>(*this); }
+    std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<CudaSession>(*this); }
 
 private:
     std::shared_ptr<CudaLanguageModel::Shared> m_s;
@@ -67,7 +67,7 @@ CudaLanguageModel::CudaLanguageModel(std::shared_ptr<const io::Model> model, Cud
 int CudaLanguageModel::vocab_size() const { return m->dec->config().vocab_size; }
 int CudaLanguageModel::context_length() const { return m->dec->capacity(); }
 
-std::unique_ptr<eval::LmSession> CudaLanguageModel::start(int capacity) {
+std::unique_ptr<engine::LmSession> CudaLanguageModel::start(int capacity) {
     if (capacity > m->dec->capacity())
         fail("CudaLanguageModel", "a session of " + std::to_string(capacity) + " positions exceeds the KV cache (" +
                                       std::to_string(m->dec->capacity()) + ")");
@@ -108,7 +108,7 @@ void install_cuda_evaluator() {
     b.open = [](std::shared_ptr<const io::Model> model, const std::function<void(const std::string&)>& log) {
         CudaDecoderOptions o = evaluation_decoder_options();
         o.log = log;
-        return std::unique_ptr<eval::LanguageModel>(std::make_unique<CudaLanguageModel>(std::move(model), o));
+        return std::unique_ptr<engine::LanguageModel>(std::make_unique<CudaLanguageModel>(std::move(model), o));
     };
     b.device_name = device_label;
     b.speed_session = [](std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,

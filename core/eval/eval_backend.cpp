@@ -42,7 +42,7 @@ std::string resolve_eval_device(const std::string& device, std::string* note) {
     return b.name;
 }
 
-std::unique_ptr<LanguageModel> open_on_accelerator(std::shared_ptr<const io::Model> model,
+std::unique_ptr<engine::LanguageModel> open_on_accelerator(std::shared_ptr<const io::Model> model,
                                                    const std::function<void(const std::string&)>& log) {
     const AcceleratorModelBackend b = current();
     if (!b.open) fail("evaluation", "no accelerator backend installed");

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "core/eval/language_model.h"
+#include "core/engine/language_model.h"
 #include "core/eval/speed_bench.h"
 #include "core/io/model.h"
 #include "core/plan/plan.h"
@@ -19,7 +19,7 @@ struct AcceleratorModelBackend {
     /// True when a device can be used; otherwise false with the reason ("CUDA unavailable: no CUDA driver").
     std::function<bool(std::string* why)> available;
     /// The model on the device; `log` receives one line per event (placement, memory mode).
-    std::function<std::unique_ptr<LanguageModel>(std::shared_ptr<const io::Model>,
+    std::function<std::unique_ptr<engine::LanguageModel>(std::shared_ptr<const io::Model>,
                                                  const std::function<void(const std::string&)>& log)>
         open;
     /// Short description of the device it runs on, e.g. "cuda:0 (NVIDIA H200)".
@@ -40,7 +40,7 @@ void install_accelerator_model(AcceleratorModelBackend backend);
 std::string resolve_eval_device(const std::string& device, std::string* note);
 
 /// Opens `model` on the installed accelerator (resolve_eval_device returned its name first).
-std::unique_ptr<LanguageModel> open_on_accelerator(std::shared_ptr<const io::Model> model,
+std::unique_ptr<engine::LanguageModel> open_on_accelerator(std::shared_ptr<const io::Model> model,
                                                    const std::function<void(const std::string&)>& log);
 /// The accelerator's device description ("" when none).
 std::string accelerator_device_name();

@@ -16,7 +16,7 @@
 #include "core/eval/eval_backend.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/onnx/onnx_model.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 #include "core/plan/plan_json.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -158,7 +158,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     const bool accel = where.accelerated && kind == "model";
     job.log("loading " + dir.string() +
             (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
-    std::unique_ptr<LanguageModel> lm;
+    std::unique_ptr<engine::LanguageModel> lm;
     std::shared_ptr<const io::Model> model;
     int eos = -1;
     if (kind == "export") {
@@ -196,8 +196,8 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         } else if (task == "speed") {
             const int capacity = req.speed_prompt + req.speed_decode + 1;
-            std::unique_ptr<LmSession> session;
-            std::unique_ptr<LanguageModel> cpu_lm;  // an accelerated model timed on the CPU engine
+            std::unique_ptr<engine::LmSession> session;
+            std::unique_ptr<engine::LanguageModel> cpu_lm;  // an accelerated model timed on the CPU engine
             DecoderSession s;
             bool reset_ok = false;  // VmHWM reset before the timed decoder is built (accelerator: its upload counts)
             if (where.speed_on_accelerator) {
@@ -210,7 +210,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                     job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
                     cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
                 }
-                LanguageModel* timed = cpu_lm ? cpu_lm.get() : lm.get();  // by value: outlives this block's names
+                engine::LanguageModel* timed = cpu_lm ? cpu_lm.get() : lm.get();  // by value: outlives this block's names
                 s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
                 s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
                 s.weight_bytes_per_token = timed->weight_bytes_per_token();

@@ -62,7 +62,7 @@ private slots:
             return false;
         };
         fake.open = [](std::shared_ptr<const io::Model>, const std::function<void(const std::string&)>&) {
-            return std::unique_ptr<eval::LanguageModel>();
+            return std::unique_ptr<engine::LanguageModel>();
         };
         eval::install_accelerator_model(fake);
         note.clear();

@@ -34,8 +34,4 @@ private:
 /// Options of the evaluator's decoder: fp32 weights and activations, memory mode auto on device 0.
 CudaDecoderOptions evaluation_decoder_options();
 
-/// Installs CudaLanguageModel (device 0) as the evaluator's accelerator backend (eval::install_accelerator_model),
-/// with the speed task on a BF16-activation CudaDecoder (an export's plan on the MatMulNBits kernels).
-void install_cuda_evaluator();
-
 }  // namespace mixq::gpu

@@ -11,9 +11,8 @@
 #include <fstream>
 #include <limits>
 
+#include "core/backend/compute_backend.h"
 #include "core/common/error.h"
-#include "core/eval/engine_model.h"
-#include "core/eval/eval_backend.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/onnx/onnx_model.h"
 #include "core/common/text_file.h"
@@ -108,10 +107,11 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
     return 0.0;
 }
 
-/// Where one model runs: `accelerated` = a model folder on the installed accelerator; `speed_on_cpu` = its speed
-/// task on the CPU engine all the same (so a baseline's tokens/s compare with a CPU-run export's).
+/// Where one model runs: `backend` = where model folders run (the CPU or an accelerator); `speed_on_cpu` = an
+/// accelerated model's speed task on the CPU engine all the same (so a baseline's tokens/s compare with a CPU-run
+/// export's).
 struct Placement {
-    bool accelerated = false;
+    std::shared_ptr<const backend::ComputeBackend> backend;
     bool speed_on_cpu = false;
     /// Speed task on the accelerator's deployment decoder (BF16 activations): a model folder dense, an export as
     /// its plan (speed_plan) applied to its source model (speed_source).
@@ -154,10 +154,11 @@ void time_in_onnx_runtime(json& speed, const fs::path& dir, const EvalRequest& r
 
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
-                        Placement where = {}) {
-    const bool accel = where.accelerated && kind == "model";
+                        const Placement& where) {
+    const bool accel = where.backend->name() != "cpu" && kind == "model";
+    const std::string accel_device = accel ? where.backend->device_name() : std::string();
     job.log("loading " + dir.string() +
-            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
+            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accel_device + ")" : " (CPU engine)"));
     std::unique_ptr<engine::LanguageModel> lm;
     std::shared_ptr<const io::Model> model;
     int eos = -1;
@@ -168,8 +169,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     } else {
         model = io::Model::open(dir);
         if (!model->config().eos_token_ids.empty()) eos = model->config().eos_token_ids[0];
-        if (accel) lm = open_on_accelerator(model, [&job](const std::string& line) { job.log(line); });
-        else lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+        lm = where.backend->open_model(model, [&job](const std::string& line) { job.log(line); });
     }
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
     LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
@@ -203,18 +203,18 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
             if (where.speed_on_accelerator) {
                 const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
                 reset_ok = reset_peak_rss();
-                s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
-                                              [&job](const std::string& line) { job.log(line); });
+                s = where.backend->speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
+                                                 [&job](const std::string& line) { job.log(line); });
             } else {
                 if (accel && where.speed_on_cpu) {
                     job.log("speed of " + dir.string() + " on the CPU engine, as the export it is compared with");
-                    cpu_lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+                    cpu_lm = backend::find_backend("cpu")->open_model(model, {});
                 }
                 engine::LanguageModel* timed = cpu_lm ? cpu_lm.get() : lm.get();  // by value: outlives this block's names
                 s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
                 s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
                 s.weight_bytes_per_token = timed->weight_bytes_per_token();
-                s.device = accel && !cpu_lm ? accelerator_device_name() : "cpu";
+                s.device = accel && !cpu_lm ? accel_device : "cpu";
                 s.threads = accel && !cpu_lm ? 1 : omp_get_max_threads();
                 reset_ok = reset_peak_rss();
             }
@@ -233,7 +233,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     }
     run.loglik = loglik_json(scorer.stats());
     run.backend = lm->backend();
-    run.device = accel ? accelerator_device_name() : "cpu";
+    run.device = accel ? accel_device : "cpu";
     return run;
 }
 
@@ -248,7 +248,8 @@ std::string classify_eval_target(const fs::path& dir) {
 
 json run_evaluation(const EvalRequest& req, const JobContext& job) {
     std::string device_note;
-    const std::string device = resolve_eval_device(req.device, &device_note);
+    const auto runner = backend::select_backend(req.device, "--device", &device_note);
+    const std::string device = runner->name();  // "cpu" or the accelerator's ("cuda")
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
@@ -340,22 +341,22 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     ProgressScale progress(job, total);
     if (!device_note.empty()) job.log(device_note + "; evaluating on the CPU");
     if (device != "cpu" && kind == "export")
-        job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + accelerator_device_name());
+        job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + runner->device_name());
     // Speed on the GPU needs like-for-like rows: an export is timed there as its plan applied to its source model
     // (when that model is the baseline and matches the plan's hash), else both rows are timed on the CPU.
-    const bool accel_speed = device != "cpu" && req.speed && accelerator_has_speed_session();
+    const bool accel_speed = device != "cpu" && req.speed && runner->has_speed_session();
     std::optional<plan::Plan> export_plan;
     if (accel_speed && kind == "export" && baseline && report["baseline"].value("matches_plan_hash", false))
         export_plan = plan::load_plan(req.target / "mixq_plan.json");
     const bool gpu_speed = accel_speed && (kind == "model" || export_plan.has_value());
     if (accel_speed && !gpu_speed)
         job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
-    Placement target_where{device != "cpu", false, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
+    Placement target_where{runner, false, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
     const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
     std::optional<ModelRun> base;
     if (baseline)
         base = evaluate_model(*baseline, "model", data, req, tasks, progress, job,
-                              Placement{device != "cpu", kind == "export" && !gpu_speed, gpu_speed, nullptr, std::nullopt});
+                              Placement{runner, kind == "export" && !gpu_speed, gpu_speed, nullptr, std::nullopt});
     report["target"]["backend"] = target.backend;
     report["target"]["device"] = target.device;
     if (base) {

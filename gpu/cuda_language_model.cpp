@@ -1,17 +1,10 @@
 // SPDX-License-Identifier: MIT
-// CudaLanguageModel sessions over one shared CudaDecoder (prefix truncation + replay), and its installation as the
-// evaluator's accelerator backend.
+// CudaLanguageModel sessions over one shared CudaDecoder (prefix truncation + replay).
 #include "gpu/cuda_language_model.h"
 
 #include <algorithm>
 
 #include "core/common/error.h"
-#include "core/eval/eval_backend.h"
-#include "gpu/cuda_resources.h"
-#include "gpu/decoder_session.h"
-#include "gpu/device_info.h"
-#include "gpu/gpu_bench.h"
-#include "gpu/plan_formats.h"
 
 namespace mixq::gpu {
 
@@ -35,7 +28,7 @@ struct CudaLanguageModel::Shared {
 
 namespace {
 
-class CudaSession : public eval::LmSession {
+class CudaSession : public engine::LmSession {
 public:
     CudaSession(std::shared_ptr<CudaLanguageModel::Shared> s, int capacity) : m_s(std::move(s)), m_capacity(capacity) {}
     engine::RowMatrix feed(const std::vector<int>& ids) override {
@@ -49,7 +42,7 @@ public:
         return out;
     }
     int length() const override { return static_cast<int>(m_ids.size()); }
-    std::unique_ptr<eval::LmSession> fork() const override { return std::make_unique<CudaSession>(*this); }
+    std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<CudaSession>(*this); }
 
 private:
     std::shared_ptr<CudaLanguageModel::Shared> m_s;
@@ -67,7 +60,7 @@ CudaLanguageModel::CudaLanguageModel(std::shared_ptr<const io::Model> model, Cud
 int CudaLanguageModel::vocab_size() const { return m->dec->config().vocab_size; }
 int CudaLanguageModel::context_length() const { return m->dec->capacity(); }
 
-std::unique_ptr<eval::LmSession> CudaLanguageModel::start(int capacity) {
+std::unique_ptr<engine::LmSession> CudaLanguageModel::start(int capacity) {
     if (capacity > m->dec->capacity())
         fail("CudaLanguageModel", "a session of " + std::to_string(capacity) + " positions exceeds the KV cache (" +
                                       std::to_string(m->dec->capacity()) + ")");
@@ -84,14 +77,6 @@ engine::RowMatrix CudaLanguageModel::logits(const std::vector<int>& ids) {
 
 uint64_t CudaLanguageModel::weight_bytes_per_token() { return m->dec->weight_bytes_per_token(); }
 
-namespace {
-/// "cuda:0 (NVIDIA H200)": the device the evaluator's decoders use.
-std::string device_label() {
-    const auto devs = list_devices();
-    return devs.empty() ? std::string("cuda:0") : "cuda:0 (" + devs[0].name + ")";
-}
-}  // namespace
-
 CudaDecoderOptions evaluation_decoder_options() {
     CudaDecoderOptions o;
     o.mode = score::MemoryMode::Auto;
@@ -99,34 +84,6 @@ CudaDecoderOptions evaluation_decoder_options() {
     o.activation_dtype = io::DType::F32;
     o.device = 0;
     return o;
-}
-
-void install_cuda_evaluator() {
-    eval::AcceleratorModelBackend b;
-    b.name = "cuda";
-    b.available = [](std::string* why) { return cuda_available(why, false); };
-    b.open = [](std::shared_ptr<const io::Model> model, const std::function<void(const std::string&)>& log) {
-        CudaDecoderOptions o = evaluation_decoder_options();
-        o.log = log;
-        return std::unique_ptr<eval::LanguageModel>(std::make_unique<CudaLanguageModel>(std::move(model), o));
-    };
-    b.device_name = device_label;
-    b.speed_session = [](std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
-                         const std::function<void(const std::string&)>& log) {
-        CudaDecoderOptions o;
-        o.mode = score::MemoryMode::Auto;
-        o.weight_dtype = io::DType::BF16;
-        o.activation_dtype = io::DType::BF16;
-        o.max_positions = capacity;
-        o.log = log;
-        if (plan) apply_plan_formats(*plan, model->config().num_layers, o);
-        eval::DecoderSession s = cuda_decoder_session(std::make_shared<CudaDecoder>(std::move(model), o), true);
-        s.device = device_label();
-        s.threads = 1;
-        s.bandwidth = [] { return measure_d2d_bandwidth(size_t(256) << 20); };  // the GPU's HBM, not host DRAM
-        return s;
-    };
-    eval::install_accelerator_model(std::move(b));
 }
 
 }  // namespace mixq::gpu

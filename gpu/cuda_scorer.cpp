@@ -16,7 +16,6 @@
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
 #include "core/quant/quantizer.h"
-#include "core/score/score_backend.h"
 #include "gpu/cublas_loader.h"
 #include "gpu/cuda_decoder.h"
 #include "gpu/cuda_resources.h"
@@ -611,15 +610,6 @@ score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const
     if (!cuda_available(&why, false)) fail(kWhere, why);
     CudaScorer s(std::move(model), calib, opt, job, std::move(where));
     return s.run();
-}
-
-void install_cuda_scorer() {
-    score::AcceleratorScorer b;
-    b.name = "cuda";
-    b.available = [](std::string* why) { return cuda_available(why, false); };
-    b.score = [](std::shared_ptr<const io::Model> m, const score::CalibrationSet& c, const score::ScoreOptions& o,
-                 const JobContext& j) { return score_model_cuda(std::move(m), c, o, j); };
-    score::install_accelerator_scorer(std::move(b));
 }
 
 }  // namespace mixq::gpu

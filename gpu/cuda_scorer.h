@@ -35,7 +35,4 @@ score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const
                                    const score::ScoreOptions& opt, const JobContext& job = null_job(),
                                    CudaScorerPlacement where = {});
 
-/// Installs score_model_cuda (device 0 first, every device for multi_gpu) as the accelerator scorer of score::score_model_on.
-void install_cuda_scorer();
-
 }  // namespace mixq::gpu

@@ -5,9 +5,9 @@
 #include <QSettings>
 #include <QStringList>
 
+#include "core/backend/compute_backend.h"
 #include "core/common/error.h"
 #include "core/score/memory_mode.h"
-#include "core/score/score_backend.h"
 #include "ui/job_status_bar.h"
 
 namespace mixq::ui {
@@ -105,7 +105,7 @@ QString ScoringSettings::cache_key() const {
 QString ScoringSettings::device_description() const {
     if (device == "cpu") return QObject::tr("device: cpu (chosen in Settings)");
     std::string why;
-    const bool usable = score::accelerator_usable(&why);
+    const bool usable = backend::accelerator_usable(&why);
     if (device == "cuda")
         return usable ? QObject::tr("device: cuda (chosen in Settings)")
                       : QObject::tr("device: cuda unavailable (%1)").arg(QString::fromStdString(why));

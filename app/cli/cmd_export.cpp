@@ -10,7 +10,7 @@
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
-#include "core/eval/memory_bandwidth.h"
+#include "core/common/memory_bandwidth.h"
 #include "core/export/exporter.h"
 #include "core/plan/plan_json.h"
 #include "core/plan/plan_weights.h"
@@ -32,7 +32,7 @@ exporter::ExportOptions parse_options(const Args& args) {
 }
 
 nlohmann::json result_json(const exporter::ExportResult& r, const exporter::ExportOptions& o) {
-    const double peak_mb = static_cast<double>(eval::peak_rss_bytes()) / (1024.0 * 1024.0);
+    const double peak_mb = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
     return {{"out", r.out_dir.string()},
             {"files", r.files},
             {"onnx_bytes", r.onnx_bytes},
@@ -68,7 +68,7 @@ void print_result(const exporter::ExportResult& r) {
               << (r.qkv_packed ? "packed" : "unpacked") << ", gate/up " << (r.gate_up_fused ? "fused" : "separate")
               << ", embeddings " << (r.tied_shared ? "shared with lm_head" : "separate") << "\n"
               << "  " << r.seconds << " s (checker " << r.check_seconds << " s), " << r.write_mb_per_s << " MB/s, peak RSS "
-              << static_cast<double>(eval::peak_rss_bytes()) / (1024.0 * 1024.0) << " MiB\n";
+              << static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0) << " MiB\n";
     if (r.units_not_in_plan > 0)
         std::cout << "  note: " << r.units_not_in_plan << " unit(s) of the model are not in the plan and were kept 16-bit\n";
 }

@@ -6,7 +6,7 @@
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
 #include "core/common/error.h"
-#include "core/eval/memory_bandwidth.h"
+#include "core/common/memory_bandwidth.h"
 #include "core/score/score_backend.h"
 #include "core/score/scorer.h"
 #include "core/tokenizer/tokenizer.h"
@@ -44,7 +44,7 @@ int run_score(const Args& args) {
     auto job = make_cli_job(args.has("--quiet"));
     const auto table = score::score_model_on(device, model, calib, opt, job);
     score::save_score_table(table, *out);
-    const double peak_mb = eval::peak_rss_bytes() / 1048576.0;
+    const double peak_mb = peak_rss_bytes() / 1048576.0;
     if (args.has("--json")) {
         nlohmann::json j = nlohmann::json::parse(score::score_table_to_json(table));
         j["out"] = *out;

@@ -7,14 +7,14 @@
 
 #include "app/cli/cli_command.h"
 #include "app/cli/cli_signals.h"
+#include "core/backend/cpu/cpu_backend.h"
 #include "core/common/omp_wait.h"
 #include "core/common/error.h"
 #include "core/io/data_dir.h"
 #include "core/io/model.h"
 #include "core/score/calibration.h"
 #ifdef MIXQ_WITH_CUDA
-#include "gpu/cuda_language_model.h"
-#include "gpu/cuda_scorer.h"
+#include "gpu/cuda_backend.h"
 #endif
 
 namespace {
@@ -29,9 +29,9 @@ void print_usage() {
 
 int main(int argc, char** argv) {
     mixq::use_passive_omp_wait(argv);  // before anything else: it may re-execute the program
+    mixq::backend::register_cpu_backend();
 #ifdef MIXQ_WITH_CUDA
-    mixq::gpu::install_cuda_scorer();     // `--device auto|cuda` scoring on the GPU when one can be used
-    mixq::gpu::install_cuda_evaluator();  // and evaluation of model folders (baselines)
+    mixq::gpu::register_cuda_backend();  // `--device auto|cuda` scoring and evaluation on the GPU when one can be used
 #endif
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

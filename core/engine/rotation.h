@@ -12,7 +12,7 @@
 
 #include "core/engine/tensor.h"
 #include "core/io/model.h"
-#include "core/quant/hadamard.h"
+#include "core/engine/hadamard.h"
 
 namespace mixq::engine {
 
@@ -34,8 +34,8 @@ public:
 private:
     std::shared_ptr<const io::Model> m_model;
     uint64_t m_seed;
-    quant::Hadamard m_residual;
-    quant::Hadamard m_head;
+    Hadamard m_residual;
+    Hadamard m_head;
     Vector norm(const std::string& name) const;
 };
 

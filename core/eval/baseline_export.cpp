@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 #include "core/export/exporter.h"
 #include "core/io/model.h"
 #include "core/plan/plan_weights.h"

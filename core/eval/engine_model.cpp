@@ -7,7 +7,7 @@
 namespace mixq::eval {
 namespace {
 
-class EngineSession : public LmSession {
+class EngineSession : public engine::LmSession {
 public:
     EngineSession(engine::Transformer& tf, int capacity) : m_tf(tf), m_cache(tf.make_cache(capacity)) {}
     EngineSession(const EngineSession& o) : m_tf(o.m_tf) {
@@ -28,7 +28,7 @@ public:
         return m_tf.forward(ids, &m_cache);
     }
     int length() const override { return m_cache.length; }
-    std::unique_ptr<LmSession> fork() const override { return std::make_unique<EngineSession>(*this); }
+    std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<EngineSession>(*this); }
 
 private:
     engine::Transformer& m_tf;
@@ -42,7 +42,7 @@ EngineModel::EngineModel(std::shared_ptr<engine::Transformer> tf) : m_tf(std::mo
 int EngineModel::vocab_size() const { return m_tf->config().vocab_size; }
 int EngineModel::context_length() const { return m_tf->config().max_position_embeddings; }
 
-std::unique_ptr<LmSession> EngineModel::start(int capacity) {
+std::unique_ptr<engine::LmSession> EngineModel::start(int capacity) {
     if (capacity > context_length())
         fail(m_tf->model().dir().string(), "sequence of " + std::to_string(capacity) +
                                                " positions exceeds the context length " + std::to_string(context_length()));

@@ -5,17 +5,17 @@
 #include <memory>
 
 #include "core/engine/transformer.h"
-#include "core/eval/language_model.h"
+#include "core/engine/language_model.h"
 
 namespace mixq::eval {
 
-class EngineModel : public LanguageModel {
+class EngineModel : public engine::LanguageModel {
 public:
     explicit EngineModel(std::shared_ptr<engine::Transformer> tf);
     std::string backend() const override { return "engine"; }
     int vocab_size() const override;
     int context_length() const override;
-    std::unique_ptr<LmSession> start(int capacity) override;
+    std::unique_ptr<engine::LmSession> start(int capacity) override;
     engine::RowMatrix logits(const std::vector<int>& ids) override;
     uint64_t weight_bytes_per_token() override;
     engine::Transformer& transformer() { return *m_tf; }

@@ -11,14 +11,13 @@
 #include <fstream>
 #include <limits>
 
+#include "core/backend/compute_backend.h"
 #include "core/common/error.h"
 #include "core/eval/baseline_export.h"
-#include "core/eval/engine_model.h"
-#include "core/eval/eval_backend.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/measured_kld.h"
 #include "core/eval/onnx/onnx_model.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 #include "core/plan/plan_json.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -111,10 +110,10 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
     return 0.0;
 }
 
-/// Where one model runs: `accelerated` = a model folder on the installed accelerator. (An export's baseline is
-/// timed as a 16-bit export in the export's runtime: baseline_export.h.)
+/// Where one model runs: `backend` = where model folders run (the CPU or an accelerator). (An export's baseline
+/// is timed as a 16-bit export in the export's runtime: baseline_export.h.)
 struct Placement {
-    bool accelerated = false;
+    std::shared_ptr<const backend::ComputeBackend> backend;
     /// Speed task on the accelerator's deployment decoder (BF16 activations): a model folder dense, an export as
     /// its plan (speed_plan) applied to its source model (speed_source).
     bool speed_on_accelerator = false;
@@ -156,14 +155,16 @@ void time_in_onnx_runtime(json& speed, const fs::path& dir, const EvalRequest& r
 
 /// A loaded model: an export on the ONNX runner, a model folder on the CPU engine or the accelerator.
 struct OpenedModel {
-    std::unique_ptr<LanguageModel> lm;
+    std::unique_ptr<engine::LanguageModel> lm;
     std::shared_ptr<const io::Model> model;  ///< model folders only
     int eos = -1;
 };
 
-OpenedModel open_model(const fs::path& dir, const std::string& kind, bool accel, const JobContext& job) {
+OpenedModel open_model(const fs::path& dir, const std::string& kind, const backend::ComputeBackend& where,
+                       const JobContext& job) {
+    const bool accel = where.name() != "cpu" && kind == "model";
     job.log("loading " + dir.string() +
-            (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
+            (kind == "export" ? " (ONNX runner)" : accel ? " (" + where.device_name() + ")" : " (CPU engine)"));
     OpenedModel o;
     if (kind == "export") {
         auto onnx_lm = std::make_unique<onnx::OnnxModel>(dir);
@@ -172,22 +173,18 @@ OpenedModel open_model(const fs::path& dir, const std::string& kind, bool accel,
     } else {
         o.model = io::Model::open(dir);
         if (!o.model->config().eos_token_ids.empty()) o.eos = o.model->config().eos_token_ids[0];
-        if (accel) o.lm = open_on_accelerator(o.model, [&job](const std::string& line) { job.log(line); });
-        else {
-            engine::EngineOptions eo;
-            eo.weights_as_stored = true;  // BF16 / F16 weights computed in place from the mapped file
-            o.lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(o.model, eo));
-        }
+        o.lm = where.open_model(o.model, [&job](const std::string& line) { job.log(line); });
     }
     return o;
 }
 
 /// The target against its baseline over the perplexity text: measured KLD and top-1 agreement, beside the plan's
 /// predicted KLD (ratio measured / predicted; the app flags a ratio above 1.5).
-json measured_kld_json(const fs::path& target, const std::string& kind, const fs::path& baseline, bool accel,
-                       const std::string& text, const EvalRequest& req, const json& plan, const JobContext& job) {
-    const OpenedModel t = open_model(target, kind, accel && kind == "model", job);
-    const OpenedModel b = open_model(baseline, "model", accel, job);
+json measured_kld_json(const fs::path& target, const std::string& kind, const fs::path& baseline,
+                       const backend::ComputeBackend& where, const std::string& text, const EvalRequest& req,
+                       const json& plan, const JobContext& job) {
+    const OpenedModel t = open_model(target, kind, where, job);
+    const OpenedModel b = open_model(baseline, "model", where, job);
     const auto stream = tok::Tokenizer::from_file(target / "tokenizer.json")->encode(text);
     if (tok::Tokenizer::from_file(baseline / "tokenizer.json")->encode(text) != stream)
         fail((baseline / "tokenizer.json").string(), "tokenizes the perplexity text differently from the target's "
@@ -215,10 +212,11 @@ json measured_kld_json(const fs::path& target, const std::string& kind, const fs
 
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
-                        Placement where = {}) {
-    const bool accel = where.accelerated && kind == "model";
-    OpenedModel opened = open_model(dir, kind, accel, job);
-    std::unique_ptr<LanguageModel>& lm = opened.lm;
+                        const Placement& where) {
+    const bool accel = where.backend->name() != "cpu" && kind == "model";
+    const std::string accel_device = accel ? where.backend->device_name() : std::string();
+    OpenedModel opened = open_model(dir, kind, *where.backend, job);
+    std::unique_ptr<engine::LanguageModel>& lm = opened.lm;
     const std::shared_ptr<const io::Model>& model = opened.model;
     const int eos = opened.eos;
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
@@ -246,20 +244,20 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         } else if (task == "speed") {
             const int capacity = req.speed_prompt + req.speed_decode + 1;
-            std::unique_ptr<LmSession> session;
+            std::unique_ptr<engine::LmSession> session;
             DecoderSession s;
             bool reset_ok = false;  // VmHWM reset before the timed decoder is built (accelerator: its upload counts)
             if (where.speed_on_accelerator) {
                 const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
                 reset_ok = reset_peak_rss();
-                s = accelerator_speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
-                                              [&job](const std::string& line) { job.log(line); });
+                s = where.backend->speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
+                                                 [&job](const std::string& line) { job.log(line); });
             } else {
-                LanguageModel* timed = lm.get();  // by value: outlives this block's names
+                engine::LanguageModel* timed = lm.get();  // by value: outlives this block's names
                 s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
                 s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
                 s.weight_bytes_per_token = timed->weight_bytes_per_token();
-                s.device = accel ? accelerator_device_name() : "cpu";
+                s.device = accel ? accel_device : "cpu";
                 s.threads = accel ? 1 : omp_get_max_threads();
                 reset_ok = reset_peak_rss();
             }
@@ -278,7 +276,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     }
     run.loglik = loglik_json(scorer.stats());
     run.backend = lm->backend();
-    run.device = accel ? accelerator_device_name() : "cpu";
+    run.device = accel ? accel_device : "cpu";
     return run;
 }
 
@@ -293,7 +291,8 @@ std::string classify_eval_target(const fs::path& dir) {
 
 json run_evaluation(const EvalRequest& req, const JobContext& job) {
     std::string device_note;
-    const std::string device = resolve_eval_device(req.device, &device_note);
+    const auto runner = backend::select_backend(req.device, "--device", &device_note);
+    const std::string device = runner->name();  // "cpu" or the accelerator's ("cuda")
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
@@ -391,10 +390,10 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     ProgressScale progress(job, total);
     if (!device_note.empty()) job.log(device_note + "; evaluating on the CPU");
     if (device != "cpu" && kind == "export")
-        job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + accelerator_device_name());
+        job.log("the export runs on the built-in ONNX runner (CPU); model folders run on " + runner->device_name());
     // Speed on the GPU needs like-for-like rows: an export is timed there as its plan applied to its source model
     // (when that model is the baseline and matches the plan's hash), else both rows are timed on the CPU.
-    const bool accel_speed = device != "cpu" && req.speed && accelerator_has_speed_session();
+    const bool accel_speed = device != "cpu" && req.speed && runner->has_speed_session();
     std::optional<plan::Plan> export_plan;
     if (accel_speed && kind == "export" && baseline && report["baseline"].value("matches_plan_hash", false))
         export_plan = plan::load_plan(req.target / "mixq_plan.json");
@@ -402,7 +401,7 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     if (accel_speed && !gpu_speed)
         job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
     const bool speed_as_export = baseline && req.speed && kind == "export" && !gpu_speed;
-    Placement target_where{device != "cpu", gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
+    Placement target_where{runner, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
     const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
     std::optional<ModelRun> base;
     if (baseline) {
@@ -411,11 +410,12 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         std::vector<std::string> base_tasks = tasks;
         if (speed_as_export) std::erase(base_tasks, std::string("speed"));
         base = evaluate_model(*baseline, "model", data, req, base_tasks, progress, job,
-                              Placement{device != "cpu", gpu_speed, nullptr, std::nullopt});
+                              Placement{runner, gpu_speed, nullptr, std::nullopt});
         if (speed_as_export) {
             const JobContext log_only(job.token(), [](const Progress&) {}, [&job](const std::string& l) { job.log(l); });
             const BaselineExport b16(*baseline, req.target, log_only);
-            const ModelRun timed = evaluate_model(b16.dir(), "export", data, req, {"speed"}, progress, job, Placement{});
+            const ModelRun timed = evaluate_model(b16.dir(), "export", data, req, {"speed"}, progress, job,
+                                                  Placement{backend::find_backend("cpu")});
             base->tasks["speed"] = timed.tasks.at("speed");
             base->tasks["speed"]["timed_file"] = "16-bit export of " + baseline->string() + " (" + b16.target() +
                                                  " target, the export's settings), in a temporary folder";
@@ -423,7 +423,7 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     }
     if (measure_kld) {
         JobContext sub = progress.stage(stage_weight("kld", data, req));
-        report["measured_kld"] = measured_kld_json(req.target, kind, *baseline, device != "cpu", data.ppl_text, req,
+        report["measured_kld"] = measured_kld_json(req.target, kind, *baseline, *runner, data.ppl_text, req,
                                                    report["target"]["plan"], sub);
     }
     report["target"]["backend"] = target.backend;

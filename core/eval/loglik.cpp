@@ -23,7 +23,7 @@ double token_logprob(const float* logits, int vocab, int target, bool* is_argmax
     return static_cast<double>(logits[target]) - mx - std::log(sum);
 }
 
-LoglikScorer::LoglikScorer(LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt)
+LoglikScorer::LoglikScorer(engine::LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt)
     : m_lm(lm), m_tok(tok), m_opt(opt) {}
 
 std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, const std::vector<std::string>& conts) {
@@ -115,7 +115,7 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
                 // The last continuation of the group may consume the session itself.
                 bool later_needs = false;
                 for (size_t gj = gi + 1; gj < group.size(); ++gj) later_needs |= reqs[group[gj]].cont.size() > 1;
-                std::unique_ptr<LmSession> own = later_needs ? session->fork() : std::move(session);
+                std::unique_ptr<engine::LmSession> own = later_needs ? session->fork() : std::move(session);
                 const std::vector<int> feed(cont.begin(), cont.end() - 1);
                 const engine::RowMatrix cl = own->feed(feed);
                 m_stats.tokens_fed += static_cast<int64_t>(feed.size());

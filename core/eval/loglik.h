@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/eval/language_model.h"
+#include "core/engine/language_model.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::eval {
@@ -49,12 +49,12 @@ struct LoglikStats {
 
 class LoglikScorer : public LoglikSource {
 public:
-    LoglikScorer(LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt = {});
+    LoglikScorer(engine::LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt = {});
     std::vector<LoglikResult> score(const std::string& context, const std::vector<std::string>& continuations) override;
     const LoglikStats& stats() const { return m_stats; }
 
 private:
-    LanguageModel& m_lm;
+    engine::LanguageModel& m_lm;
     const tok::Tokenizer& m_tok;
     LoglikOptions m_opt;
     LoglikStats m_stats;

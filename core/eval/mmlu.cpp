@@ -8,7 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/eval/csv.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 
 namespace mixq::eval {
 namespace fs = std::filesystem;

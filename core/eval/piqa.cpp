@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 
 namespace mixq::eval {
 namespace fs = std::filesystem;

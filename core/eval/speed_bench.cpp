@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "core/eval/memory_bandwidth.h"
+#include "core/common/memory_bandwidth.h"
 
 namespace mixq::eval {
 

@@ -11,7 +11,6 @@
 
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
-#include "core/eval/memory_bandwidth.h"
 #include "core/quant/quantizer.h"
 #include "core/score/hidden_cache.h"
 #include "core/score/kl_divergence.h"

@@ -31,7 +31,7 @@ std::vector<double> fake_row(const std::vector<int>& history) {
     return row;
 }
 
-class FakeSession : public LmSession {
+class FakeSession : public engine::LmSession {
 public:
     FakeSession(int capacity, int64_t* fed) : m_capacity(capacity), m_fed(fed) {}
     engine::RowMatrix feed(const std::vector<int>& ids) override {
@@ -46,7 +46,7 @@ public:
         return out;
     }
     int length() const override { return static_cast<int>(m_hist.size()); }
-    std::unique_ptr<LmSession> fork() const override { return std::make_unique<FakeSession>(*this); }
+    std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<FakeSession>(*this); }
 
 private:
     int m_capacity;
@@ -54,14 +54,14 @@ private:
     std::vector<int> m_hist;
 };
 
-class FakeLm : public LanguageModel {
+class FakeLm : public engine::LanguageModel {
 public:
     int64_t fed = 0;
     int ctx = 512;
     std::string backend() const override { return "fake"; }
     int vocab_size() const override { return kVocab; }
     int context_length() const override { return ctx; }
-    std::unique_ptr<LmSession> start(int capacity) override { return std::make_unique<FakeSession>(capacity, &fed); }
+    std::unique_ptr<engine::LmSession> start(int capacity) override { return std::make_unique<FakeSession>(capacity, &fed); }
     uint64_t weight_bytes_per_token() override { return 0; }
 };
 

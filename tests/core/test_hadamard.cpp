@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "core/common/error.h"
-#include "core/quant/hadamard.h"
+#include "core/engine/hadamard.h"
 #include "test_support.h"
 
 using namespace mixq;
-using namespace mixq::quant;
+using namespace mixq::engine;
 
 namespace {
 

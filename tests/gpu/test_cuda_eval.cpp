@@ -8,12 +8,15 @@
 
 #include <cmath>
 
+#include "core/backend/compute_backend.h"
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
-#include "core/eval/eval_backend.h"
 #include "core/eval/evaluator.h"
+#include "core/eval/speed_bench.h"
 #include "core/export/exporter.h"
 #include "core/plan/plan_weights.h"
+#include "core/score/scorer.h"
+#include "gpu/cuda_backend.h"
 #include "gpu/cuda_language_model.h"
 #include "gpu/gpu_test_support.h"
 #include "test_support.h"
@@ -42,38 +45,53 @@ std::string error_of(const std::function<void()>& f) {
 
 }  // namespace
 
+/// A registered CUDA backend without a device: select_backend's answers, not the device's.
+class UnusableCuda : public backend::ComputeBackend {
+public:
+    std::string name() const override { return "cuda"; }
+    std::vector<backend::Device> devices(std::string* why) const override {
+        if (why) *why = "CUDA unavailable: no device";
+        return {};
+    }
+    score::ScoreTable score(std::shared_ptr<const io::Model>, const score::CalibrationSet&, const score::ScoreOptions&,
+                            const JobContext&) const override {
+        fail("test", "no device");
+    }
+    std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model>,
+                                                      const backend::LogFn&) const override {
+        fail("test", "no device");
+    }
+    eval::DecoderSession speed_session(std::shared_ptr<const io::Model>, const plan::Plan*, int,
+                                       const backend::LogFn&) const override {
+        fail("test", "no device");
+    }
+};
+
 class TestCudaEval : public QObject {
     Q_OBJECT
 
 private slots:
     void deviceResolution() {  // runs without a GPU too: the dispatch, not the device
-        eval::install_accelerator_model({});
-        QCOMPARE(eval::resolve_eval_device("cpu", nullptr), std::string("cpu"));
+        const auto on = [](const std::string& device, std::string* note) {
+            return backend::select_backend(device, "--device", note)->name();
+        };
+        backend::unregister_backend("cuda");
+        QCOMPARE(on("cpu", nullptr), std::string("cpu"));
         std::string note = "x";
-        QCOMPARE(eval::resolve_eval_device("auto", &note), std::string("cpu"));
+        QCOMPARE(on("auto", &note), std::string("cpu"));
         QCOMPARE(note, std::string("x"));  // a CPU-only build says nothing
-        QCOMPARE(error_of([] { eval::resolve_eval_device("cuda", nullptr); }),
+        QCOMPARE(error_of([&] { on("cuda", nullptr); }),
                  std::string("--device cuda: this build has no CUDA backend (built without the CUDA toolkit)"));
-        QVERIFY(error_of([] { eval::resolve_eval_device("tpu", nullptr); }).find("auto, cpu or cuda") != std::string::npos);
-        eval::AcceleratorModelBackend fake;
-        fake.name = "cuda";
-        fake.available = [](std::string* why) {
-            if (why) *why = "CUDA unavailable: no device";
-            return false;
-        };
-        fake.open = [](std::shared_ptr<const io::Model>, const std::function<void(const std::string&)>&) {
-            return std::unique_ptr<eval::LanguageModel>();
-        };
-        eval::install_accelerator_model(fake);
+        QVERIFY(error_of([&] { on("tpu", nullptr); }).find("auto, cpu or cuda") != std::string::npos);
+        backend::register_backend(std::make_shared<UnusableCuda>());
         note.clear();
-        QCOMPARE(eval::resolve_eval_device("auto", &note), std::string("cpu"));
+        QCOMPARE(on("auto", &note), std::string("cpu"));
         QCOMPARE(note, std::string("CUDA unavailable: no device"));
-        QCOMPARE(error_of([] { eval::resolve_eval_device("cuda", nullptr); }),
-                 std::string("--device cuda: CUDA unavailable: no device"));
-        gpu::install_cuda_evaluator();
+        QCOMPARE(error_of([&] { on("cuda", nullptr); }), std::string("--device cuda: CUDA unavailable: no device"));
+        gpu::register_cuda_backend();
         std::string why;
         const bool usable = gpu::cuda_available(&why, false);
-        QCOMPARE(eval::resolve_eval_device("auto", nullptr), std::string(usable ? "cuda" : "cpu"));
+        QCOMPARE(on("auto", nullptr), std::string(usable ? "cuda" : "cpu"));
     }
 
     void logitsAndForkedSessionsMatchTheEngine() {
@@ -120,7 +138,7 @@ private slots:
 
     void evaluationOnCudaMatchesCpu() {
         MIXQ_REQUIRE_GPU();
-        gpu::install_cuda_evaluator();
+        gpu::register_cuda_backend();
         eval::EvalRequest req;
         req.target = mixq_test::demo_model();
         req.mmlu = mixq_test::eval_data_dir() / "mmlu";
@@ -156,7 +174,7 @@ private slots:
 
     void exportSpeedRunsThePlanOnTheGpu() {
         MIXQ_REQUIRE_GPU();
-        gpu::install_cuda_evaluator();
+        gpu::register_cuda_backend();
         auto model = io::Model::open(mixq_test::demo_model());
         const auto p = plan::make_model_plan(*model, [](const io::QuantUnit& u) {
             return quant::QuantFormat::parse(u.kind == io::UnitKind::Down ? "int8-g32" : "int4-g32");

@@ -8,10 +8,12 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/backend/compute_backend.h"
 #include "core/common/error.h"
 #include "core/score/score_backend.h"
 #include "core/score/scorer.h"
 #include "core/tokenizer/tokenizer.h"
+#include "gpu/cuda_backend.h"
 #include "gpu/cuda_resources.h"
 #include "gpu/cuda_scorer.h"
 #include "gpu/gpu_test_support.h"
@@ -105,7 +107,7 @@ private slots:
     }
 
     void dispatchWithoutBackend() {  // runs on every machine
-        score::install_accelerator_scorer({});
+        backend::unregister_backend("cuda");
         QString err;
         try {
             score::score_model_on("cuda", m_model, m_calib, options("fast"));
@@ -114,8 +116,8 @@ private slots:
         }
         QVERIFY2(err.contains("no CUDA backend"), qPrintable(err));
         std::string why;
-        QVERIFY(!score::accelerator_usable(&why));
-        QCOMPARE(QString::fromStdString(why), QString("this build has no GPU scoring backend"));
+        QVERIFY(!backend::accelerator_usable(&why));
+        QCOMPARE(QString::fromStdString(why), QString("this build has no GPU backend"));
     }
 
     void multiGpuNeedsTwoDevices() {  // runs on every machine: with fewer than two GPUs, one line says why
@@ -174,7 +176,7 @@ private slots:
     }
 
     void dispatchAuto() {  // runs on every machine: auto takes the GPU only when one can be used
-        gpu::install_cuda_scorer();
+        gpu::register_cuda_backend();
         std::string why;
         const bool usable = gpu::cuda_available(&why, false);
         std::vector<std::string> logs;
@@ -197,7 +199,7 @@ private slots:
             }
             QVERIFY2(err.contains("CUDA unavailable"), qPrintable(err));
         }
-        score::install_accelerator_scorer({});
+        backend::unregister_backend("cuda");
     }
 
     void exactMatchesCpu() {

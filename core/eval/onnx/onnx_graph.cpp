@@ -8,7 +8,7 @@
 
 #include "core/common/error.h"
 #include "core/common/half.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 #include "core/io/mapped_file.h"
 
 namespace mixq::eval::onnx {

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/common/error.h"
-#include "core/eval/text_file.h"
+#include "core/common/text_file.h"
 
 namespace mixq::eval::onnx {
 namespace fs = std::filesystem;
@@ -78,7 +78,7 @@ bool is_export_dir(const fs::path& dir) {
     return fs::is_directory(dir) && fs::exists(dir / "genai_config.json") && fs::exists(dir / "model.onnx");
 }
 
-class OnnxSession : public LmSession {
+class OnnxSession : public engine::LmSession {
 public:
     OnnxSession(const OnnxModel& m, int capacity) : m_model(m), m_capacity(capacity) {
         const auto& c = m.m_cfg;
@@ -141,7 +141,7 @@ public:
     }
     int length() const override { return static_cast<int>(m_len); }
     // Tensors are immutable and shared, so a fork only copies handles.
-    std::unique_ptr<LmSession> fork() const override { return std::make_unique<OnnxSession>(*this); }
+    std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<OnnxSession>(*this); }
 
 private:
     const OnnxModel& m_model;
@@ -170,7 +170,7 @@ OnnxModel::OnnxModel(const fs::path& export_dir) {
     }
 }
 
-std::unique_ptr<LmSession> OnnxModel::start(int capacity) {
+std::unique_ptr<engine::LmSession> OnnxModel::start(int capacity) {
     if (capacity > m_cfg.context_length)
         fail(m_runner->graph().label, "sequence of " + std::to_string(capacity) + " positions exceeds the context length " +
                                           std::to_string(m_cfg.context_length));

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "core/eval/language_model.h"
+#include "core/engine/language_model.h"
 #include "core/eval/onnx/onnx_runner.h"
 
 namespace mixq::eval::onnx {
@@ -30,13 +30,13 @@ GenaiDecoderConfig load_genai_config(const std::filesystem::path& path);
 /// True when `dir` holds model.onnx (or the configured file) and genai_config.json.
 bool is_export_dir(const std::filesystem::path& dir);
 
-class OnnxModel : public LanguageModel {
+class OnnxModel : public engine::LanguageModel {
 public:
     explicit OnnxModel(const std::filesystem::path& export_dir);
     std::string backend() const override { return "onnx-runner"; }
     int vocab_size() const override { return m_cfg.vocab_size; }
     int context_length() const override { return m_cfg.context_length; }
-    std::unique_ptr<LmSession> start(int capacity) override;
+    std::unique_ptr<engine::LmSession> start(int capacity) override;
     uint64_t weight_bytes_per_token() override { return m_weight_bytes; }
 
     const GenaiDecoderConfig& config() const { return m_cfg; }

@@ -8,7 +8,7 @@
 
 #include "core/engine/tensor.h"
 
-namespace mixq::quant {
+namespace mixq::engine {
 
 class Hadamard {
 public:
@@ -31,10 +31,10 @@ public:
     /// The row-major [d, cols] matrix W becomes Qᵀ·W.
     void apply_left_transpose(float* w, int64_t cols) const;
 
-    void apply_rows(engine::RowMatrix& x) const;
-    void apply_rows_transpose(engine::RowMatrix& x) const;
+    void apply_rows(RowMatrix& x) const;
+    void apply_rows_transpose(RowMatrix& x) const;
     /// The explicit [d, d] matrix Q (for tests and small sizes).
-    engine::RowMatrix dense() const;
+    RowMatrix dense() const;
 
 private:
     void butterfly_rows(float* x, int64_t rows) const;
@@ -50,4 +50,4 @@ private:
 /// Largest power of two dividing d (d ≥ 1).
 int64_t largest_pow2_divisor(int64_t d);
 
-}  // namespace mixq::quant
+}  // namespace mixq::engine

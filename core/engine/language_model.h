@@ -10,13 +10,13 @@
 
 #include "core/engine/tensor.h"
 
-namespace mixq::eval {
+namespace mixq::engine {
 
 /// One sequence being decoded: feed() appends tokens and returns their logits [ids.size(), vocab].
 class LmSession {
 public:
     virtual ~LmSession() = default;
-    virtual engine::RowMatrix feed(const std::vector<int>& ids) = 0;
+    virtual RowMatrix feed(const std::vector<int>& ids) = 0;
     virtual int length() const = 0;  ///< positions already fed
     /// An independent copy of the KV state (continuing it does not affect this session).
     virtual std::unique_ptr<LmSession> fork() const = 0;
@@ -31,11 +31,11 @@ public:
     /// A new empty sequence able to hold `capacity` positions.
     virtual std::unique_ptr<LmSession> start(int capacity) = 0;
     /// Logits [ids.size(), vocab] of a fresh sequence.
-    virtual engine::RowMatrix logits(const std::vector<int>& ids) {
+    virtual RowMatrix logits(const std::vector<int>& ids) {
         return start(static_cast<int>(ids.size()))->feed(ids);
     }
     /// Weight bytes read per decoded token (the decode bandwidth bound's numerator).
     virtual uint64_t weight_bytes_per_token() = 0;
 };
 
-}  // namespace mixq::eval
+}  // namespace mixq::engine

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // measure_read_bandwidth and peak_rss_bytes (Linux /proc).
-#include "core/eval/memory_bandwidth.h"
+#include "core/common/memory_bandwidth.h"
 
 #include <chrono>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <omp.h>
 #endif
 
-namespace mixq::eval {
+namespace mixq {
 
 double measure_read_bandwidth(size_t bytes, int repeats) {
     const size_t n = bytes / sizeof(float);
@@ -54,4 +54,4 @@ size_t peak_rss_bytes() {
     return 0;
 }
 
-}  // namespace mixq::eval
+}  // namespace mixq

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Fast block Walsh–Hadamard rotation with random signs (see hadamard.h): in-place butterflies over rows or columns.
-#include "core/quant/hadamard.h"
+#include "core/engine/hadamard.h"
 
 #include <cmath>
 #include <string>
 
 #include "core/common/error.h"
 
-namespace mixq::quant {
+namespace mixq::engine {
 
 namespace {
 
@@ -120,23 +120,23 @@ void Hadamard::apply_left_transpose(float* w, int64_t cols) const {
     butterfly_left(w, cols);
 }
 
-void Hadamard::apply_rows(engine::RowMatrix& x) const {
+void Hadamard::apply_rows(RowMatrix& x) const {
     if (x.cols() != m_d)
         fail("hadamard", "matrix has " + std::to_string(x.cols()) + " columns, rotation is " + std::to_string(m_d));
     apply_rows(x.data(), x.rows());
 }
 
-void Hadamard::apply_rows_transpose(engine::RowMatrix& x) const {
+void Hadamard::apply_rows_transpose(RowMatrix& x) const {
     if (x.cols() != m_d)
         fail("hadamard", "matrix has " + std::to_string(x.cols()) + " columns, rotation is " + std::to_string(m_d));
     apply_rows_transpose(x.data(), x.rows());
 }
 
-engine::RowMatrix Hadamard::dense() const {
+RowMatrix Hadamard::dense() const {
     // Row i of Q is e_i·Q.
-    engine::RowMatrix q = engine::RowMatrix::Identity(m_d, m_d);
+    RowMatrix q = RowMatrix::Identity(m_d, m_d);
     apply_rows(q.data(), m_d);
     return q;
 }
 
-}  // namespace mixq::quant
+}  // namespace mixq::engine

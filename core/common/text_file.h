@@ -9,7 +9,7 @@
 
 #include "core/common/error.h"
 
-namespace mixq::eval {
+namespace mixq {
 
 inline std::string read_text_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -19,4 +19,4 @@ inline std::string read_text_file(const std::filesystem::path& path) {
     return ss.str();
 }
 
-}  // namespace mixq::eval
+}  // namespace mixq

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstddef>
 
-namespace mixq::eval {
+namespace mixq {
 
 /// Bytes per second read from a `bytes`-sized buffer, best of `repeats` passes.
 double measure_read_bandwidth(size_t bytes = size_t(512) << 20, int repeats = 5);
@@ -12,4 +12,4 @@ double measure_read_bandwidth(size_t bytes = size_t(512) << 20, int repeats = 5)
 /// Peak resident set size of this process (VmHWM) in bytes, or 0 when unknown.
 size_t peak_rss_bytes();
 
-}  // namespace mixq::eval
+}  // namespace mixq

@@ -51,6 +51,10 @@ ScoreTable score_model_on(const std::string& device, std::shared_ptr<const io::M
         job.log(why + "; scoring on the CPU");
         return score_model(std::move(model), calib, opt, job);
     }
+    if (opt.mode == "fast" && opt.fast_estimator == "fisher") {  // no CUDA kernels for it yet (issue 21)
+        if (device == "cuda") job.log("the CUDA scorer has no Fisher estimate yet; the fast estimate runs on the CPU");
+        return score_model(std::move(model), calib, opt, job);
+    }
     return b.score(std::move(model), calib, opt, job);
 }
 

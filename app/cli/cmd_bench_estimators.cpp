@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// `mixq bench-estimators MODEL (--heldout FILE | --sampled)`: how well each sensitivity estimator stands in for exact scoring on
-// one model (benchmark, not a test). Scores with exact mode and with every estimator (the residual shortcut, the
-// Fisher estimate at two sample counts, exact mode on fewer sequences), then per estimator: Spearman against exact
-// within each candidate (the lowest) and over all (unit, candidate) pairs, the plans it chooses at 5, 6 and 7
-// average bits with their predicted KLD, the KLD measured on held-out text with the plan's fake-quant weights, the
-// gap to the exact-score plan's measured KLD, and seconds, also relative to exact and to one reference forward +
-// backward pass over the calibration set. Prints a markdown table (or --json). --sampled draws calibration and
-// held-out sequences from the model itself (for a converted checkpoint whose tokenizer is not at hand).
+// `mixq bench-estimators MODEL (--heldout FILE | --sampled)`: how well each sensitivity estimator stands in for
+// exact scoring on one model (benchmark, not a test). Scores with exact mode and with every estimator (the residual
+// shortcut, the Fisher estimate at three sample counts, exact mode on fewer sequences, the shortcut scaled per layer
+// by one exact unit), then per estimator: Spearman against exact within each candidate (the lowest) and over all
+// (unit, candidate) pairs, the plans it chooses at 5, 6 and 7 average bits with their predicted KLD, the KLD
+// measured on held-out text with the plan's fake-quant weights, the gap to the exact-score plan's measured KLD, and
+// seconds, also relative to exact and to one reference forward + backward pass over the calibration set. Prints a
+// markdown table (or --json). --sampled draws calibration and held-out sequences from the model itself (for a
+// converted checkpoint whose tokenizer is not at hand).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -152,7 +153,7 @@ int run_bench_estimators(const Args& args) {
         fail("", "missing --heldout FILE (text the calibration set does not contain) or --sampled");
     const int samples = int(args.get_int("--samples", 32)), seq_len = int(args.get_int("--seq-len", 128));
     const int fast_seqs = int(args.get_int("--fast-sequences", 8));
-    const int fisher_samples = int(args.get_int("--fisher-samples", 2));
+    const int fisher_samples = int(args.get_int("--fisher-samples", score::ScoreOptions{}.fisher_samples));
     const int heldout_tokens = int(args.get_int("--heldout-tokens", 1024));
     const std::string label = args.get_or("--label", model->dir().filename().string());
     std::vector<double> bits;
@@ -215,7 +216,8 @@ int run_bench_estimators(const Args& args) {
     };
     add("exact", "exact", "fisher", 1, samples);
     add("shortcut", "fast", "shortcut", 1, fast_seqs);
-    add("fisher r=" + std::to_string(fisher_samples), "fast", "fisher", fisher_samples, fast_seqs);
+    add("fisher r=" + std::to_string(std::max(1, fisher_samples / 2)), "fast", "fisher", std::max(1, fisher_samples / 2), fast_seqs);
+    add("fisher r=" + std::to_string(fisher_samples) + " (fast mode)", "fast", "fisher", fisher_samples, fast_seqs);
     add("fisher r=" + std::to_string(4 * fisher_samples), "fast", "fisher", 4 * fisher_samples, fast_seqs);
     add("exact " + std::to_string(std::max(1, samples / 8)) + " seq", "exact", "fisher", 1, std::max(1, samples / 8));
 
@@ -226,6 +228,26 @@ int run_bench_estimators(const Args& args) {
         c.sequences.resize(std::min(c.sequences.size(), size_t(e.sequences)));
         tables.push_back(score::score_model(model, c, e.opt, null_job()));
         if (const auto dump = args.get("--dump")) score::save_score_table(tables.back(), *dump + "-" + std::to_string(tables.size() - 1) + ".json");
+    }
+    // Combination: the shortcut scaled, per layer and candidate, by exact / shortcut of that layer's o unit (its
+    // exact KLDs taken from the exact table; running them alone would cost about a quarter of exact mode, since the
+    // o unit is one of a layer's four and its variants run the same downstream layers, so the time is an estimate).
+    {
+        score::ScoreTable t = tables[1];
+        for (auto& u : t.units) {
+            if (u.layer < 0) continue;
+            const std::string ref = "layers." + std::to_string(u.layer) + ".o";
+            for (size_t r = 0; r < t.units.size(); ++r) {
+                if (tables[0].units[r].name != ref) continue;
+                for (size_t c = 0; c < u.candidates.size(); ++c) {
+                    const double sc = tables[1].units[r].candidates[c].kld, ex = tables[0].units[r].candidates[c].kld;
+                    if (sc > 0) u.candidates[c].kld *= ex / sc;
+                }
+            }
+        }
+        t.seconds = tables[1].seconds + 0.25 * tables[0].seconds;
+        ests.push_back({"shortcut × layer factor (o exact; time est.)", {}, 0});
+        tables.push_back(std::move(t));
     }
     std::vector<double> exact_measured;
     nlohmann::json rows = nlohmann::json::array();
@@ -282,7 +304,7 @@ int run_bench_estimators(const Args& args) {
 
 CommandRegistrar reg({"bench-estimators",
                       "mixq bench-estimators MODEL (--heldout FILE [--calib FILE] | --sampled) [--samples 32] [--seq-len 128] "
-                      "[--fast-sequences 8] [--fisher-samples 2] [--heldout-tokens 1024] [--bits 5,6,7] [--label NAME] [--dump PREFIX] [--json]",
+                      "[--fast-sequences 8] [--fisher-samples 4] [--heldout-tokens 1024] [--bits 5,6,7] [--label NAME] [--dump PREFIX] [--json]",
                       "Compares the fast sensitivity estimators with exact scores (ranking, plans, measured KLD, time).",
                       {"--json", "--sampled"}, run_bench_estimators});
 

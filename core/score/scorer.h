@@ -31,7 +31,7 @@ struct ScoreOptions {
     /// Fast mode's estimate: "fisher" (½·Σ F·ΔW² from self-sampled label gradients, fisher_scorer.h) or
     /// "shortcut" (the layer's output change carried unchanged to the final residual stream).
     std::string fast_estimator = "fisher";
-    int fisher_samples = 2;  ///< label samples per calibration sequence of the Fisher estimate
+    int fisher_samples = 4;  ///< label samples per calibration sequence of the Fisher estimate
     MemoryMode memory = MemoryMode::Auto;
     std::filesystem::path offload_dir;  ///< offload mode: where cached hidden states go (default: system temp)
     std::string rotation = "none";  ///< "none" or "hadamard" (QuaRot-style, untied models; see engine/rotation.h)

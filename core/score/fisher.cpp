@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "core/common/error.h"
 
@@ -36,17 +37,6 @@ void add_squared_grad(RowMatrix& acc, const RowMatrix& delta, const RowMatrix& x
     if (acc.size() == 0) acc = RowMatrix::Zero(gw.rows(), gw.cols());
     acc.array() += gw.array().square();
 }
-RowMatrix vcat(std::initializer_list<const RowMatrix*> parts) {
-    int64_t rows = 0;
-    for (auto* p : parts) rows += p->rows();
-    RowMatrix out(rows, (*parts.begin())->cols());
-    int64_t r = 0;
-    for (auto* p : parts) {
-        out.middleRows(r, p->rows()) = *p;
-        r += p->rows();
-    }
-    return out;
-}
 }  // namespace
 
 void LayerFisher::add(const engine::LinearGrads& g, const engine::Transformer::LayerTaps& taps) {
@@ -59,23 +49,44 @@ void LayerFisher::add(const engine::LinearGrads& g, const engine::Transformer::L
     add_squared_grad(down, g.down, taps.down_in);
 }
 
-RowMatrix LayerFisher::member(io::LinearRole role) const {
+namespace {
+/// The accumulators a member's rows come from, in file order (F: LayerFisher or const LayerFisher).
+template <class F>
+auto parts_of(F& f, io::LinearRole role) -> std::vector<decltype(&f.q)> {
     switch (role) {
-        case io::LinearRole::Q: return q;
-        case io::LinearRole::K: return k;
-        case io::LinearRole::V: return v;
-        case io::LinearRole::QKV: return vcat({&q, &k, &v});
-        case io::LinearRole::O: return o;
-        case io::LinearRole::Gate: return gate;
-        case io::LinearRole::Up: return up;
-        case io::LinearRole::GateUp: return vcat({&gate, &up});
-        case io::LinearRole::Down: return down;
+        case io::LinearRole::Q: return {&f.q};
+        case io::LinearRole::K: return {&f.k};
+        case io::LinearRole::V: return {&f.v};
+        case io::LinearRole::QKV: return {&f.q, &f.k, &f.v};
+        case io::LinearRole::O: return {&f.o};
+        case io::LinearRole::Gate: return {&f.gate};
+        case io::LinearRole::Up: return {&f.up};
+        case io::LinearRole::GateUp: return {&f.gate, &f.up};
+        case io::LinearRole::Down: return {&f.down};
         default: break;
     }
     fail("fisher", "not a decoder-layer linear");
 }
+}  // namespace
 
-double fisher_kld_sum(const RowMatrix& fisher, int samples, const RowMatrix& w, const RowMatrix& wq) {
+void LayerFisher::release(io::LinearRole role) {
+    for (auto* m : parts_of(*this, role)) *m = RowMatrix();
+}
+
+double LayerFisher::member_kld_sum(io::LinearRole role, const RowMatrix& w, const RowMatrix& wq) const {
+    const auto parts = parts_of(*this, role);
+    double s = 0.0;
+    int64_t row = 0;
+    for (const auto* f : parts) {
+        if (row + f->rows() > w.rows()) fail("fisher", "Fisher and weight shapes differ");
+        s += fisher_kld_sum(*f, samples, w.middleRows(row, f->rows()), wq.middleRows(row, f->rows()));
+        row += f->rows();
+    }
+    if (row != w.rows()) fail("fisher", "Fisher and weight shapes differ");
+    return s;
+}
+
+double fisher_kld_sum(const ConstRowRef& fisher, int samples, const ConstRowRef& w, const ConstRowRef& wq) {
     if (fisher.rows() != w.rows() || fisher.cols() != w.cols() || wq.rows() != w.rows() || wq.cols() != w.cols())
         fail("fisher", "Fisher and weight shapes differ");
     double s = 0.0;

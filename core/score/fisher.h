@@ -4,6 +4,7 @@
 // of the data), the diagonal-Fisher accumulators of a decoder layer's linears, and the estimate for one ΔW.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/engine/layer_backward.h"
 #include "core/io/model_layout.h"
@@ -21,11 +22,15 @@ struct LayerFisher {
     engine::RowMatrix q, k, v, o, gate, up, down;
     int samples = 0;  ///< label samples per sequence the sums are over (divide by it)
     void add(const engine::LinearGrads& g, const engine::Transformer::LayerTaps& taps);
-    /// The Fisher of a unit member, stacked as the file stores it (packed qkv / gate_up re-concatenated).
-    engine::RowMatrix member(io::LinearRole role) const;
+    /// fisher_kld_sum for a unit member stored as the file stores it (packed qkv / gate_up: the parts' Fisher
+    /// matrices in order), without copying them.
+    double member_kld_sum(io::LinearRole role, const engine::RowMatrix& w, const engine::RowMatrix& wq) const;
+    /// Frees the accumulators of a member once its unit is scored (low_memory keeps one layer's worth at most).
+    void release(io::LinearRole role);
 };
 
+using ConstRowRef = Eigen::Ref<const engine::RowMatrix>;
 /// ½·Σ F·(W − Wq)² / samples: the summed (over tokens) second-order KL of one weight change.
-double fisher_kld_sum(const engine::RowMatrix& fisher, int samples, const engine::RowMatrix& w, const engine::RowMatrix& wq);
+double fisher_kld_sum(const ConstRowRef& fisher, int samples, const ConstRowRef& w, const ConstRowRef& wq);
 
 }  // namespace mixq::score

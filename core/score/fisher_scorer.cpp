@@ -185,28 +185,27 @@ void FisherScorer::backward_layer(int layer, const std::vector<size_t>& units) {
         }
         taps[static_cast<size_t>(s)] = std::move(tape.taps);
     }
+    w.reset();  // low_memory: the layer's weights go before its variants are made
     for (size_t u : units) {
         const auto& unit = m_model->layout().units[u];
         std::vector<const RowMatrix*> xs;
         for (const auto& t : taps) xs.push_back(&tap_of(t, unit.kind));
         const std::vector<float> importance = channel_importance(xs);
-        std::vector<RowMatrix> member_w, member_f;
-        for (const auto& m : unit.members) {
-            member_w.push_back(*m_tf->current_matrix(m.name));
-            member_f.push_back(fisher.member(m.role));
-        }
+        std::vector<std::shared_ptr<const RowMatrix>> member_w;  // as stored (packed tensors whole)
+        for (const auto& m : unit.members) member_w.push_back(m_tf->current_matrix(m.name));
         for (size_t c = 0; c < cands.size(); ++c) {
             m_item = unit.name + " " + cands[c].name();
             double kl = 0, num = 0, den = 0;
             for (size_t i = 0; i < unit.members.size(); ++i) {
-                const RowMatrix wq = quantize_named(unit.members[i].name, member_w[i], cands[c],
+                const RowMatrix wq = quantize_named(unit.members[i].name, *member_w[i], cands[c],
                                                     cands[c].method == quant::Method::KQuant ? importance.data() : nullptr);
-                add_output_error(xs, member_w[i], wq, num, den, m_job);
-                kl += fisher_kld_sum(member_f[i], m_samples, member_w[i], wq);
+                add_output_error(xs, *member_w[i], wq, num, den, m_job);
+                kl += fisher.member_kld_sum(unit.members[i].role, *member_w[i], wq);
             }
             set_candidate(u, c, kl, num, den);
             step(1);
         }
+        for (const auto& m : unit.members) fisher.release(m.role);
         finish_unit(u);
     }
 }

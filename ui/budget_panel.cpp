@@ -180,6 +180,7 @@ void BudgetPanel::onPlanChanged() {
                                    : tr("unknown (%1 units unscored; the scored ones sum to %2)")
                                          .arg(p.units_without_kld)
                                          .arg(QString::number(p.predicted_kld, 'g', 4));
+    if (const auto t = m_plans->table(); t && t->mode == "fast") kld += tr(" (fast estimate)");  // not yet exact scores
     m_values["kld"]->setText(kld);
     m_values["units"]->setText(
         tr("%1 int4 \u00b7 %2 int8 \u00b7 %3 16-bit").arg(p.int4_units).arg(p.int8_units).arg(p.float_units));

@@ -16,7 +16,8 @@ namespace {
 
 int run_score(const Args& args) {
     args.allow_only({"--out", "--calib", "--samples", "--seq-len", "--candidates", "--method", "--mode", "--memory",
-                     "--device", "--rotation", "--offload-dir", "--json", "--quiet"});
+                     "--device", "--rotation", "--offload-dir", "--fast-estimator", "--fisher-samples", "--json",
+                     "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto out = args.get("--out");
     if (!out) fail("", "missing --out scores.json");
@@ -29,6 +30,10 @@ int run_score(const Args& args) {
                                              method == "kquant" ? quant::Method::KQuant : quant::Method::RTN);
     opt.mode = args.get_or("--mode", "exact");
     if (opt.mode != "exact" && opt.mode != "fast") fail("", "--mode must be exact or fast");
+    opt.fast_estimator = args.get_or("--fast-estimator", "fisher");
+    if (opt.fast_estimator != "fisher" && opt.fast_estimator != "shortcut") fail("", "--fast-estimator must be fisher or shortcut");
+    opt.fisher_samples = static_cast<int>(args.get_int("--fisher-samples", opt.fisher_samples));
+    if (opt.fisher_samples < 1 || opt.fisher_samples > 64) fail("", "--fisher-samples must be 1..64");
     opt.memory = score::parse_memory_mode(args.get_or("--memory", "auto"));
     opt.offload_dir = args.get_or("--offload-dir", "");
     opt.rotation = args.get_or("--rotation", "none");
@@ -61,6 +66,7 @@ int run_score(const Args& args) {
 CommandRegistrar reg({"score",
                       "mixq score MODEL --out scores.json [--calib FILE] [--samples N] [--seq-len T] "
                       "[--candidates int4-g32,int4-g128,int8-g128] [--method rtn|kquant] [--mode exact|fast] "
+                      "[--fast-estimator fisher|shortcut] [--fisher-samples 4] "
                       "[--memory auto|full|low_memory|offload|multi_gpu] [--offload-dir DIR] [--device auto|cpu|cuda] "
                       "[--rotation none|hadamard] [--json] [--quiet]",
                       "Scores every unit's quantization sensitivity (KL divergence vs the unquantized model).",

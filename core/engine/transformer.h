@@ -78,6 +78,8 @@ public:
     static RowMatrix gather_rows(const RowMatrix& table, const std::vector<int>& ids);
     /// Final-norm output (input of lm_head).
     RowMatrix final_hidden(const RowMatrix& hidden);
+    /// The final norm's weight (ones when the engine rotates: folded into the lm_head).
+    const Vector& final_norm_weight() const { return m_final_norm; }
 
     /// Replaces a weight (by HF tensor name, [N, K] fp32) for all later passes; e.g. fake-quant weights.
     /// For the tied embedding table, the override applies to both the embedding and the lm_head.

@@ -12,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
 #include "core/quant/quantizer.h"
+#include "core/score/fisher_scorer.h"
 #include "core/score/hidden_cache.h"
 #include "core/score/kl_divergence.h"
 
@@ -50,6 +51,8 @@ ScoringSetup prepare_scoring(const io::Model& model, const CalibrationSet& calib
     su.nseq = static_cast<int>(calib.sequences.size());
     if (opt.mode == "fast") su.nseq = std::min(su.nseq, std::max(1, opt.fast_max_sequences));
     else if (opt.mode != "exact") fail("", "scoring mode must be exact or fast, got '" + opt.mode + "'");
+    if (opt.fast_estimator != "fisher" && opt.fast_estimator != "shortcut")
+        fail("", "fast estimator must be fisher or shortcut, got '" + opt.fast_estimator + "'");
     for (int s = 0; s < su.nseq; ++s) su.tokens += static_cast<int64_t>(calib.sequences[static_cast<size_t>(s)].size());
     for (const auto& seq : calib.sequences)
         for (int id : seq)
@@ -494,6 +497,7 @@ ScoreTable Scorer::run() {
 
 ScoreTable score_model(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
                        const JobContext& job) {
+    if (opt.mode == "fast" && opt.fast_estimator == "fisher") return score_model_fisher(std::move(model), calib, opt, job);
     Scorer s(std::move(model), calib, opt, job);
     return s.run();
 }

@@ -27,7 +27,11 @@ struct ScoreOptions {
     std::vector<quant::QuantFormat> candidates = {quant::QuantFormat::parse("int4-g32"),
                                                    quant::QuantFormat::parse("int4-g128"),
                                                    quant::QuantFormat::parse("int8-g128")};
-    std::string mode = "exact";  ///< "exact": KL through the whole model; "fast": residual-shortcut estimate
+    std::string mode = "exact";  ///< "exact": KL through the whole model; "fast": an estimate (fast_estimator)
+    /// Fast mode's estimate: "fisher" (½·Σ F·ΔW² from self-sampled label gradients, fisher_scorer.h) or
+    /// "shortcut" (the layer's output change carried unchanged to the final residual stream).
+    std::string fast_estimator = "fisher";
+    int fisher_samples = 4;  ///< label samples per calibration sequence of the Fisher estimate
     MemoryMode memory = MemoryMode::Auto;
     std::filesystem::path offload_dir;  ///< offload mode: where cached hidden states go (default: system temp)
     std::string rotation = "none";  ///< "none" or "hadamard" (QuaRot-style, untied models; see engine/rotation.h)

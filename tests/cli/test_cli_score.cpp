@@ -93,6 +93,11 @@ private slots:
         const auto c = run_mixq({"score", demo(), "--out", str(dir / "s.json"), "--candidates", "int3-g32"});
         QCOMPARE(c.code, 1);
         QVERIFY(c.err.contains("int3-g32"));
+        for (const char* bad : {"--fast-estimator", "--fisher-samples"}) {  // one line, exit 1, nothing written
+            const auto f = run_mixq({"score", demo(), "--out", str(dir / "s.json"), "--mode", "fast", bad, "0"});
+            QCOMPARE(f.code, 1);
+            QVERIFY2(f.err.trimmed().split('\n').size() == 1 && f.err.contains(QString(bad) + " must be"), qPrintable(f.err));
+        }
         QVERIFY(!fs::exists(dir / "s.json"));
     }
 };

@@ -96,6 +96,7 @@ class TestCudaScorer : public QObject {
         score::ScoreOptions o;
         o.mode = mode;
         o.memory = mem;
+        o.fast_estimator = "shortcut";  // the CUDA scorer's fast mode (the Fisher estimate has no kernels yet)
         return o;
     }
 

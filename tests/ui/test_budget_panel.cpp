@@ -228,6 +228,16 @@ private slots:
         QVERIFY(formats_of(m_w->plans()->plan()) == formats_of(m_ref->plan_for_target(5.5)));
     }
 
+    void fast_scores_are_labelled_as_an_estimate() {
+        // Plans from the fast pass's scores say so beside their predicted KLD; exact scores drop the label.
+        m_w->setScores(mixq_test::reference_scores(m_w->model(), 4, 32, "fast"));
+        QTRY_VERIFY(!m_w->isBusy());
+        QTRY_VERIFY2(panel()->value("kld").endsWith("(fast estimate)"), qPrintable(panel()->value("kld")));
+        m_w->setScores(m_table);
+        QTRY_VERIFY(!m_w->isBusy());
+        QTRY_VERIFY2(!panel()->value("kld").contains("estimate"), qPrintable(panel()->value("kld")));
+    }
+
     void cleanupTestCase() { m_w.reset(); }
 };
 

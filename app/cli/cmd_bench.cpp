@@ -20,10 +20,10 @@ namespace {
 int run_bench(const Args& args) {
     args.allow_only({"--prompt", "--gen", "--runs", "--json"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
-    const int prompt = static_cast<int>(args.get_int("--prompt", 128));
-    const int gen = static_cast<int>(args.get_int("--gen", 64));
-    const int runs = static_cast<int>(args.get_int("--runs", 3));
-    if (prompt < 1 || gen < 0 || runs < 1) fail("", "--prompt >= 1, --gen >= 0, --runs >= 1");
+    const int prompt = static_cast<int>(args.get_int("--prompt", 128, 1, 1 << 20));
+    const int gen = static_cast<int>(args.get_int("--gen", 64, 0, 1 << 20));
+    const int runs = static_cast<int>(args.get_int("--runs", 3, 1, 10000));
+    if (prompt < 1 || gen < 0 || runs < 1) usage_fail("--prompt >= 1, --gen >= 0, --runs >= 1");
     engine::Transformer tf(model);
     engine::KVCache cache;
     eval::DecoderSession s;

@@ -78,10 +78,11 @@ long long Args::get_int(const std::string& flag, long long dflt, long long lo, l
     const std::string d = s.substr(neg ? 1 : 0);
     if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos)
         usage_fail(flag + ": needs an integer in " + range + ", got '" + s + "'");
-    // Digits only: more than 18 significant ones are outside every range (no conversion that could overflow or wrap).
+    // Digits only: a magnitude past 2^63-1 is outside every range (compared as text: nothing can overflow or wrap).
     const size_t nz = d.find_first_not_of('0');
     const std::string mag = nz == std::string::npos ? "0" : d.substr(nz);
-    if (mag.size() > 18) usage_fail(flag + ": " + s + " is outside " + range);
+    if (mag.size() > 19 || (mag.size() == 19 && mag > "9223372036854775807"))
+        usage_fail(flag + ": " + s + " is outside " + range);
     const long long x = (neg ? -1 : 1) * std::stoll(mag);
     if (x < lo || x > hi) usage_fail(flag + ": " + s + " is outside " + range);
     return x;

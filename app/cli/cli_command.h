@@ -8,7 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "core/common/error.h"
+
 namespace mixq::cli {
+
+/// A wrong command line (missing, unknown or malformed option): main() prints it like any error and exits 2.
+class UsageError : public mixq::Error {
+public:
+    using mixq::Error::Error;
+};
+/// Throws UsageError "<what>" (the option is named in the text).
+[[noreturn]] inline void usage_fail(const std::string& what) { throw UsageError(what); }
 
 /// Parsed "--flag value", "--flag=value", "--switch" and positional arguments.
 class Args {
@@ -20,7 +30,9 @@ public:
     std::optional<std::string> get(const std::string& flag) const;
     std::vector<std::string> get_all(const std::string& flag) const;  ///< repeated flags
     std::string get_or(const std::string& flag, const std::string& dflt) const;
-    long long get_int(const std::string& flag, long long dflt) const;
+    /// An integer option in [lo, hi]; anything else (junk, 4294967424 for an int, 1e30) is a UsageError naming
+    /// the option and the range, never a wrapped or clamped value.
+    long long get_int(const std::string& flag, long long dflt, long long lo, long long hi) const;
     double get_double(const std::string& flag, double dflt) const;
     /// Throws when a flag outside `allowed` was given (catches typos).
     void allow_only(const std::vector<std::string>& allowed) const;
@@ -44,6 +56,9 @@ struct CommandRegistrar {
     explicit CommandRegistrar(Command c) { command_table()[c.name] = std::move(c); }
 };
 
+/// Checks, before any work, that an output file can be created: its folder exists, is a folder and is writable,
+/// and the path is not a folder itself. Throws mixq::Error naming the culprit path.
+void check_output_file(const std::string& path);
 /// Parses "1,2,3" into ids; throws mixq::Error on junk.
 std::vector<int> parse_id_list(const std::string& s);
 /// Prints a progress line on stderr ("\r[stage] 42.0% item ETA 12s"), throttled; newline when fraction hits 1.

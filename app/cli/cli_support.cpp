@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Argument parsing, id lists, stderr progress and SIGINT cancellation for the CLI.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -48,14 +52,14 @@ Args::Args(std::vector<std::string> argv, std::vector<std::string> switches) {
 }
 
 std::string Args::positional_at(size_t i, const std::string& what) const {
-    if (i >= m_positional.size()) fail("", "missing " + what);
+    if (i >= m_positional.size()) usage_fail("missing " + what);
     return m_positional[i];
 }
 bool Args::has(const std::string& flag) const { return m_flags.count(flag) != 0; }
 std::optional<std::string> Args::get(const std::string& flag) const {
     auto it = m_flags.find(flag);
     if (it == m_flags.end()) return std::nullopt;
-    if (it->second == kMissingValue) fail("", "option " + flag + " needs a value");
+    if (it->second == kMissingValue) usage_fail("option " + flag + " needs a value");
     return it->second;
 }
 std::vector<std::string> Args::get_all(const std::string& flag) const {
@@ -65,17 +69,23 @@ std::vector<std::string> Args::get_all(const std::string& flag) const {
     return out;
 }
 std::string Args::get_or(const std::string& flag, const std::string& dflt) const { return get(flag).value_or(dflt); }
-long long Args::get_int(const std::string& flag, long long dflt) const {
+long long Args::get_int(const std::string& flag, long long dflt, long long lo, long long hi) const {
     auto v = get(flag);
     if (!v) return dflt;
-    try {
-        size_t pos = 0;
-        long long x = std::stoll(*v, &pos);
-        if (pos != v->size()) throw std::invalid_argument("");
-        return x;
-    } catch (...) {
-        fail("", "option " + flag + " needs an integer, got '" + *v + "'");
-    }
+    const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    const std::string& s = *v;
+    const bool neg = !s.empty() && s[0] == '-';
+    const std::string d = s.substr(neg ? 1 : 0);
+    if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos)
+        usage_fail(flag + ": needs an integer in " + range + ", got '" + s + "'");
+    // Digits only: a magnitude past 2^63-1 is outside every range (compared as text: nothing can overflow or wrap).
+    const size_t nz = d.find_first_not_of('0');
+    const std::string mag = nz == std::string::npos ? "0" : d.substr(nz);
+    if (mag.size() > 19 || (mag.size() == 19 && mag > "9223372036854775807"))
+        usage_fail(flag + ": " + s + " is outside " + range);
+    const long long x = (neg ? -1 : 1) * std::stoll(mag);
+    if (x < lo || x > hi) usage_fail(flag + ": " + s + " is outside " + range);
+    return x;
 }
 double Args::get_double(const std::string& flag, double dflt) const {
     auto v = get(flag);
@@ -86,15 +96,27 @@ double Args::get_double(const std::string& flag, double dflt) const {
         if (pos != v->size()) throw std::invalid_argument("");
         return x;
     } catch (...) {
-        fail("", "option " + flag + " needs a number, got '" + *v + "'");
+        usage_fail("option " + flag + " needs a number, got '" + *v + "'");
     }
 }
 void Args::allow_only(const std::vector<std::string>& allowed) const {
     for (const auto& [k, v] : m_flags) {
         bool ok = false;
         for (const auto& a : allowed) ok |= (a == k);
-        if (!ok) fail("", "unknown option " + k);
+        if (!ok) usage_fail("unknown option " + k);
     }
+}
+
+void check_output_file(const std::string& path) {
+    namespace fs = std::filesystem;
+    const fs::path p(path);
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) fail(path, "is a folder; give a file name to write");
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) fail(dir.string(), std::string("cannot write here: ") + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) fail(dir.string(), "cannot write here: Not a directory");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) fail(dir.string(), std::string("cannot write here: ") + std::strerror(errno));
 }
 
 std::vector<int> parse_id_list(const std::string& s) {
@@ -105,8 +127,11 @@ std::vector<int> parse_id_list(const std::string& s) {
         if (j == std::string::npos) j = s.size();
         const std::string tok = s.substr(i, j - i);
         if (tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos)
-            fail("", "--ids must be comma-separated non-negative integers, got '" + s + "'");
-        ids.push_back(std::stoi(tok));
+            usage_fail("--ids must be comma-separated non-negative integers, got '" + s + "'");
+        // At most 9 significant digits fit an int without overflow; a longer id is out of every vocabulary.
+        const size_t nz = std::min(tok.find_first_not_of('0'), tok.size() - 1);
+        if (tok.size() - nz > 9) usage_fail("--ids: token id " + tok + " is too large (at most 999999999)");
+        ids.push_back(std::stoi(tok.substr(nz)));
         i = j + 1;
     }
     return ids;

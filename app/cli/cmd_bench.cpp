@@ -20,13 +20,13 @@ namespace {
 int run_bench(const Args& args) {
     args.allow_only({"--prompt", "--gen", "--runs", "--json", "--weights"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
-    const int prompt = static_cast<int>(args.get_int("--prompt", 128));
-    const int gen = static_cast<int>(args.get_int("--gen", 64));
-    const int runs = static_cast<int>(args.get_int("--runs", 3));
-    if (prompt < 1 || gen < 0 || runs < 1) fail("", "--prompt >= 1, --gen >= 0, --runs >= 1");
+    const int prompt = static_cast<int>(args.get_int("--prompt", 128, 1, 1 << 20));
+    const int gen = static_cast<int>(args.get_int("--gen", 64, 0, 1 << 20));
+    const int runs = static_cast<int>(args.get_int("--runs", 3, 1, 10000));
+    if (prompt < 1 || gen < 0 || runs < 1) usage_fail("--prompt >= 1, --gen >= 0, --runs >= 1");
     engine::EngineOptions eo;
     const std::string weights = args.get_or("--weights", "stored");
-    if (weights != "stored" && weights != "fp32") fail("", "--weights must be stored or fp32, not '" + weights + "'");
+    if (weights != "stored" && weights != "fp32") usage_fail("--weights must be stored or fp32, not '" + weights + "'");
     eo.weights_as_stored = weights == "stored";  // BF16 / F16 weights computed in place from the mapped file
     engine::Transformer tf(model, eo);
     engine::KVCache cache;

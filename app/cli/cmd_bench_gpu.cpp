@@ -41,18 +41,18 @@ int run_bench_gpu(const Args& args) {
     args.allow_only({"--mode", "--prompt", "--gen", "--runs", "--formats", "--device", "--json", "--profile"});
     const std::string path = args.positional_at(0, "MODEL folder");
     const std::string mode_name = args.get_or("--mode", "full");
-    const int prompt = static_cast<int>(args.get_int("--prompt", 256));
-    const int gen = static_cast<int>(args.get_int("--gen", 128));
-    const int runs = static_cast<int>(args.get_int("--runs", 3));
-    const int device = static_cast<int>(args.get_int("--device", 0));
+    const int prompt = static_cast<int>(args.get_int("--prompt", 256, 1, 1 << 20));
+    const int gen = static_cast<int>(args.get_int("--gen", 128, 1, 1 << 20));
+    const int runs = static_cast<int>(args.get_int("--runs", 3, 1, 10000));
+    const int device = static_cast<int>(args.get_int("--device", 0, 0, 1024));
     const auto formats = split_list(args.get_or("--formats", "bf16,int8-g128,int4-g128"));
-    if (prompt < 1 || gen < 1 || runs < 1) fail("", "--prompt >= 1, --gen >= 1, --runs >= 1");
+    if (prompt < 1 || gen < 1 || runs < 1) usage_fail("--prompt >= 1, --gen >= 1, --runs >= 1");
     const auto mode = score::parse_memory_mode(mode_name);
     if (mode != score::MemoryMode::Full && mode != score::MemoryMode::LowMemory)
-        fail("", "--mode must be full or low_memory");
+        usage_fail("--mode must be full or low_memory");
     std::vector<quant::QuantFormat> fmts;
     for (const auto& f : formats) fmts.push_back(quant::QuantFormat::parse(f));
-    if (fmts.empty()) fail("", "--formats needs at least one format");
+    if (fmts.empty()) usage_fail("--formats needs at least one format");
 #ifndef MIXQ_WITH_CUDA
     (void)path;
     (void)device;
@@ -62,7 +62,7 @@ int run_bench_gpu(const Args& args) {
     if (!gpu::cuda_available(&why, false)) fail("bench-gpu", why + "; run `mixq bench MODEL` for the CPU engine");
     const auto devices = gpu::list_devices();
     if (device < 0 || device >= static_cast<int>(devices.size()))
-        fail("", "--device " + std::to_string(device) + ": there are " + std::to_string(devices.size()) + " CUDA devices");
+        usage_fail("--device " + std::to_string(device) + ": there are " + std::to_string(devices.size()) + " CUDA devices");
     auto model = io::Model::open(path);
     const auto& c = model->config();
     gpu::DeviceGuard guard(device);

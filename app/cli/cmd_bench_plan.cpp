@@ -2,6 +2,7 @@
 // `mixq bench-plan`: planner benchmark on a synthetic score table (default 50 layers x 4 units = 200 units,
 // 3 scored candidates + float = 4 options each): frontier precompute time and size, and re-plan latency
 // (plan_for_target and the cheap formats_at lookup) over random targets.
+#include <cstdint>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -49,14 +50,14 @@ int run_bench_plan(const Args& args) {
     args.allow_only({"--layers", "--candidates", "--distinct-shapes", "--seed", "--repeats", "--builds", "--json"});
     using clock = std::chrono::steady_clock;
     plan::SyntheticSpec spec;
-    spec.layers = int(args.get_int("--layers", 50));
-    if (spec.layers < 1 || spec.layers > 2000) fail("", "--layers must be 1..2000");
+    spec.layers = int(args.get_int("--layers", 50, 1, 2000));
+    if (spec.layers < 1 || spec.layers > 2000) usage_fail("--layers must be 1..2000");
     spec.distinct_shapes = args.has("--distinct-shapes");
-    spec.seed = uint64_t(args.get_int("--seed", 1));
+    spec.seed = uint64_t(args.get_int("--seed", 1, 0, INT64_MAX));
     spec.candidates = parse_formats(args.get_or("--candidates", "int4-g128,int4-g32,int8-g128"));
-    const int repeats = int(args.get_int("--repeats", 5000));
-    const int builds = int(args.get_int("--builds", 3));
-    if (repeats < 1 || builds < 1) fail("", "--repeats and --builds must be >= 1");
+    const int repeats = int(args.get_int("--repeats", 5000, 1, 1000000000));
+    const int builds = int(args.get_int("--builds", 3, 1, 1000000));
+    if (repeats < 1 || builds < 1) usage_fail("--repeats and --builds must be >= 1");
     const score::ScoreTable table = plan::make_synthetic_scores(spec);
 
     std::vector<double> build_ms;

@@ -23,7 +23,7 @@ int run_eval(const Args& args) {
                      "--piqa-limit", "--ppl-limit"});
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
-    if (args.positional().size() > 1) fail("", "unexpected argument '" + args.positional()[1] + "'");
+    if (args.positional().size() > 1) usage_fail("unexpected argument '" + args.positional()[1] + "'");
     if (auto v = args.get("--mmlu")) req.mmlu = *v == "builtin" ? io::builtin_mmlu_dir() : std::filesystem::path(*v);
     if (auto v = args.get("--piqa")) req.piqa = *v == "builtin" ? io::builtin_piqa_dir() : std::filesystem::path(*v);
     if (auto v = args.get("--ppl")) req.ppl_text = *v;
@@ -33,20 +33,21 @@ int run_eval(const Args& args) {
     }
     if (auto v = args.get("--baseline")) req.baseline = *v;
     req.no_baseline = args.has("--no-baseline");
-    if (req.no_baseline && req.baseline) fail("", "--baseline and --no-baseline exclude each other");
+    if (req.no_baseline && req.baseline) usage_fail("--baseline and --no-baseline exclude each other");
     req.speed = args.has("--speed");
-    req.limit = args.get_int("--limit", -1);
-    if (args.has("--limit") && req.limit < 1) fail("", "--limit needs a positive integer");
+    req.limit = args.get_int("--limit", -1, 1, 1000000000);
+    if (args.has("--limit") && req.limit < 1) usage_fail("--limit needs a positive integer");
     for (auto [flag, field] : {std::pair{"--mmlu-limit", &req.mmlu_limit}, std::pair{"--piqa-limit", &req.piqa_limit},
                                std::pair{"--ppl-limit", &req.ppl_limit}}) {
-        *field = args.get_int(flag, -1);
-        if (args.has(flag) && *field < 1) fail("", std::string(flag) + " needs a positive integer");
+        *field = args.get_int(flag, -1, 1, 1000000000);
+        if (args.has(flag) && *field < 1) usage_fail(std::string(flag) + " needs a positive integer");
     }
     req.device = args.get_or("--device", "auto");
-    req.ppl_window = static_cast<int>(args.get_int("--ppl-window", 128));
-    req.speed_runs = static_cast<int>(args.get_int("--runs", 3));
+    req.ppl_window = static_cast<int>(args.get_int("--ppl-window", 128, 2, 1 << 20));
+    req.speed_runs = static_cast<int>(args.get_int("--runs", 3, 1, 10000));
     req.reuse_prefix = !args.has("--no-prefix-reuse");
     const auto out = args.get("--out");
+    if (out) check_output_file(*out);
     const bool json_out = args.has("--json");
 
     const auto report = eval::run_evaluation(req, make_cli_job(args.has("--quiet") || json_out));

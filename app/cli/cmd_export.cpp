@@ -28,6 +28,7 @@ exporter::ExportOptions parse_options(const Args& args) {
     o.accuracy_level = exporter::parse_accuracy_level(
         args.get_or("--accuracy-level", std::to_string(exporter::default_accuracy_level(o.target))));
     o.rotation = args.get_or("--rotation", "auto");
+    o.overwrite = args.has("--overwrite");
     return o;
 }
 
@@ -74,13 +75,14 @@ void print_result(const exporter::ExportResult& r) {
 }
 
 int run_export(const Args& args) {
-    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--target", "--accuracy-level", "--rotation", "--no-check", "--json", "--quiet"});
+    args.allow_only({"--plan", "--out", "--qkv", "--fuse-gate-up", "--tied-embeddings", "--target", "--accuracy-level", "--rotation", "--no-check", "--overwrite", "--json", "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto plan_path = args.get("--plan");
-    if (!plan_path) fail("", "missing --plan plan.json");
+    if (!plan_path) usage_fail("missing --plan plan.json");
     const auto out = args.get("--out");
-    if (!out) fail("", "missing --out DIR");
-    const exporter::ExportOptions opt = parse_options(args);
+    if (!out) usage_fail("missing --out DIR");
+    exporter::ExportOptions opt = parse_options(args);
+    opt.plan_label = *plan_path;
     const plan::Plan plan = plan::load_plan(*plan_path);
     auto job = make_cli_job(args.has("--quiet") || args.has("--json"));
     const auto r = exporter::export_onnx(*model, plan, *out, opt, job);
@@ -121,13 +123,14 @@ int run_bench_export(const Args& args) {
 CommandRegistrar reg_export(
     {"export",
      "mixq export MODEL --plan plan.json --out DIR [--qkv packed|unpacked] [--fuse-gate-up] "
-     "[--tied-embeddings auto|on|off] [--target cpu|cuda|dml] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--json]",
+     "[--tied-embeddings auto|on|off] [--target cpu|cuda|dml] [--accuracy-level 0-4] [--rotation auto|none|hadamard] [--no-check] [--overwrite] [--json]",
      "Writes the planned model as an ONNX Runtime GenAI folder (model.onnx + model.onnx.data, genai_config.json, "
      "tokenizer files, mixq_plan.json), atomically; --json reports sizes, time, MB/s and peak RSS. "
      "--target picks the execution provider as the builder's -e: cpu (float32 activations) or cuda / dml (float16 "
      "activations and logits). --accuracy-level sets MatMulNBits' accuracy_level (the builder's default: 4, int8 "
-     "activations, on cpu; 0 on cuda / dml).",
-     {"--fuse-gate-up", "--no-check", "--json", "--quiet"},
+     "activations, on cpu; 0 on cuda / dml). An existing --out folder holding files MixQ did not write is refused; "
+     "--overwrite replaces only MixQ's files there and keeps the others.",
+     {"--fuse-gate-up", "--no-check", "--overwrite", "--json", "--quiet"},
      run_export});
 
 CommandRegistrar reg_bench(

@@ -14,19 +14,20 @@ namespace {
 int run_generate(const Args& args) {
     args.allow_only({"--prompt", "--ids", "-n", "--n", "--json", "--stop-at-eos"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
-    const long long n = args.has("-n") ? args.get_int("-n", 32) : args.get_int("--n", 32);
-    if (n < 0 || n > 100000) fail("", "-n must be between 0 and 100000");
+    const long long n = args.has("-n") ? args.get_int("-n", 32, 0, 100000) : args.get_int("--n", 32, 0, 100000);
+    if (n < 0 || n > 100000) usage_fail("-n must be between 0 and 100000");
     std::unique_ptr<tok::Tokenizer> tok;
     std::vector<int> ids;
     if (auto p = args.get("--prompt")) {
         tok = tok::Tokenizer::from_file(model->tokenizer_path());
         ids = tok->encode(*p, /*add_special_tokens=*/true);  // BOS where the tokenizer's post-processor adds one
+        tok::check_ids_in_model_vocab(*tok, ids, model->config().vocab_size, model->tokenizer_path().string());
     } else if (auto s = args.get("--ids")) {
         ids = parse_id_list(*s);
     } else {
-        fail("", "give --prompt STR or --ids 1,2,3");
+        usage_fail("give --prompt STR or --ids 1,2,3");
     }
-    if (ids.empty()) fail("", "the prompt encodes to no tokens");
+    if (ids.empty()) usage_fail("the prompt encodes to no tokens");
     engine::EngineOptions eo;
     eo.weights_as_stored = true;  // BF16 / F16 weights computed in place from the mapped file
     engine::Transformer tf(model, eo);

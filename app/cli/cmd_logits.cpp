@@ -18,13 +18,18 @@ int run_logits(const Args& args) {
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto ids = parse_id_list(args.get_or("--ids", ""));
     const auto out = args.get("--out");
-    if (!out) fail("", "missing --out FILE");
+    if (!out) usage_fail("missing --out FILE");
+    check_output_file(*out);
     // With --plan: the plan's fake-quant weights, in the rotation its scores were computed with.
     const auto plan_file = args.get("--plan");
     const plan::Plan plan = plan_file ? plan::load_plan(*plan_file) : plan::Plan{};
     engine::Transformer tf = plan::plan_engine(model, plan, plan_file ? *plan_file : "plan");
-    if (plan_file) plan::apply_plan_fake_quant(tf, *model, plan);
+    if (plan_file) plan::apply_plan_fake_quant(tf, *model, plan, 0, *plan_file);
     const engine::RowMatrix logits = tf.forward(ids);
+    for (Eigen::Index t = 0; t < logits.rows(); ++t)
+        if (!logits.row(t).allFinite())
+            fail(model->dir().string(), "the logits of token " + std::to_string(t) + " (id " + std::to_string(ids[size_t(t)]) +
+                                            ") hold NaN or Inf: the model's weights or activations overflow; nothing written");
     write_file_atomic(*out, std::string(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)));
     if (args.has("--json"))
         std::cout << "{\"out\":\"" << *out << "\",\"shape\":[" << logits.rows() << "," << logits.cols() << "]}\n";

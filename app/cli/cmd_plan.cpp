@@ -110,11 +110,11 @@ int run_plan(const Args& args) {
                      "--import-overrides", "--export-autoround", "--export-olive", "--block-size"});
     const std::string model_dir = args.positional_at(0, "MODEL folder");
     const auto scores_path = args.get("--scores");
-    if (!scores_path) fail("", "missing --scores scores.json");
+    if (!scores_path) usage_fail("missing --scores scores.json");
     const int modes = int(args.has("--target-bits")) + int(args.has("--preset")) + int(args.has("--frontier"));
-    if (modes > 1) fail("", "give only one of --target-bits, --preset and --frontier");
+    if (modes > 1) usage_fail("give only one of --target-bits, --preset and --frontier");
     if (modes == 0 && !args.has("--import-overrides"))
-        fail("", "give --target-bits B, --preset NAME (rtn, rtn_last, k_quant_last, k_quant_mixed) or --frontier");
+        usage_fail("give --target-bits B, --preset NAME (rtn, rtn_last, k_quant_last, k_quant_mixed) or --frontier");
 
     auto model = io::Model::open(model_dir);
     const score::ScoreTable table = score::load_score_table(*scores_path);
@@ -158,7 +158,7 @@ int run_plan(const Args& args) {
         p = planner.plan_for_target(args.get_double("--target-bits", 0.0));
     } else if (auto name = args.get("--preset")) {
         plan::PresetOptions po;
-        po.block_size = int(args.get_int("--block-size", 0));
+        po.block_size = int(args.get_int("--block-size", 0, 0, 1 << 20));
         p = planner.plan_preset(plan::parse_preset(*name), po);
     } else {
         std::vector<quant::QuantFormat> formats(table.units.size(), *imported->default_format);

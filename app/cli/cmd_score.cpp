@@ -20,31 +20,33 @@ int run_score(const Args& args) {
                      "--quiet"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto out = args.get("--out");
-    if (!out) fail("", "missing --out scores.json");
+    if (!out) usage_fail("missing --out scores.json");
+    check_output_file(*out);  // before minutes of scoring
     const std::string method = args.get_or("--method", "rtn");
-    if (method != "rtn" && method != "kquant") fail("", "--method must be rtn or kquant");
+    if (method != "rtn" && method != "kquant") usage_fail("--method must be rtn or kquant");
     const std::string device = args.get_or("--device", "auto");
-    if (device != "auto" && device != "cpu" && device != "cuda") fail("", "--device must be auto, cpu or cuda");
+    if (device != "auto" && device != "cpu" && device != "cuda") usage_fail("--device must be auto, cpu or cuda");
     score::ScoreOptions opt;
     opt.candidates = score::parse_candidates(args.get_or("--candidates", "int4-g32,int4-g128,int8-g128"),
                                              method == "kquant" ? quant::Method::KQuant : quant::Method::RTN);
     opt.mode = args.get_or("--mode", "exact");
-    if (opt.mode != "exact" && opt.mode != "fast") fail("", "--mode must be exact or fast");
+    if (opt.mode != "exact" && opt.mode != "fast") usage_fail("--mode must be exact or fast");
     opt.fast_estimator = args.get_or("--fast-estimator", "fisher");
-    if (opt.fast_estimator != "fisher" && opt.fast_estimator != "shortcut") fail("", "--fast-estimator must be fisher or shortcut");
-    opt.fisher_samples = static_cast<int>(args.get_int("--fisher-samples", opt.fisher_samples));
-    if (opt.fisher_samples < 1 || opt.fisher_samples > 64) fail("", "--fisher-samples must be 1..64");
+    if (opt.fast_estimator != "fisher" && opt.fast_estimator != "shortcut") usage_fail("--fast-estimator must be fisher or shortcut");
+    opt.fisher_samples = static_cast<int>(args.get_int("--fisher-samples", opt.fisher_samples, 1, 64));
     opt.memory = score::parse_memory_mode(args.get_or("--memory", "auto"));
     opt.offload_dir = args.get_or("--offload-dir", "");
     opt.rotation = args.get_or("--rotation", "none");
-    if (opt.rotation != "none" && opt.rotation != "hadamard") fail("", "--rotation must be none or hadamard");
-    const int samples = static_cast<int>(args.get_int("--samples", 32));
-    const int seq_len = static_cast<int>(args.get_int("--seq-len", 128));
+    if (opt.rotation != "none" && opt.rotation != "hadamard") usage_fail("--rotation must be none or hadamard");
+    const int samples = static_cast<int>(args.get_int("--samples", 32, 1, 4096));
+    const int seq_len = static_cast<int>(args.get_int("--seq-len", 128, 2, 1 << 24));
     if (samples < 1 || samples > 4096 || seq_len < 2 || seq_len > model->config().max_position_embeddings)
-        fail("", "--samples must be 1..4096 and --seq-len 2..max_position_embeddings (" +
+        usage_fail("--samples must be 1..4096 and --seq-len 2..max_position_embeddings (" +
                      std::to_string(model->config().max_position_embeddings) + ")");
     auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
     const auto calib = score::load_calibration(*tok, args.get_or("--calib", ""), samples, seq_len);
+    for (const auto& seq : calib.sequences)
+        tok::check_ids_in_model_vocab(*tok, seq, model->config().vocab_size, model->tokenizer_path().string());
     const bool quiet = args.has("--quiet") || args.has("--json");
     auto job = make_cli_job(args.has("--quiet"));
     const auto table = score::score_model_on(device, model, calib, opt, job);

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
         mixq::cli::end_progress_line();
         std::cerr << "mixq: cancelled\n";
         return 130;
+    } catch (const mixq::cli::UsageError& e) {
+        mixq::cli::end_progress_line();
+        std::cerr << "mixq: error: " << e.what() << " (run 'mixq " << cmd.name << " --help')\n";
+        return 2;
     } catch (const mixq::Error& e) {
         mixq::cli::end_progress_line();
         std::cerr << "mixq: error: " << e.what() << "\n";

@@ -127,7 +127,7 @@ AtomicDirectory::~AtomicDirectory() {
     }
 }
 
-void AtomicDirectory::commit() {
+void AtomicDirectory::commit(const std::function<bool(const std::string&)>& keep) {
     for (const auto& entry : fs::directory_iterator(m_temp))
         if (entry.is_regular_file()) fsync_path(entry.path());
     fsync_path(m_temp);
@@ -141,6 +141,18 @@ void AtomicDirectory::commit() {
         if (ec) {
             fs::rename(old, m_final);
             fail(m_final.string(), "cannot rename temporary output folder: " + ec.message());
+        }
+        m_committed = true;
+        if (keep) {
+            for (const auto& e : fs::directory_iterator(old, ec)) {
+                const std::string name = e.path().filename().string();
+                if (!keep(name)) continue;
+                std::error_code mv;
+                fs::rename(e.path(), m_final / name, mv);
+                if (mv) fail(old.string(), "could not move '" + name + "' back into " + m_final.string() + ": " +
+                                               mv.message() + " (the old folder is kept)");
+            }
+            if (ec) fail(old.string(), "cannot list the replaced output folder: " + ec.message() + " (it is kept)");
         }
         fs::remove_all(old, ec);
     } else {

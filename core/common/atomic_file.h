@@ -33,7 +33,9 @@ private:
 };
 
 /// A temporary directory beside `final_dir` that becomes `final_dir` on commit() (replacing an old one);
-/// removed with its contents if never committed.
+/// removed with its contents if never committed. commit(keep) moves the old folder's entries for which keep(name)
+/// is true into the new one (files the caller did not write survive a replacement); the old folder is deleted only
+/// when all of them were moved, else it stays beside the new one (named in the error).
 class AtomicDirectory {
 public:
     explicit AtomicDirectory(std::filesystem::path final_dir);
@@ -42,7 +44,7 @@ public:
     AtomicDirectory& operator=(const AtomicDirectory&) = delete;
 
     const std::filesystem::path& temp_dir() const { return m_temp; }
-    void commit();
+    void commit(const std::function<bool(const std::string&)>& keep = {});
 
 private:
     std::filesystem::path m_final;

@@ -1,22 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Reads a whole file into a string for the evaluation inputs (data sets, configs, text); one-line error
-// "<path>: cannot open file".
+// Reads a whole file into a string for the evaluation inputs (data sets, configs, text, ONNX models): only a
+// regular file of bounded size (core/io/input_file.h); one-line error "<path>: <problem>".
 #pragma once
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include "core/common/error.h"
+#include "core/io/input_file.h"
 
 namespace mixq {
 
-inline std::string read_text_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+inline std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes = io::kMaxTextBytes) {
+    return io::read_input_file(path, max_bytes);
 }
 
 }  // namespace mixq

@@ -101,8 +101,9 @@ double stage_weight(const std::string& task, const Data& d, const EvalRequest& r
     if (task == "piqa") return static_cast<double>(d.piqa.size());
     if (task == "ppl") {
         double tokens = static_cast<double>(d.ppl_text.size()) / 3.0;
-        if (req.limit_for(req.ppl_limit) >= 0)
-            tokens = std::min(tokens, static_cast<double>(req.limit_for(req.ppl_limit) * req.ppl_window));
+        tokens = std::min(tokens, req.limit_for(req.ppl_limit) >= 0
+                                      ? static_cast<double>(req.limit_for(req.ppl_limit) * req.ppl_window)
+                                      : static_cast<double>(kDefaultPplMaxTokens));
         return tokens / 140.0;
     }
     if (task == "kld") return 2.0 * stage_weight("ppl", d, req);
@@ -220,7 +221,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     const std::shared_ptr<const io::Model>& model = opened.model;
     const int eos = opened.eos;
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
-    LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
+    LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos, dir.string()});
     ModelRun run;
     for (const auto& task : tasks) {
         JobContext sub = progress.stage(stage_weight(task, data, req));
@@ -236,10 +237,12 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
         } else if (task == "ppl") {
             const auto t0 = std::chrono::steady_clock::now();
             const auto stream = tok->encode(data.ppl_text);
+            tok::check_ids_in_model_vocab(*tok, stream, lm->vocab_size(), (dir / "tokenizer.json").string());
             const int64_t ppl_limit = req.limit_for(req.ppl_limit);
-            const int64_t max_tokens = ppl_limit >= 0 ? ppl_limit * req.ppl_window + 1 : std::numeric_limits<int64_t>::max();
+            // The cap of `mixq ppl` unless --ppl-limit / --limit says otherwise: never an unbounded run.
+            const int64_t max_tokens = ppl_limit >= 0 ? ppl_limit * req.ppl_window + 1 : kDefaultPplMaxTokens;
             const auto r = windowed_perplexity([&](const std::vector<int>& ids) { return lm->logits(ids); }, stream,
-                                               req.ppl_window, max_tokens, sub);
+                                               req.ppl_window, max_tokens, sub, dir.string());
             run.tasks["ppl"] = ppl_json(r, req.ppl_window,
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         } else if (task == "speed") {

@@ -51,7 +51,9 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
         std::vector<int> cont_ids = m_tok.encode(cont);
         if (cont_ids.empty()) fail("loglikelihood", "continuation '" + conts[r] + "' encodes to no tokens");
         for (int id : cont_ids)
-            if (id < 0 || id >= vocab) fail("loglikelihood", "token id " + std::to_string(id) + " is outside the model's vocabulary");
+            if (id < 0 || id >= vocab)
+                fail(m_opt.label + "/tokenizer.json", "token id " + std::to_string(id) + " (from continuation '" + conts[r] +
+                                                          "') is outside the model's vocabulary of " + std::to_string(vocab));
         if (!context.empty()) {
             std::vector<int> whole = m_tok.encode(context + cont);
             std::vector<int> cat = ctx_ids;
@@ -78,6 +80,10 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
             bool is_max = false;
             res.logprob += token_logprob(rows.row(row0 + static_cast<int64_t>(t - t0)).data(), vocab, targets[t], &is_max);
             res.greedy = res.greedy && is_max;
+            if (!std::isfinite(res.logprob))
+                fail(m_opt.label, "the model's logits hold NaN or Inf (non-finite log-likelihood of token " +
+                                      std::to_string(targets[t]) + " in a " + std::to_string(targets.size()) +
+                                      "-token continuation); its weights or activations overflow");
         }
     };
     std::vector<bool> done(conts.size(), false);

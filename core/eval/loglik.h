@@ -38,6 +38,7 @@ struct LoglikOptions {
     bool reuse_prefix = true;
     int max_length = 0;           ///< 0: the model's context length
     int empty_context_token = -1; ///< id standing for an empty context (end-of-text); required only then
+    std::string label = "loglikelihood";  ///< names the model in errors (non-finite logits)
 };
 
 struct LoglikStats {

@@ -59,6 +59,8 @@ std::vector<MmluQuestion> load_mmlu(const fs::path& dir, int64_t limit) {
         if (limit >= 0 && static_cast<int64_t>(out.size()) >= limit) break;
         const std::string name = f.filename().string();
         auto qs = parse_mmlu_csv(read_text_file(f), name.substr(0, name.size() - 9), f.string());
+        // An empty subject would score n: 0, acc 0.0 and pull the macro average down: refused.
+        if (qs.empty()) fail(f.string(), "holds no questions (an empty MMLU subject file)");
         for (auto& q : qs) {
             if (limit >= 0 && static_cast<int64_t>(out.size()) >= limit) break;
             out.push_back(std::move(q));

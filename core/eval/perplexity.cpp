@@ -10,7 +10,7 @@ namespace mixq::eval {
 
 PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const std::vector<int>&)>& logits_fn,
                                      const std::vector<int>& stream, int window, int64_t max_tokens,
-                                     const JobContext& job) {
+                                     const JobContext& job, const std::string& label) {
     if (window < 2) fail("perplexity", "window must be at least 2 tokens");
     const int64_t S = std::min<int64_t>(static_cast<int64_t>(stream.size()), max_tokens);
     if (S <= window) fail("perplexity", "text has " + std::to_string(S) + " tokens, need more than the window (" +
@@ -28,7 +28,12 @@ PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const
             const double mx = row.maxCoeff();
             double sum = 0.0;
             for (int64_t j = 0; j < row.size(); ++j) sum += std::exp(static_cast<double>(row(j)) - mx);
-            r.nll_sum += (mx + std::log(sum)) - static_cast<double>(row(target));
+            const double nll = (mx + std::log(sum)) - static_cast<double>(row(target));
+            if (!std::isfinite(nll))
+                fail(label, "non-finite loss in perplexity window " + std::to_string(r.windows + 1) + " at token " +
+                                std::to_string(start + t + 1) + " of the text: the model's logits hold NaN or Inf "
+                                "(its weights or activations overflow)");
+            r.nll_sum += nll;
             ++r.tokens;
         }
         ++r.windows;

@@ -76,6 +76,7 @@ std::vector<PiqaItem> load_piqa(const fs::path& dir, int64_t limit) {
     if (!fs::exists(jl)) fail(dir.string(), "no valid.jsonl (expected valid.jsonl and valid-labels.lst)");
     if (!fs::exists(lb)) fail(dir.string(), "no valid-labels.lst (expected valid.jsonl and valid-labels.lst)");
     auto items = parse_piqa(read_text_file(jl), jl.string(), read_text_file(lb), lb.string());
+    if (items.empty()) fail(jl.string(), "holds no items (an empty PIQA file would score n: 0, acc 0.0)");
     if (limit >= 0 && static_cast<int64_t>(items.size()) > limit) items.resize(static_cast<size_t>(limit));
     return items;
 }

@@ -3,6 +3,7 @@
 // docs onnx-export-format §3) with weights streamed into model.onnx.data, and the output folder around it.
 #include "core/export/exporter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 #include "core/engine/rope.h"
 #include "core/export/genai_config.h"
 #include "core/export/graph_builder.h"
@@ -82,13 +84,7 @@ std::string dotted(const std::string& node_base) {
     return s;
 }
 
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) fail(p.string(), "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+std::string read_file(const fs::path& p) { return io::read_input_file(p, io::kMaxTokenizerBytes); }
 
 /// Names of the initializers of one quantized matrix.
 struct QuantTensors {
@@ -622,22 +618,41 @@ private:
     }
 };
 
-/// Refuses to replace a folder that is not an earlier export (so a mistyped --out never deletes user data).
-void check_target(const io::Model& model, const fs::path& out) {
-    std::error_code ec;
-    if (!fs::exists(out, ec)) return;
-    if (!fs::is_directory(out, ec)) fail(out.string(), "exists and is not a folder");
-    if (fs::equivalent(out, model.dir(), ec))
-        fail(out.string(), "is the model folder itself; choose another output folder");
-    if (fs::is_empty(out, ec)) return;
-    if (!fs::exists(out / "genai_config.json") && !fs::exists(out / "model.onnx"))
-        fail(out.string(), "exists and is not an exported model folder (no model.onnx); choose a new or empty folder");
-}
-
 /// Files of the model folder copied into the export when present (tokenizer files for ORT GenAI, chat templates).
 constexpr const char* kCopiedFiles[] = {"tokenizer.json",  "tokenizer_config.json", "special_tokens_map.json",
                                         "added_tokens.json", "tokenizer.model",     "chat_template.jinja",
                                         "chat_template.json", "generation_config.json"};
+
+/// A file an export writes: the only names MixQ ever replaces or removes in an existing output folder.
+bool is_export_file(const std::string& name) {
+    if (name == "model.onnx" || name == kDataFile || name == "genai_config.json" || name == "mixq_plan.json") return true;
+    for (const char* f : kCopiedFiles)
+        if (name == f) return true;
+    return false;
+}
+
+/// Never deletes what MixQ did not write: an existing output folder holding anything else is refused (naming it)
+/// unless `overwrite`, and then those entries are kept (AtomicDirectory::commit moves them into the new export).
+void check_target(const io::Model& model, const fs::path& out, bool overwrite) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(out, ec))) return;
+    if (!fs::is_directory(out, ec)) fail(out.string(), "exists and is not a folder");
+    if (fs::equivalent(out, model.dir(), ec))
+        fail(out.string(), "is the model folder itself; choose another output folder");
+    std::vector<std::string> foreign;
+    for (const auto& e : fs::directory_iterator(out, ec))
+        if (!is_export_file(e.path().filename().string()) || !e.is_regular_file(ec))
+            foreign.push_back(e.path().filename().string() + (e.is_directory(ec) ? "/" : ""));
+    if (ec) fail(out.string(), "cannot list the existing output folder: " + ec.message());
+    if (foreign.empty() || overwrite) return;
+    std::sort(foreign.begin(), foreign.end());
+    std::string names;
+    for (size_t i = 0; i < foreign.size() && i < 3; ++i) names += (i ? ", " : "") + foreign[i];
+    if (foreign.size() > 3) names += ", ... (" + std::to_string(foreign.size()) + " in all)";
+    fail(out.string(), "exists and holds files MixQ did not write (" + names +
+                           "); choose a new or empty folder, or pass --overwrite to replace only MixQ's files and "
+                           "keep these");
+}
 
 /// ORT GenAI loads the tokenizer from the exported folder: tokenizer.json and tokenizer_config.json must be there.
 void check_tokenizer_files(const io::Model& model) {
@@ -661,7 +676,7 @@ void check_rotation_request(const plan::Plan& plan, const ExportOptions& o) {
         fail("--rotation", "expected auto, none or hadamard, got '" + o.rotation + "'");
     const bool rotated = plan.rotation != "none";
     if (rotated != (o.rotation == "hadamard"))
-        fail("plan", "was scored with rotation " + plan.rotation + "; exporting it with --rotation " + o.rotation +
+        fail(o.plan_label, "was scored with rotation " + plan.rotation + "; exporting it with --rotation " + o.rotation +
                          " would write a different model than the one scored (score again with --rotation " + o.rotation +
                          ", or export with --rotation auto)");
 }
@@ -713,8 +728,8 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
     check_tokenizer_files(model);
     check_rotation_request(plan, options);
     hash_model_streaming(model, job);
-    plan::check_plan_for_model(plan, model, "plan");
-    check_target(model, out_dir);
+    plan::check_plan_for_model(plan, model, options.plan_label);
+    check_target(model, out_dir, options.overwrite);
 
     ExportResult res;
     res.out_dir = out_dir;
@@ -736,7 +751,8 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
         res.files = {"model.onnx", kDataFile, "genai_config.json"};
         write_file_atomic(temp / "genai_config.json", make_genai_config(model, "model.onnx", target_name(options.target)));
         for (const char* f : kCopiedFiles) {
-            if (!fs::exists(model.dir() / f)) continue;
+            std::error_code ec;
+            if (!fs::exists(fs::symlink_status(model.dir() / f, ec))) continue;
             copy_small_file(model.dir() / f, temp / f);
             res.files.push_back(f);
         }
@@ -750,7 +766,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
         }
         for (const auto& f : res.files) res.total_bytes += fs::file_size(temp / f);
         job.report(1.0, "export", "done");
-        dir.commit();
+        dir.commit([](const std::string& name) { return !is_export_file(name); });
     } catch (const Error& e) {
         // Name the final folder, not the temporary one that no longer exists.
         std::string msg = e.what();

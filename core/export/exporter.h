@@ -61,6 +61,11 @@ struct ExportOptions {
     /// graph is the standard one and its float function the original model's). "none" / "hadamard": the same,
     /// after checking that the plan has that rotation (an error otherwise).
     std::string rotation = "auto";
+    /// Names the plan in errors (the plan file's path where there is one).
+    std::string plan_label = "plan";
+    /// An existing output folder that holds files MixQ did not write is refused unless this is set; then those
+    /// files are kept (moved into the new export) and only MixQ's own files are replaced.
+    bool overwrite = false;
 };
 
 /// Parses an --accuracy-level value: "0".."4"; throws mixq::Error otherwise.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 
 namespace mixq::exporter {
 
@@ -16,12 +17,10 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 json read_json_if_present(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return json::object();
-    std::stringstream ss;
-    ss << in.rdbuf();
+    std::string text;
+    if (!io::read_input_file_if_present(p, io::kMaxJsonBytes, text)) return json::object();
     try {
-        json j = json::parse(ss.str());
+        json j = json::parse(text);
         if (!j.is_object()) fail(p.string(), "not a JSON object");
         return j;
     } catch (const json::exception& e) {

@@ -7,21 +7,28 @@
 #include "core/common/half.h"
 
 namespace mixq::io {
+namespace {
+/// Element i of a 16-bit array that may be unaligned: safetensors does not require the header to pad the data
+/// section to an even offset (found by fuzz_model_folder: a misaligned uint16_t load is undefined behaviour).
+inline uint16_t load_u16(const void* src, size_t i) {
+    uint16_t v;
+    std::memcpy(&v, static_cast<const unsigned char*>(src) + 2 * i, 2);
+    return v;
+}
+}  // namespace
 
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
     switch (t) {
         case DType::F32: std::memcpy(dst, src, n * 4); return;
         case DType::BF16: {
-            const uint16_t* s = static_cast<const uint16_t*>(src);
             for (size_t i = 0; i < n; ++i) {
-                const uint32_t bits = static_cast<uint32_t>(s[i]) << 16;
+                const uint32_t bits = static_cast<uint32_t>(load_u16(src, i)) << 16;
                 std::memcpy(dst + i, &bits, 4);
             }
             return;
         }
         case DType::F16: {
-            const uint16_t* s = static_cast<const uint16_t*>(src);
-            for (size_t i = 0; i < n; ++i) dst[i] = f16_to_float(s[i]);
+            for (size_t i = 0; i < n; ++i) dst[i] = f16_to_float(load_u16(src, i));
             return;
         }
     }

@@ -15,8 +15,11 @@
 namespace mixq::io {
 
 MappedFile::MappedFile(const std::filesystem::path& path) : m_path(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path.string(), std::string("cannot open: ") + std::strerror(errno));
+    // O_NONBLOCK: a named pipe is refused below instead of blocking open() until a writer appears.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        fail(path.string(), errno == ELOOP ? std::string("cannot open: a symbolic link loop (too many levels of symbolic links)")
+                                           : std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         ::close(fd);
@@ -24,7 +27,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : m_path(path) {
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        fail(path.string(), "not a regular file");
+        fail(path.string(), "is not a regular file (a pipe, device or folder); MixQ reads only regular files");
     }
     m_size = static_cast<size_t>(st.st_size);
     if (m_size > 0) {

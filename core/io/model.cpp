@@ -2,12 +2,14 @@
 // Model::open: config + weights + tensor presence/shape checks + the linear-layer and quantization-unit layout.
 #include "core/io/model.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "core/common/error.h"
 #include "core/io/data_dir.h"
+#include "core/io/input_file.h"
 #include "core/io/tensor_ledger.h"
 
 namespace mixq::io {
@@ -74,8 +76,12 @@ LinearTensor linear(const std::string& name, LinearRole role, int layer, int64_t
 
 std::shared_ptr<Model> Model::open(const fs::path& dir_in) {
     const fs::path dir = fs::absolute(dir_in).lexically_normal();
-    if (!fs::is_directory(dir)) fail(dir.string(), "not a folder");
-    if (!fs::exists(dir / "config.json")) fail((dir / "config.json").string(), "missing (not a Hugging Face model folder?)");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        fail(dir.string(), ec.value() == ELOOP ? "a symbolic link loop (too many levels of symbolic links)" : "not a folder");
+    // symlink_status: a dangling or looping config.json link is reported by the reader, not taken as absent.
+    if (!fs::exists(fs::symlink_status(dir / "config.json", ec)))
+        fail((dir / "config.json").string(), "missing (not a Hugging Face model folder?)");
     auto m = std::shared_ptr<Model>(new Model());
     m->m_dir = dir;
     m->m_config = load_model_config(dir / "config.json");
@@ -232,10 +238,7 @@ std::string Model::content_hash(const JobContext& job) const {
     const double total = static_cast<double>(std::max<uint64_t>(m_weights->total_bytes(), 1));
     double done = 0;
     Hasher h;
-    std::ifstream in(m_dir / "config.json", std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string cfg = ss.str();
+    const std::string cfg = read_input_file(m_dir / "config.json", kMaxJsonBytes);
     h.update(reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size());
     for (const auto& t : m_weights->tensors()) {
         h.update(reinterpret_cast<const uint8_t*>(t.name.data()), t.name.size());

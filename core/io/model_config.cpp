@@ -9,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/io/config_parts.h"
+#include "core/io/input_file.h"
 #include "core/io/json_read.h"
 
 namespace mixq::io {
@@ -140,11 +141,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& label
 }
 
 ModelConfig load_model_config(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open (missing config.json?)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_model_config(ss.str(), path.string());
+    return parse_model_config(read_input_file(path, kMaxJsonBytes), path.string());
 }
 
 std::string model_config_to_json(const ModelConfig& c) {

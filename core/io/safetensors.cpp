@@ -3,6 +3,7 @@
 #include "core/io/safetensors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -11,6 +12,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 #include "core/io/json_read.h"
 
 namespace mixq::io {
@@ -113,7 +115,8 @@ std::vector<TensorInfo> parse_safetensors_header(const uint8_t* bytes, size_t si
 }
 
 void TensorStore::add_file(const fs::path& path, const std::vector<std::string>* expected) {
-    if (!fs::exists(path)) fail(path.string(), "file not found");
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) fail(path.string(), "file not found");
     auto mf = std::make_unique<MappedFile>(path);
     auto infos = parse_safetensors_header(mf->data(), mf->size(), path.string());
     const int idx = static_cast<int>(m_files.size());
@@ -150,11 +153,11 @@ std::shared_ptr<TensorStore> TensorStore::open_folder(const fs::path& dir) {
     const fs::path index = dir / "model.safetensors.index.json";
     auto store = std::shared_ptr<TensorStore>(new TensorStore());
     store->m_label = dir.string();
-    if (fs::exists(index)) {
+    std::string index_text;
+    if (read_input_file_if_present(index, kMaxJsonBytes, index_text)) {
         json j;
         try {
-            std::ifstream in(index);
-            j = json::parse(in);
+            j = json::parse(index_text);
         } catch (const json::exception& e) {
             fail(index.string(), std::string("not valid JSON: ") + e.what());
         }
@@ -170,10 +173,12 @@ std::shared_ptr<TensorStore> TensorStore::open_folder(const fs::path& dir) {
         }
         if (by_shard.empty()) fail(index.string(), "weight_map is empty");
         for (const auto& [shard, names] : by_shard) {
-            if (!fs::exists(dir / shard)) fail((dir / shard).string(), "shard listed in model.safetensors.index.json is missing");
+            std::error_code ec;
+            if (!fs::exists(fs::symlink_status(dir / shard, ec)))
+                fail((dir / shard).string(), "shard listed in model.safetensors.index.json is missing");
             store->add_file(dir / shard, &names);
         }
-    } else if (fs::exists(single)) {
+    } else if (std::error_code ec; fs::exists(fs::symlink_status(single, ec))) {
         store->add_file(single, nullptr);
     } else {
         fail(dir.string(), "no model.safetensors or model.safetensors.index.json in the folder");
@@ -202,10 +207,26 @@ uint64_t TensorStore::total_bytes() const {
 
 const uint8_t* TensorStore::raw(const TensorInfo& t) const { return m_files[t.file_index]->data() + t.offset; }
 
+void TensorStore::check_finite(const TensorInfo& t, int64_t first_elem, const float* v, size_t n) const {
+    // Branch-free scan (vectorizes): one pass over what was just converted, so the check streams with the reads.
+    bool bad = false;
+    for (size_t i = 0; i < n; ++i) bad |= !std::isfinite(v[i]);
+    if (!bad) return;
+    size_t i = 0;
+    while (std::isfinite(v[i])) ++i;
+    const int64_t at = first_elem + static_cast<int64_t>(i), re = std::max<int64_t>(t.row_elems(), 1);
+    std::string where = t.shape.size() >= 2 ? "[" + std::to_string(at / re) + ", " + std::to_string(at % re) + "]"
+                                            : "[" + std::to_string(at) + "]";
+    fail(m_paths[static_cast<size_t>(t.file_index)].string(),
+         "tensor '" + t.name + "' holds a non-finite weight (" + (std::isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf") +
+             ") at " + where + "; a model with NaN or Inf weights cannot be scored, evaluated or exported");
+}
+
 std::vector<float> TensorStore::read_f32(const std::string& name) const {
     const TensorInfo& t = info(name);
     std::vector<float> out(static_cast<size_t>(t.numel()));
     convert_to_f32(t.dtype, raw(t), out.data(), out.size());
+    check_finite(t, 0, out.data(), out.size());
     return out;
 }
 
@@ -217,6 +238,7 @@ void TensorStore::read_rows_f32(const std::string& name, int64_t row0, int64_t n
     const int64_t re = t.row_elems();
     convert_to_f32(t.dtype, raw(t) + static_cast<size_t>(row0 * re) * dtype_size(t.dtype), out,
                    static_cast<size_t>(nrows * re));
+    check_finite(t, row0 * re, out, static_cast<size_t>(nrows * re));
 }
 
 void TensorStore::release(const std::string& name) const {

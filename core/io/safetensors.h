@@ -55,7 +55,8 @@ public:
 
     /// Raw bytes of a tensor inside the map.
     const uint8_t* raw(const TensorInfo& t) const;
-    /// Whole tensor converted to fp32.
+    /// Whole tensor converted to fp32. Every read checks the values it converts: a NaN or Inf weight throws
+    /// mixq::Error naming the shard file, the tensor and the element.
     std::vector<float> read_f32(const std::string& name) const;
     /// Rows [row0, row0+nrows) of a tensor (first dimension) converted to fp32 into `out`.
     void read_rows_f32(const std::string& name, int64_t row0, int64_t nrows, float* out) const;
@@ -69,6 +70,7 @@ private:
     std::map<std::string, size_t> m_index;
     std::string m_label;
     void add_file(const std::filesystem::path& path, const std::vector<std::string>* expected);
+    void check_finite(const TensorInfo& t, int64_t first_elem, const float* v, size_t n) const;
 };
 
 /// A tensor to write: name, dtype, shape and its raw bytes (already in `dtype`).

@@ -33,6 +33,16 @@ void check_scores_for_model(const score::ScoreTable& table, const io::Model& mod
                         model.dir().string() + " has hash " + hash + "; re-run mixq score for this model");
     std::map<std::string, const io::QuantUnit*> units;
     for (const auto& u : model.layout().units) units[u.name] = &u;
+    // Every unit of the model must be scored: a plan from partial scores would claim a complete predicted KLD.
+    std::map<std::string, bool> scored;
+    for (const auto& su : table.units) scored[su.name] = true;
+    size_t missing = 0;
+    std::string first;
+    for (const auto& u : model.layout().units)
+        if (!scored.count(u.name) && missing++ == 0) first = u.name;
+    if (missing > 0)
+        fail(label, "unit '" + first + "' of " + model.dir().string() + " is not scored (" + std::to_string(missing) +
+                        " of " + std::to_string(model.layout().units.size()) + " units missing); re-run mixq score");
     for (const auto& su : table.units) {
         auto it = units.find(su.name);
         if (it == units.end()) fail(label, "unit '" + su.name + "' is not a unit of " + model.dir().string());

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 #include "core/plan/overrides.h"
 
 namespace mixq::plan {
@@ -391,11 +392,7 @@ OverrideSet parse_overrides_json(const std::string& text, const std::string& lab
 }
 
 OverrideSet load_overrides(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_overrides_json(ss.str(), path.string());
+    return parse_overrides_json(io::read_input_file(path, io::kMaxJsonBytes), path.string());
 }
 
 }  // namespace mixq::plan

@@ -27,12 +27,13 @@ engine::Transformer plan_engine(std::shared_ptr<const io::Model> model, const Pl
     return engine::Transformer(std::move(model), eo);
 }
 
-void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level) {
-    check_plan_for_model(plan, model, "plan");
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level,
+                           const std::string& label) {
+    check_plan_for_model(plan, model, label);
     const std::string engine_rotation =
         tf.rotation() ? "hadamard:seed=" + std::to_string(tf.rotation()->seed()) : std::string("none");
     if (engine_rotation != plan.rotation)
-        fail("plan", "was made from scores with rotation " + plan.rotation + ", but the engine runs with rotation " +
+        fail(label, "was made from scores with rotation " + plan.rotation + ", but the engine runs with rotation " +
                          engine_rotation);
     const bool int8_activations = accuracy_level == engine::kInt8ActivationAccuracyLevel;
     for (const auto& unit : model.layout().units) {

@@ -18,7 +18,9 @@ namespace mixq::plan {
 /// and model units the plan does not list, keep the file's weights (any earlier override of them is cleared).
 /// accuracy_level 4 also sets int8 activation blocks (the unit's block size) on every quantized unit, as an
 /// export at that accuracy level runs in ONNX Runtime; other levels compute with fp32 activations.
-void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level = 0);
+/// `label` names the plan in errors (its file path where there is one).
+void apply_plan_fake_quant(engine::Transformer& tf, const io::Model& model, const Plan& plan, int accuracy_level = 0,
+                           const std::string& label = "plan");
 
 /// The rotation a plan's scores were computed with, for the engine (null for "none"). Throws mixq::Error naming
 /// `label` for a rotation string it does not know ("none" or "hadamard:seed=N").

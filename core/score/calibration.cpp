@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 #include "core/io/data_dir.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -41,11 +42,7 @@ CalibrationSet make_calibration(const tok::Tokenizer& tok, const std::string& te
 
 CalibrationSet load_calibration(const tok::Tokenizer& tok, const fs::path& file, int samples, int seq_len) {
     const fs::path path = file.empty() ? builtin_calibration_path() : file;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open calibration text");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return make_calibration(tok, ss.str(), samples, seq_len, file.empty() ? "builtin" : path.string());
+    return make_calibration(tok, io::read_input_file(path, io::kMaxTextBytes), samples, seq_len, file.empty() ? "builtin" : path.string());
 }
 
 }  // namespace mixq::score

@@ -2,12 +2,14 @@
 // scores.json reading and writing for ScoreTable, with validation of every field read.
 #include "core/score/score_table.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 
 namespace mixq::score {
 using nlohmann::json;
@@ -45,9 +47,13 @@ std::string score_table_to_json(const ScoreTable& t) {
         ju["members"] = u.members;
         ju["shapes"] = u.shapes;
         json sc = json::object();
-        for (const auto& c : u.candidates)
+        for (const auto& c : u.candidates) {
+            // JSON has no NaN/Inf (nlohmann writes null): a scores file never holds one.
+            if (!std::isfinite(c.kld) || !std::isfinite(c.rel_err))
+                fail("scores", "unit '" + u.name + "' " + c.format.name() + ": non-finite kld or rel_err");
             sc[c.format.name()] = {{"kld", c.kld}, {"rel_err", c.rel_err}, {"bits_per_weight", c.bits_per_weight},
                                    {"bytes", c.bytes}};
+        }
         ju["scores"] = sc;
         units.push_back(ju);
     }
@@ -122,11 +128,7 @@ void save_score_table(const ScoreTable& t, const std::filesystem::path& path) {
 }
 
 ScoreTable load_score_table(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return score_table_from_json(ss.str(), path.string());
+    return score_table_from_json(io::read_input_file(path, io::kMaxJsonBytes), path.string());
 }
 
 }  // namespace mixq::score

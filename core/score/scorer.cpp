@@ -284,6 +284,10 @@ private:
         auto& cs = m_table.units[u].candidates[c];
         cs.kld = kld_sum / static_cast<double>(m_tokens);
         cs.rel_err = den > 0 ? std::sqrt(num / den) : 0.0;
+        if (!std::isfinite(cs.kld) || !std::isfinite(cs.rel_err))
+            fail(m_model->dir().string(), "unit '" + m_table.units[u].name + "' as " + cs.format.name() +
+                                              ": non-finite KLD (the logits hold NaN or Inf: its weights or "
+                                              "activations overflow); no scores file is written");
     }
 };
 

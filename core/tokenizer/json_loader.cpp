@@ -10,7 +10,6 @@ namespace mixq::tok {
 namespace {
 
 using json = nlohmann::json;
-using Event = json::parse_event_t;
 
 std::string one_line(std::string s) {
     std::replace(s.begin(), s.end(), '\n', ' ');
@@ -27,95 +26,122 @@ std::string quote(const std::string& s) {
     return out + "'";
 }
 
-/// Depths as nlohmann's callback reports them: the top-level object starts at 0, its keys are at 1, the keys
-/// of "model" at 2, the entries of model.vocab / model.merges at 3 and the halves of a ["a", "b"] merge at 4.
-class Capture {
+/// A SAX handler that streams model.vocab and model.merges into vectors and hands every other event to
+/// nlohmann's plain DOM builder. (nlohmann's callback parser rescans the enclosing array after every object, so
+/// 100k added_tokens took ~5 s; this stays linear.) The captured sections are left empty ({} / []) in the tree.
+class CaptureSax {
 public:
-    Capture(TokenizerJson& out, const std::string& label) : m_out(out), m_label(label) {}
+    using Dom = nlohmann::detail::json_sax_dom_parser<json>;
+    CaptureSax(TokenizerJson& out, const std::string& label) : m_out(out), m_label(label), m_dom(out.root, true) {}
 
-    bool operator()(int depth, Event ev, json& parsed) {
-        const auto d = static_cast<size_t>(depth);
-        switch (ev) {
-            case Event::key:
-                if (m_in_vocab && d == 3) {
-                    m_pending_key = std::move(parsed.get_ref<std::string&>());
-                    return false;  // keep the entry out of the tree
-                }
-                if (m_keys.size() <= d) m_keys.resize(d + 1);
-                m_keys[d] = parsed.get<std::string>();
-                return true;
-            case Event::object_start:
-            case Event::array_start: {
-                const bool is_object = ev == Event::object_start;
-                if (m_in_merges && d == 3) {
-                    if (!is_object) {
-                        m_in_pair = true;
-                        m_pair.clear();
-                        return true;
-                    }
-                    bad_merge();
-                }
-                if (m_kinds.size() <= d + 1) m_kinds.resize(d + 2, false);
-                m_kinds[d + 1] = is_object;
-                if (d == 2 && in_model()) {
-                    if (is_object && m_keys[2] == "vocab") {
-                        m_in_vocab = true;
-                        m_out.vocab_captured = true;
-                    } else if (!is_object && m_keys[2] == "merges") {
-                        m_in_merges = true;
-                        m_out.merges_captured = true;
-                    }
-                }
-                return true;
+    bool null() { return scalar([&] { return m_dom.null(); }, json()); }
+    bool boolean(bool v) { return scalar([&] { return m_dom.boolean(v); }, json(v)); }
+    bool number_integer(json::number_integer_t v) { return scalar([&] { return m_dom.number_integer(v); }, json(v)); }
+    bool number_unsigned(json::number_unsigned_t v) { return scalar([&] { return m_dom.number_unsigned(v); }, json(v)); }
+    bool number_float(json::number_float_t v, const json::string_t& s) {
+        return scalar([&] { return m_dom.number_float(v, s); }, json(v));
+    }
+    bool binary(json::binary_t& v) { return scalar([&] { return m_dom.binary(v); }, json()); }
+    bool string(json::string_t& v) {
+        if (m_mode == Mode::Merges) {
+            if (v.rfind("#version", 0) != 0) {
+                const size_t sp = v.find(' ');
+                if (sp == std::string::npos || v.find(' ', sp + 1) != std::string::npos)
+                    mixq::fail(m_label, "model.merges[" + std::to_string(m_index) + "]: merge " + quote(v) +
+                                            " is not two tokens separated by one space");
+                m_out.merges.emplace_back(v.substr(0, sp), v.substr(sp + 1));
             }
-            case Event::object_end:
-                if (m_in_vocab && d == 2) m_in_vocab = false;
-                return true;
-            case Event::array_end:
-                if (m_in_pair && d == 3) {
-                    m_in_pair = false;
-                    if (m_pair.size() != 2) bad_merge();
-                    m_out.merges.emplace_back(std::move(m_pair[0]), std::move(m_pair[1]));
-                    ++m_index;
-                    return false;  // drop the pair from the tree
-                }
-                if (m_in_merges && d == 2) m_in_merges = false;
-                return true;
-            case Event::value:
-                if (m_in_vocab && d == 3) {
-                    if (!parsed.is_number_integer() || parsed.get<long long>() < 0 || parsed.get<long long>() > 0x7FFFFFFF)
-                        mixq::fail(m_label, "model.vocab: id of token " + quote(m_pending_key) +
-                                                " must be a non-negative integer");
-                    m_out.vocab.emplace_back(std::move(m_pending_key), parsed.get<int>());
-                    return false;
-                }
-                if (m_in_pair && d == 4) {
-                    if (!parsed.is_string()) bad_merge();
-                    m_pair.push_back(std::move(parsed.get_ref<std::string&>()));
-                    return false;
-                }
-                if (m_in_merges && d == 3) {
-                    if (!parsed.is_string()) bad_merge();
-                    const std::string& line = parsed.get_ref<const std::string&>();
-                    if (line.rfind("#version", 0) != 0) {
-                        const size_t sp = line.find(' ');
-                        if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
-                            mixq::fail(m_label, "model.merges[" + std::to_string(m_index) + "]: merge " + quote(line) +
-                                                    " is not two tokens separated by one space");
-                        m_out.merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
-                    }
-                    ++m_index;
-                    return false;
-                }
-                return true;
-            default:
-                return true;
+            ++m_index;
+            return true;
         }
+        if (m_mode == Mode::Pair) {
+            m_pair.push_back(std::move(v));
+            return true;
+        }
+        if (m_mode == Mode::Vocab) bad_id();
+        return m_dom.string(v);
+    }
+    bool key(json::string_t& k) {
+        if (m_mode == Mode::Vocab) {
+            m_pending_key = std::move(k);
+            return true;
+        }
+        m_stack.back().key = k;
+        return m_dom.key(k);
+    }
+    bool start_object(std::size_t n) {
+        if (m_mode == Mode::Vocab) bad_id();
+        if (m_mode == Mode::Merges || m_mode == Mode::Pair) bad_merge();
+        if (in_model_key("vocab")) {
+            m_mode = Mode::Vocab;
+            m_out.vocab_captured = true;
+        }
+        m_stack.push_back({true, {}});
+        return m_dom.start_object(m_mode == Mode::Vocab ? 0 : n);
+    }
+    bool end_object() {
+        if (m_mode == Mode::Vocab) m_mode = Mode::None;
+        m_stack.pop_back();
+        return m_dom.end_object();
+    }
+    bool start_array(std::size_t n) {
+        if (m_mode == Mode::Vocab) bad_id();
+        if (m_mode == Mode::Pair) bad_merge();
+        if (m_mode == Mode::Merges) {
+            m_mode = Mode::Pair;
+            m_pair.clear();
+            return true;
+        }
+        if (in_model_key("merges")) {
+            m_mode = Mode::Merges;
+            m_out.merges_captured = true;
+        }
+        m_stack.push_back({false, {}});
+        return m_dom.start_array(m_mode == Mode::Merges ? 0 : n);
+    }
+    bool end_array() {
+        if (m_mode == Mode::Pair) {
+            if (m_pair.size() != 2) bad_merge();
+            m_out.merges.emplace_back(std::move(m_pair[0]), std::move(m_pair[1]));
+            ++m_index;
+            m_mode = Mode::Merges;
+            return true;
+        }
+        if (m_mode == Mode::Merges) m_mode = Mode::None;
+        m_stack.pop_back();
+        return m_dom.end_array();
+    }
+    bool parse_error(std::size_t pos, const std::string& token, const nlohmann::detail::exception& e) {
+        return m_dom.parse_error(pos, token, e);  // throws (exceptions allowed)
     }
 
 private:
-    bool in_model() const {
-        return m_keys.size() > 2 && m_kinds.size() > 2 && m_kinds[1] && m_kinds[2] && m_keys[1] == "model";
+    enum class Mode { None, Vocab, Merges, Pair };
+    struct Frame {
+        bool is_object;
+        std::string key;  ///< the last key read in this object
+    };
+
+    /// A value inside a captured section is taken here; elsewhere it goes to the tree.
+    template <class F>
+    bool scalar(F to_dom, const json& v) {
+        if (m_mode == Mode::Vocab) {
+            if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 0x7FFFFFFF ||
+                (v.is_number_unsigned() && v.get<unsigned long long>() > 0x7FFFFFFF))
+                bad_id();
+            m_out.vocab.emplace_back(std::move(m_pending_key), v.get<int>());
+            return true;
+        }
+        if (m_mode == Mode::Merges || m_mode == Mode::Pair) bad_merge();
+        return to_dom();
+    }
+    /// The next container is the value of key `k` in the top-level "model" object.
+    bool in_model_key(const char* k) const {
+        return m_mode == Mode::None && m_stack.size() == 2 && m_stack[0].is_object && m_stack[1].is_object &&
+               m_stack[0].key == "model" && m_stack[1].key == k;
+    }
+    [[noreturn]] void bad_id() const {
+        mixq::fail(m_label, "model.vocab: id of token " + quote(m_pending_key) + " must be a non-negative integer");
     }
     [[noreturn]] void bad_merge() const {
         mixq::fail(m_label, "model.merges[" + std::to_string(m_index) + "]: merge must be \"a b\" or [\"a\", \"b\"]");
@@ -123,9 +149,9 @@ private:
 
     TokenizerJson& m_out;
     const std::string& m_label;
-    std::vector<std::string> m_keys;
-    std::vector<bool> m_kinds;  // m_kinds[d]: the container holding depth-d entries is an object
-    bool m_in_vocab = false, m_in_merges = false, m_in_pair = false;
+    Dom m_dom;
+    std::vector<Frame> m_stack;
+    Mode m_mode = Mode::None;
     std::string m_pending_key;
     std::vector<std::string> m_pair;
     size_t m_index = 0;
@@ -135,9 +161,9 @@ private:
 
 TokenizerJson parse_tokenizer_json(const std::string& text, const std::string& label) {
     TokenizerJson out;
-    Capture capture(out, label);
+    CaptureSax sax(out, label);
     try {
-        out.root = json::parse(text, [&](int depth, Event ev, json& parsed) { return capture(depth, ev, parsed); });
+        json::sax_parse(text, &sax);
     } catch (const json::exception& e) {
         fail(label, "not valid JSON: " + one_line(e.what()));
     }

@@ -67,7 +67,8 @@ MatchState& match_state() {
 
 }  // namespace
 
-Regex::Regex(const std::string& pattern, const std::string& where) : m_pattern(pattern), m_code(new Code) {
+Regex::Regex(const std::string& pattern, const std::string& where)
+    : m_pattern(pattern), m_where(where), m_code(new Code) {
     int err = 0;
     PCRE2_SIZE offset = 0;
     m_code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -81,7 +82,7 @@ Regex::Regex(const std::string& pattern, const std::string& where) : m_pattern(p
 Regex::~Regex() = default;
 
 void Regex::find_all(std::string_view subject, std::vector<Span>& out) const {
-    if (!utf8::is_valid(subject)) fail("tokenizer regex", "subject is not valid UTF-8");
+    if (!utf8::is_valid(subject)) fail(m_where, "regex subject is not valid UTF-8");
     find_all_validated(subject, out);
 }
 
@@ -93,7 +94,9 @@ void Regex::find_all_validated(std::string_view subject, std::vector<Span>& out)
     while (pos <= n) {
         const int rc = pcre2_match(m_code->code, subj, n, pos, PCRE2_NO_UTF_CHECK, st.data, st.context);
         if (rc == PCRE2_ERROR_NOMATCH) break;
-        if (rc < 0) fail("tokenizer regex '" + printable(m_pattern) + "'", "match failed: " + pcre2_message(rc));
+        if (rc < 0)
+            fail(m_where, "regex '" + printable(m_pattern) + "' failed on the input (" + pcre2_message(rc) +
+                              "; a pattern that backtracks catastrophically)");
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.data);
         const size_t start = ov[0], end = ov[1];
         if (end < start || end > n) break;  // \K tricks; nothing sensible to report

@@ -32,6 +32,7 @@ public:
 private:
     struct Code;
     std::string m_pattern;
+    std::string m_where;  ///< the file (and JSON path) the pattern came from, for match-time errors
     std::unique_ptr<Code> m_code;
     bool m_jit = false;
 };

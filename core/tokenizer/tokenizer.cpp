@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/io/input_file.h"
 #include "core/tokenizer/added_vocab.h"
 #include "core/tokenizer/bpe_model.h"
 #include "core/tokenizer/decoder.h"
@@ -198,26 +199,28 @@ std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& pat
     std::filesystem::path path = path_in;
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) path /= "tokenizer.json";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path.string(), "cannot open file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) fail(path.string(), "read error");
-    auto tok = from_json(ss.str(), path.string());
+    auto tok = from_json(io::read_input_file(path, io::kMaxTokenizerBytes), path.string());
 
     // transformers keeps clean_up_tokenization_spaces in tokenizer_config.json; it only affects decode, so a
-    // missing or unreadable config just leaves it off.
-    std::ifstream cfg(path.parent_path() / "tokenizer_config.json", std::ios::binary);
-    if (cfg) {
-        std::stringstream cs;
-        cs << cfg.rdbuf();
-        const auto c = nlohmann::json::parse(cs.str(), nullptr, false);
+    // missing or malformed config just leaves it off (a pipe, device or oversized file is still refused).
+    std::string cs;
+    if (io::read_input_file_if_present(path.parent_path() / "tokenizer_config.json", io::kMaxJsonBytes, cs)) {
+        const auto c = nlohmann::json::parse(cs, nullptr, false);
         if (c.is_object()) {
             auto it = c.find("clean_up_tokenization_spaces");
             if (it != c.end() && it->is_boolean()) tok->set_clean_up_tokenization_spaces(it->get<bool>());
         }
     }
     return tok;
+}
+
+void check_ids_in_model_vocab(const Tokenizer& tok, const std::vector<int>& ids, int64_t model_vocab,
+                              const std::string& tokenizer_file) {
+    for (int id : ids)
+        if (id < 0 || id >= model_vocab)
+            fail(tokenizer_file, "token '" + one_line(tok.id_to_token(id)).substr(0, 40) + "' has id " + std::to_string(id) +
+                                     ", outside the model's vocabulary of " + std::to_string(model_vocab) +
+                                     " (vocab_size in config.json); the tokenizer does not belong to this model");
 }
 
 }  // namespace mixq::tok

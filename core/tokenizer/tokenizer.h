@@ -2,6 +2,7 @@
 // Tokenizer: loads a Hugging Face tokenizer.json (model BPE: byte-level GPT-2/Qwen/Llama-3 style, or
 // SentencePiece-style with ▁ and <0xNN> byte fallback), encodes text to ids and decodes ids to text.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -37,5 +38,10 @@ public:
     virtual void set_clean_up_tokenization_spaces(bool on) {}
     virtual bool clean_up_tokenization_spaces() const { return false; }
 };
+
+/// Ids the tokenizer produced must index the model's embedding table: an id >= `model_vocab` is the tokenizer
+/// file's fault (it disagrees with config.json vocab_size), so the error names `tokenizer_file` and the token.
+void check_ids_in_model_vocab(const Tokenizer& tok, const std::vector<int>& ids, int64_t model_vocab,
+                              const std::string& tokenizer_file);
 
 }  // namespace mixq::tok

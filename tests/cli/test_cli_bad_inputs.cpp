@@ -39,10 +39,10 @@ fs::path model_with(const std::string& name, const fs::path& overlay, bool drop_
     return dir;
 }
 
-/// Exit 1, exactly one stderr line "mixq: error: ...", containing every fragment.
-void check_error(const Run& r, const QStringList& fragments) {
+/// Exit `code` (1: bad input, 2: usage error), exactly one stderr line "mixq: error: ...", containing every fragment.
+void check_error(const Run& r, const QStringList& fragments, int code = 1) {
     const QString e = r.err.trimmed();
-    QVERIFY2(r.code == 1, qPrintable(QString("exit %1, stderr: %2").arg(r.code).arg(e)));
+    QVERIFY2(r.code == code, qPrintable(QString("exit %1, stderr: %2").arg(r.code).arg(e)));
     QVERIFY2(e.startsWith("mixq: error: ") && !e.contains('\n'), qPrintable(e));
     for (const auto& f : fragments) QVERIFY2(e.contains(f), qPrintable("missing '" + f + "' in: " + e));
 }
@@ -191,7 +191,7 @@ private slots:
         const QString demo = q(mixq_test::demo_model());
         check_error(run_cli({"score", demo, "--out", q(out / "s.json"), "--calib", q(bad() / "calib/empty.txt"), "--quiet"}), {"empty.txt", "empty"});
         check_error(run_cli({"generate", demo, "--ids", "1,99999", "-n", "2"}), {"99999", "outside the vocabulary"});
-        check_error(run_cli({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"});
+        check_error(run_cli({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"}, 2);  // usage
         check_empty(out);
         const bool ok = is_error(run_cli({"ppl", demo, "--text", q(bad() / "calib/empty.txt")}), {"empty.txt"});
         QVERIFY(ok);

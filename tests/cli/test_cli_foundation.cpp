@@ -26,9 +26,10 @@ Run mixq(const QStringList& args, int timeout_ms = 300000) {
 
 QString demo() { return QString::fromStdString(mixq_test::demo_model().string()); }
 
-bool one_line_error(const Run& r, const QString& fragment) {
+/// Exit `code` (1: bad input, 2: usage error) with one "mixq: error: " line containing `fragment`.
+bool one_line_error(const Run& r, const QString& fragment, int code = 1) {
     const QString e = r.err.trimmed();
-    return r.code == 1 && e.startsWith("mixq: error: ") && !e.contains('\n') && e.contains(fragment);
+    return r.code == code && e.startsWith("mixq: error: ") && !e.contains('\n') && e.contains(fragment);
 }
 
 }  // namespace
@@ -141,8 +142,8 @@ private slots:
         }
         QVERIFY(one_line_error(mixq({"info", d}), "model.safetensors"));
         QCOMPARE(mixq({"frobnicate"}).code, 2);
-        QVERIFY(one_line_error(mixq({"info", demo(), "--bogus"}), "unknown option --bogus"));
-        QVERIFY(one_line_error(mixq({"logits", demo(), "--ids", "1,x", "--out", d + "/o.f32"}), "--ids"));
+        QVERIFY(one_line_error(mixq({"info", demo(), "--bogus"}), "unknown option --bogus", 2));
+        QVERIFY(one_line_error(mixq({"logits", demo(), "--ids", "1,x", "--out", d + "/o.f32"}), "--ids", 2));
         QVERIFY(one_line_error(mixq({"logits", demo(), "--ids", "5000", "--out", d + "/o.f32"}), "outside the vocabulary"));
         QVERIFY(!fs::exists(dir / "o.f32"));
         // nothing partial is left behind: no temporary files in the folder

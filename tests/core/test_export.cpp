@@ -781,9 +781,15 @@ private slots:
             QFAIL("expected an error");
         } catch (const Error& e) {
             QVERIFY(one_line(e.what()));
-            QVERIFY(std::string(e.what()).find("not an exported model folder") != std::string::npos);
+            QVERIFY2(std::string(e.what()).find("MixQ did not write (notes.txt)") != std::string::npos, e.what());
         }
         QCOMPARE(mixq_test::read_text(dir / "notes.txt"), std::string("keep me"));
+        // With overwrite the export is written and the user's file kept.
+        exporter::ExportOptions o;
+        o.overwrite = true;
+        exporter::export_onnx(*m_demo, m_int4_plan, dir, o);
+        QCOMPARE(mixq_test::read_text(dir / "notes.txt"), std::string("keep me"));
+        QVERIFY(fs::exists(dir / "model.onnx"));
     }
 };
 

@@ -272,7 +272,7 @@ Graph load_graph_from_bytes(const std::string& bytes, const fs::path& base_dir, 
 }
 
 Graph load_graph(const fs::path& model_path) {
-    return load_graph_from_bytes(read_text_file(model_path), model_path.parent_path(), model_path.string());
+    return load_graph_from_bytes(read_text_file(model_path, uint64_t(2) << 30), model_path.parent_path(), model_path.string());
 }
 
 }  // namespace mixq::eval::onnx

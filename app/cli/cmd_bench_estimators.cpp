@@ -150,11 +150,12 @@ int run_bench_estimators(const Args& args) {
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto heldout_file = args.get("--heldout");
     if (!heldout_file && !args.has("--sampled"))
-        fail("", "missing --heldout FILE (text the calibration set does not contain) or --sampled");
-    const int samples = int(args.get_int("--samples", 32)), seq_len = int(args.get_int("--seq-len", 128));
-    const int fast_seqs = int(args.get_int("--fast-sequences", 8));
-    const int fisher_samples = int(args.get_int("--fisher-samples", score::ScoreOptions{}.fisher_samples));
-    const int heldout_tokens = int(args.get_int("--heldout-tokens", 1024));
+        usage_fail("missing --heldout FILE (text the calibration set does not contain) or --sampled");
+    const int samples = int(args.get_int("--samples", 32, 1, 1 << 16));
+    const int seq_len = int(args.get_int("--seq-len", 128, 2, 1 << 20));
+    const int fast_seqs = int(args.get_int("--fast-sequences", 8, 1, 1 << 16));
+    const int fisher_samples = int(args.get_int("--fisher-samples", score::ScoreOptions{}.fisher_samples, 1, 64));
+    const int heldout_tokens = int(args.get_int("--heldout-tokens", 1024, 2, 1 << 24));
     const std::string label = args.get_or("--label", model->dir().filename().string());
     std::vector<double> bits;
     {

@@ -12,7 +12,7 @@
 #include "core/common/error.h"
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/eval/perplexity.h"
 #include "core/plan/plan_json.h"
 #include "core/plan/plan_weights.h"
@@ -28,7 +28,7 @@ int run_ppl(const Args& args) {
     const int window = static_cast<int>(args.get_int("--window", 128, 2, 1 << 20));
     const long long max_tokens = args.get_int("--max-tokens", eval::kDefaultPplMaxTokens, 2, INT64_MAX);
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
-    const std::string text = io::read_input_file(*text_path, io::kMaxTextBytes);
+    const std::string text = mixq::read_input_file(*text_path, mixq::kMaxTextBytes);
     auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
     const auto stream = tok->encode(text);
     tok::check_ids_in_model_vocab(*tok, stream, model->config().vocab_size, model->tokenizer_path().string());

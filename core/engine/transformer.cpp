@@ -201,6 +201,7 @@ const uint16_t* Transformer::stored_half(const std::string& tensor, io::DType* d
     const auto& info = ws.info(tensor);
     if (info.dtype == io::DType::F32 || info.shape.size() != 2) return nullptr;
     *dtype = info.dtype;
+    if (m_checked_in_place.insert(tensor).second) ws.raw_checked(tensor);  // NaN / Inf refused, once per tensor
     return reinterpret_cast<const uint16_t*>(ws.raw(info));
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,8 @@ private:
     Vector m_final_norm;
     std::map<std::string, std::shared_ptr<const RowMatrix>> m_overrides;
     std::map<std::string, int64_t> m_act_blocks;  ///< tensor -> int8 activation block (absent: fp32 input)
+    /// 16-bit tensors used in place, checked for NaN / Inf (by stored_half, on the thread building layers).
+    mutable std::set<std::string> m_checked_in_place;
 
     std::shared_ptr<const LayerWeights> layer_weights(int layer);
     /// The raw 16-bit rows of `tensor` when it is used in place (weights_as_stored, 16-bit, no override, no

@@ -13,7 +13,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/engine/rope.h"
 #include "core/export/genai_config.h"
 #include "core/export/graph_builder.h"
@@ -84,7 +84,7 @@ std::string dotted(const std::string& node_base) {
     return s;
 }
 
-std::string read_file(const fs::path& p) { return io::read_input_file(p, io::kMaxTokenizerBytes); }
+std::string read_file(const fs::path& p) { return mixq::read_input_file(p, mixq::kMaxTokenizerBytes); }
 
 /// Names of the initializers of one quantized matrix.
 struct QuantTensors {

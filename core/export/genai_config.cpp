@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 
 namespace mixq::exporter {
 
@@ -18,7 +18,7 @@ using nlohmann::ordered_json;
 
 json read_json_if_present(const std::filesystem::path& p) {
     std::string text;
-    if (!io::read_input_file_if_present(p, io::kMaxJsonBytes, text)) return json::object();
+    if (!mixq::read_input_file_if_present(p, mixq::kMaxJsonBytes, text)) return json::object();
     try {
         json j = json::parse(text);
         if (!j.is_object()) fail(p.string(), "not a JSON object");

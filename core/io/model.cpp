@@ -9,7 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/io/data_dir.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/io/tensor_ledger.h"
 
 namespace mixq::io {

@@ -9,7 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/io/config_parts.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/io/json_read.h"
 
 namespace mixq::io {

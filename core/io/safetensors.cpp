@@ -12,7 +12,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/io/json_read.h"
 
 namespace mixq::io {
@@ -220,6 +220,30 @@ void TensorStore::check_finite(const TensorInfo& t, int64_t first_elem, const fl
     fail(m_paths[static_cast<size_t>(t.file_index)].string(),
          "tensor '" + t.name + "' holds a non-finite weight (" + (std::isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf") +
              ") at " + where + "; a model with NaN or Inf weights cannot be scored, evaluated or exported");
+}
+
+const uint8_t* TensorStore::raw_checked(const std::string& name) const {
+    const TensorInfo& t = info(name);
+    const uint8_t* p = raw(t);
+    if (t.dtype == DType::F32) {
+        check_finite(t, 0, reinterpret_cast<const float*>(p), static_cast<size_t>(t.numel()));
+        return p;
+    }
+    const uint16_t exp_mask = t.dtype == DType::BF16 ? 0x7F80 : 0x7C00;  // exponent all ones: Inf or NaN
+    const size_t n = static_cast<size_t>(t.numel());
+    bool bad = false;
+    for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);  // headers need not align tensors to 2 bytes
+        bad |= (h & exp_mask) == exp_mask;
+    }
+    if (!bad) return p;
+    for (size_t i = 0; i < n; ++i) {
+        float v;
+        convert_to_f32(t.dtype, p + 2 * i, &v, 1);
+        check_finite(t, static_cast<int64_t>(i), &v, 1);
+    }
+    return p;
 }
 
 std::vector<float> TensorStore::read_f32(const std::string& name) const {

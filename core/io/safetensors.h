@@ -55,6 +55,9 @@ public:
 
     /// Raw bytes of a tensor inside the map.
     const uint8_t* raw(const TensorInfo& t) const;
+    /// Raw bytes of a 16-bit tensor that is used in place (never converted whole), after the same non-finite check
+    /// as read_f32 on every element (a bit test per value: exponent all ones).
+    const uint8_t* raw_checked(const std::string& name) const;
     /// Whole tensor converted to fp32. Every read checks the values it converts: a NaN or Inf weight throws
     /// mixq::Error naming the shard file, the tensor and the element.
     std::vector<float> read_f32(const std::string& name) const;

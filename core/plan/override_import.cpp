@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/plan/overrides.h"
 
 namespace mixq::plan {
@@ -392,7 +392,7 @@ OverrideSet parse_overrides_json(const std::string& text, const std::string& lab
 }
 
 OverrideSet load_overrides(const std::filesystem::path& path) {
-    return parse_overrides_json(io::read_input_file(path, io::kMaxJsonBytes), path.string());
+    return parse_overrides_json(mixq::read_input_file(path, mixq::kMaxJsonBytes), path.string());
 }
 
 }  // namespace mixq::plan

@@ -10,7 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 
 namespace mixq::plan {
 using nlohmann::json;
@@ -191,7 +191,7 @@ Plan plan_from_json(const std::string& text, const std::string& label) {
 void save_plan(const Plan& plan, const std::filesystem::path& path) { write_file_atomic(path, plan_to_json(plan)); }
 
 Plan load_plan(const std::filesystem::path& path) {
-    return plan_from_json(io::read_input_file(path, io::kMaxJsonBytes), path.string());
+    return plan_from_json(mixq::read_input_file(path, mixq::kMaxJsonBytes), path.string());
 }
 
 }  // namespace mixq::plan

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/io/data_dir.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -42,7 +42,7 @@ CalibrationSet make_calibration(const tok::Tokenizer& tok, const std::string& te
 
 CalibrationSet load_calibration(const tok::Tokenizer& tok, const fs::path& file, int samples, int seq_len) {
     const fs::path path = file.empty() ? builtin_calibration_path() : file;
-    return make_calibration(tok, io::read_input_file(path, io::kMaxTextBytes), samples, seq_len, file.empty() ? "builtin" : path.string());
+    return make_calibration(tok, mixq::read_input_file(path, mixq::kMaxTextBytes), samples, seq_len, file.empty() ? "builtin" : path.string());
 }
 
 }  // namespace mixq::score

@@ -9,7 +9,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 
 namespace mixq::score {
 using nlohmann::json;
@@ -128,7 +128,7 @@ void save_score_table(const ScoreTable& t, const std::filesystem::path& path) {
 }
 
 ScoreTable load_score_table(const std::filesystem::path& path) {
-    return score_table_from_json(io::read_input_file(path, io::kMaxJsonBytes), path.string());
+    return score_table_from_json(mixq::read_input_file(path, mixq::kMaxJsonBytes), path.string());
 }
 
 }  // namespace mixq::score

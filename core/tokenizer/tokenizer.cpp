@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 #include "core/tokenizer/added_vocab.h"
 #include "core/tokenizer/bpe_model.h"
 #include "core/tokenizer/decoder.h"
@@ -199,12 +199,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& pat
     std::filesystem::path path = path_in;
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) path /= "tokenizer.json";
-    auto tok = from_json(io::read_input_file(path, io::kMaxTokenizerBytes), path.string());
+    auto tok = from_json(mixq::read_input_file(path, mixq::kMaxTokenizerBytes), path.string());
 
     // transformers keeps clean_up_tokenization_spaces in tokenizer_config.json; it only affects decode, so a
     // missing or malformed config just leaves it off (a pipe, device or oversized file is still refused).
     std::string cs;
-    if (io::read_input_file_if_present(path.parent_path() / "tokenizer_config.json", io::kMaxJsonBytes, cs)) {
+    if (mixq::read_input_file_if_present(path.parent_path() / "tokenizer_config.json", mixq::kMaxJsonBytes, cs)) {
         const auto c = nlohmann::json::parse(cs, nullptr, false);
         if (c.is_object()) {
             auto it = c.find("clean_up_tokenization_spaces");

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-namespace mixq::io {
+namespace mixq {
 
 /// Limits for the files MixQ reads whole (docs/RELIABILITY.md, "Input limits").
 constexpr uint64_t kMaxJsonBytes = uint64_t(64) << 20;        ///< config.json, plans, scores, index, overrides
@@ -24,4 +24,4 @@ bool read_input_file_if_present(const std::filesystem::path& path, uint64_t max_
 /// "1 GiB", "64 MiB": a limit as written in messages.
 std::string byte_limit_text(uint64_t bytes);
 
-}  // namespace mixq::io
+}  // namespace mixq

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // read_input_file: open without blocking, fstat, refuse non-regular and oversized files, read with a bound.
-#include "core/io/input_file.h"
+#include "core/common/input_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 #include "core/common/error.h"
 
-namespace mixq::io {
+namespace mixq {
 
 std::string byte_limit_text(uint64_t bytes) {
     if (bytes >= (uint64_t(1) << 30) && bytes % (uint64_t(1) << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
@@ -94,4 +94,4 @@ bool read_input_file_if_present(const std::filesystem::path& path, uint64_t max_
     return true;
 }
 
-}  // namespace mixq::io
+}  // namespace mixq

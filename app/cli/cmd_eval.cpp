@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--mmlu-limit N]
-// [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR]
+// [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR] [--plan plan.json]
 // [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
-// ONNX runner) or a model folder (CPU engine), next to the unquantized baseline.
+// ONNX runner) or a model folder (CPU engine), next to the unquantized baseline; a model folder with --plan evaluates
+// the plan (the same call as the app's "Evaluate current plan").
 #include <iostream>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/evaluator.h"
+#include "core/plan/plan_json.h"
 
 namespace mixq::cli {
 namespace {
@@ -18,7 +20,7 @@ namespace {
 int run_eval(const Args& args) {
     args.allow_only({"--mmlu", "--piqa", "--ppl", "--speed", "--limit", "--baseline", "--no-baseline", "--device",
                      "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse", "--mmlu-limit",
-                     "--piqa-limit", "--ppl-limit"});
+                     "--piqa-limit", "--ppl-limit", "--plan"});
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
     if (args.positional().size() > 1) fail("", "unexpected argument '" + args.positional()[1] + "'");
@@ -26,6 +28,7 @@ int run_eval(const Args& args) {
     if (auto v = args.get("--piqa")) req.piqa = *v;
     if (auto v = args.get("--ppl")) req.ppl_text = *v;
     if (auto v = args.get("--baseline")) req.baseline = *v;
+    if (auto v = args.get("--plan")) req.plan = plan::load_plan(*v);
     req.no_baseline = args.has("--no-baseline");
     if (req.no_baseline && req.baseline) fail("", "--baseline and --no-baseline exclude each other");
     req.speed = args.has("--speed");
@@ -66,10 +69,11 @@ int run_eval(const Args& args) {
 
 CommandRegistrar reg({"eval",
                       "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] "
-                      "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
+                      "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--plan plan.json] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
                       "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
-                      "(CPU engine), with the unquantized baseline and deltas.",
+                      "(CPU engine; with --plan, the plan's fake-quant weights beside the dense model on the same questions), with the "
+                      "unquantized baseline and deltas.",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});
 

@@ -18,6 +18,7 @@
 #include "core/eval/onnx/onnx_model.h"
 #include "core/eval/text_file.h"
 #include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::eval {
@@ -154,8 +155,8 @@ void time_in_onnx_runtime(json& speed, const fs::path& dir, const EvalRequest& r
 
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
-                        Placement where = {}) {
-    const bool accel = where.accelerated && kind == "model";
+                        Placement where = {}, const plan::Plan* plan = nullptr) {
+    const bool accel = where.accelerated && kind == "model" && !plan;
     job.log("loading " + dir.string() +
             (kind == "export" ? " (ONNX runner)" : accel ? " (" + accelerator_device_name() + ")" : " (CPU engine)"));
     std::unique_ptr<LanguageModel> lm;
@@ -168,8 +169,15 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     } else {
         model = io::Model::open(dir);
         if (!model->config().eos_token_ids.empty()) eos = model->config().eos_token_ids[0];
-        if (accel) lm = open_on_accelerator(model, [&job](const std::string& line) { job.log(line); });
-        else lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+        if (plan) {
+            auto tf = std::make_shared<engine::Transformer>(plan::plan_engine(model, *plan));
+            plan::apply_plan_fake_quant(*tf, *model, *plan);
+            lm = std::make_unique<EngineModel>(tf);
+        } else if (accel) {
+            lm = open_on_accelerator(model, [&job](const std::string& line) { job.log(line); });
+        } else {
+            lm = std::make_unique<EngineModel>(std::make_shared<engine::Transformer>(model));
+        }
     }
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
     LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos});
@@ -248,10 +256,12 @@ std::string classify_eval_target(const fs::path& dir) {
 
 json run_evaluation(const EvalRequest& req, const JobContext& job) {
     std::string device_note;
-    const std::string device = resolve_eval_device(req.device, &device_note);
+    // A plan and its baseline run on one backend (the CPU engine), so their difference is the plan's alone.
+    const std::string device = req.plan ? std::string("cpu") : resolve_eval_device(req.device, &device_note);
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
+    if (req.plan && kind != "model") fail(req.target.string(), "--plan needs a model folder (an export is its plan already)");
 
     // Data first: a malformed file fails before any model is loaded.
     Data data;
@@ -268,7 +278,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         data.ppl_text = read_text_file(*req.ppl_text);
         tasks.push_back("ppl");
     }
-    if (req.speed) tasks.push_back("speed");
+    if (req.speed && !req.plan) tasks.push_back("speed");
+    if (req.speed && req.plan) job.log("speed: not measured for a plan on the engine (fake-quant weights run at the dense speed); export it to time it");
     if (tasks.empty()) fail("", "nothing to evaluate: give --mmlu DIR, --piqa DIR, --ppl FILE and/or --speed");
 
     json report;
@@ -276,6 +287,14 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     report["target"] = {{"path", req.target.string()}, {"kind", kind},
                         {"backend", kind == "export" ? "onnx-runner" : "engine"},
                         {"plan", kind == "export" ? plan_summary(req.target) : json(nullptr)}};
+    if (req.plan) {
+        report["target"]["kind"] = "plan";
+        report["target"]["plan"] = {{"average_bits", req.plan->avg_bits},
+                                    {"predicted_kld", req.plan->kld_complete() ? json(req.plan->predicted_kld) : json(nullptr)},
+                                    {"scores_mode", req.plan->score_mode},
+                                    {"rotation", req.plan->rotation},
+                                    {"estimated_file_bytes", req.plan->estimated_file_bytes}};
+    }
 
     // Baseline: --baseline, else (exports) the source model named by mixq_plan.json.
     std::optional<fs::path> baseline;
@@ -299,6 +318,9 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         } else {
             baseline_note = "no mixq_plan.json with a model path; pass --baseline MODEL_DIR";
         }
+    } else if (req.plan) {
+        baseline = req.target;  // the plan's own model, dense
+        baseline_from = "the plan's model";  // its hash is checked when the plan's weights are applied
     } else {
         baseline_note = "a model folder is its own reference; pass --baseline MODEL_DIR to compare with another";
     }
@@ -351,7 +373,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     if (accel_speed && !gpu_speed)
         job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
     Placement target_where{device != "cpu", false, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
-    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
+    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where,
+                                           req.plan ? &*req.plan : nullptr);
     std::optional<ModelRun> base;
     if (baseline)
         base = evaluate_model(*baseline, "model", data, req, tasks, progress, job,

@@ -17,10 +17,15 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QScrollArea>
+#include <QScrollBar>
+#include <QSettings>
+#include <QStatusBar>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QVBoxLayout>
+#include <QTreeWidgetItem>
 #include <chrono>
+#include <cmath>
 
 #include "core/common/error.h"
 #include "core/io/model.h"
@@ -80,6 +85,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_plans, &PlanController::busyChanged, this, &MainWindow::updateBusy);
     connect(m_plans, &PlanController::failed, this, [this](const QString& msg) { reportError(tr("Planning"), msg); });
     new PlanPresenter(m_plans, m_heatmap, m_tree, m_frontier, m_savePlanAction, m_log, this);
+    // A heatmap cell selects its unit in the groups tree; right-click offers the tree's pin menu there.
+    connect(m_heatmap, &SensitivityHeatmap::unitClicked, this, [this](const QString& unit) {
+        QTreeWidgetItem* item = m_tree->unitItem(unit);
+        if (!item) return;
+        m_sideTabs->setCurrentWidget(m_tree);
+        m_tree->setCurrentItem(item);
+        m_tree->scrollToItem(item);
+    });
+    connect(m_heatmap, &SensitivityHeatmap::unitMenuRequested, this, [this](const QString& unit, const QPoint& global) {
+        QTreeWidgetItem* item = m_tree->unitItem(unit);
+        if (!item || !m_plans->hasPlan()) return;
+        QMenu* menu = m_tree->createContextMenu(item, m_heatmap);
+        menu->setObjectName("heatmapPinMenu");
+        menu->setAttribute(Qt::WA_DeleteOnClose);
+        menu->popup(global);
+    });
+    // A click on the frontier sets the budget to that point (the grid target at or just above its average bits).
+    connect(m_frontier, &FrontierPlot::pointPicked, this, [this](double avg_bits) {
+        if (m_plans->planner()) m_plans->setTarget(std::ceil(avg_bits / PlanController::kGrid - 1e-9) * PlanController::kGrid);
+    });
     new ExportController(this);  // File > Export ONNX..., Evaluate Current Plan, Results dock
     connect(m_jobs, &JobRunner::logLine, m_log, &LogPanel::appendLine);
     connect(m_jobs, &JobRunner::jobStarted, this, [this](const QString& t) { m_log->appendLine(t + "\u2026"); });
@@ -114,15 +139,20 @@ void MainWindow::buildDocks() {
     m_sideLayout->addWidget(m_budget);
     m_sideLayout->addWidget(m_sideTabs, 1);
     auto* scroll = new QScrollArea();
+    scroll->setObjectName("sideScroll");
     scroll->setWidget(side);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
+    // Never scrolled sideways (that clipped the budget controls at 1024x700): the panel is as wide as the dock, and
+    // the dock at least as wide as the panel needs beside a vertical scroll bar.
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_sideDock = new QDockWidget(tr("Model"), this);
     m_sideDock->setObjectName("sideDock");
     m_sideDock->setWidget(scroll);
     m_sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
                             QDockWidget::DockWidgetClosable);  // closable, so View > Model is a working toggle
-    m_sideDock->setMinimumWidth(340);
+    m_sideDock->setMinimumWidth(std::max(340, side->minimumSizeHint().width() +
+                                                  scroll->verticalScrollBar()->sizeHint().width() + 8));
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     addDockWidget(Qt::RightDockWidgetArea, m_sideDock);
 
@@ -236,6 +266,7 @@ void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double secon
                           .arg(format_count(m_model->parameter_count()))
                           .arg(m_model->layout().units.size())
                           .arg(seconds, 0, 'f', 2));
+    m_scoring->useModel(QString::fromStdString(m_model->content_hash()));
     emit modelLoaded(dir);
     if (m_scoring->autoScore()) m_scoring->scoreModel();
 }
@@ -261,6 +292,8 @@ void MainWindow::setScores(const score::ScoreTable& table) {
     m_scores = table;
     m_hasScores = true;
     m_heatmap->setScoreTable(table);
+    // Fast and exact scores can rank units differently: views of fast scores say they are provisional.
+    m_heatmap->setStatusNote(table.mode == "fast" ? tr("fast-estimate scores: provisional") : QString());
     QStringList cands;
     for (const auto& f : table.candidates) cands << QString::fromStdString(f.name());
     m_log->appendLine(QString("Scores: %1 units, candidates %2, %3 calibration samples \u00d7 %4 tokens")
@@ -295,6 +328,8 @@ void MainWindow::beginScores(const std::vector<quant::QuantFormat>& candidates, 
     m_scores = score::ScoreTable{};
     m_heatmap->clearScores();
     m_heatmap->setCandidates(candidates, scale_bits);
+    // Every view goes together: the plan and frontier of the previous scores leave with their heatmap (pins stay).
+    m_plans->clear(/*keep_pins=*/true);
 }
 
 void MainWindow::addUnitScore(const score::UnitScore& unit) { m_heatmap->setUnitScore(unit); }
@@ -331,6 +366,8 @@ bool MainWindow::savePlan(const QString& path) {
         return false;
     }
     m_log->appendLine(QString("Plan saved to %1 (%2 bits/weight)").arg(path).arg(m_plans->plan().avg_bits, 0, 'f', 4));
+    statusBar()->showMessage(tr("Plan saved to %1").arg(QDir::toNativeSeparators(path)), 8000);
+    rememberPlanFolder(path);
     return true;
 }
 
@@ -345,18 +382,30 @@ bool MainWindow::loadPlan(const QString& path) {
         return false;
     }
     m_log->appendLine(QString("Plan loaded from %1").arg(path));
+    statusBar()->showMessage(tr("Plan loaded from %1").arg(QDir::toNativeSeparators(path)), 8000);
+    rememberPlanFolder(path);
     emit planLoaded(path);
     return true;
 }
 
+void MainWindow::rememberPlanFolder(const QString& file) {
+    QSettings().setValue("plans/last_folder", QFileInfo(file).absolutePath());
+}
+
+QString MainWindow::planFolder() const {
+    const QString last = QSettings().value("plans/last_folder").toString();
+    if (!last.isEmpty() && QFileInfo(last).isDir()) return last;
+    return m_model ? QString::fromStdString(m_model->dir().string()) : QDir::homePath();
+}
+
 void MainWindow::chooseSavePlan() {
-    const QString start = m_model ? QString::fromStdString((m_model->dir() / "plan.json").string()) : QDir::homePath();
+    const QString start = QDir(planFolder()).filePath("plan.json");
     const QString file = QFileDialog::getSaveFileName(this, tr("Save Plan"), start, tr("Plan (*.json);;All files (*)"));
     if (!file.isEmpty()) savePlan(file);
 }
 
 void MainWindow::chooseLoadPlan() {
-    const QString start = m_model ? QString::fromStdString(m_model->dir().string()) : QDir::homePath();
+    const QString start = planFolder();
     const QString file = QFileDialog::getOpenFileName(this, tr("Load Plan"), start, tr("Plan (*.json);;All files (*)"));
     if (!file.isEmpty()) loadPlan(file);
 }

@@ -53,6 +53,9 @@ public:
     /// Reads a plan.json made for the open model and shows it; another model's plan (or a bad file) gives the
     /// one-line reason through reportError (a dialog when enabled). Returns success.
     bool loadPlan(const QString& path);
+    /// Where the Save / Load Plan dialogs open: the folder of the last plan saved or loaded (QSettings), else the
+    /// model's folder.
+    QString planFolder() const;
     /// Settings > Scoring...: opens the dialog (window-modal, non-blocking); OK applies, saves and re-scores.
     SettingsDialog* showSettingsDialog();
     /// Score each model as it opens (default on); off leaves scoring to loadScores / setScores.
@@ -124,6 +127,7 @@ private:
     void chooseSavePlan();
     void chooseLoadPlan();
     void updateBusy();
+    void rememberPlanFolder(const QString& file);
 
     JobRunner* m_jobs = nullptr;
     SensitivityHeatmap* m_heatmap = nullptr;

@@ -54,12 +54,12 @@ void PlanController::setBusy(bool b) {
     emit busyChanged(b);
 }
 
-void PlanController::clear() {
+void PlanController::clear(bool keep_pins) {
     ++m_gen;
     m_table.reset();
     m_planner.reset();
     m_refs.clear();
-    m_pins.clear();
+    if (!keep_pins) m_pins.clear();
     m_builtPins.clear();
     m_loaded.clear();
     m_loadedFrom.clear();

@@ -63,7 +63,7 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
 
     m_plot = new QCustomPlot(this);
     m_plot->setObjectName("heatmapPlot");
-    m_plot->setMinimumSize(360, 240);
+    m_plot->setMinimumSize(360, 200);
     m_plot->setMouseTracking(true);
     m_plot->setAttribute(Qt::WA_AlwaysShowToolTips);
     layout->addWidget(m_plot, 1);
@@ -100,6 +100,7 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
         emit candidateChanged(name);
     });
     connect(m_plot, &QCustomPlot::mouseMove, this, &SensitivityHeatmap::onMouseMove);
+    connect(m_plot, &QCustomPlot::mousePress, this, &SensitivityHeatmap::onMousePress);
     clear();
 }
 
@@ -415,11 +416,13 @@ double SensitivityHeatmap::cellValue(int row, int col) const {
     return m_map->data()->cell(col, row);
 }
 
-QString SensitivityHeatmap::cellText(int row, int col) const {
+QString SensitivityHeatmap::cellLabel(int row, int col) const {
     const size_t i = static_cast<size_t>(row) * kHeatmapColumns + col;
     if (row < 0 || col < 0 || col >= kHeatmapColumns || i >= m_labels.size() || !m_labels[i]) return {};
     return m_labels[i]->text();
 }
+
+QString SensitivityHeatmap::cellText(int row, int col) const { return cellLabel(row, col).section(QChar(0x00b7), 0, 0); }
 
 QRectF SensitivityHeatmap::groupRect(const QString& unit) const {
     auto it = m_groups.find(unit.toStdString());
@@ -455,6 +458,25 @@ void SensitivityHeatmap::onMouseMove(QMouseEvent* event) {
         QToolTip::hideText();
     else
         QToolTip::showText(event->globalPosition().toPoint(), tip, m_plot);
+}
+
+QString SensitivityHeatmap::unitAt(const QPointF& pos) const {
+    if (!m_plot->axisRect()->rect().contains(pos.toPoint())) return {};
+    const int col = static_cast<int>(std::lround(m_plot->xAxis->pixelToCoord(pos.x())));
+    const int row = static_cast<int>(std::lround(m_plot->yAxis->pixelToCoord(pos.y())));
+    const HeatmapUnit* u = m_grid.unit_at(row, col);
+    return u ? QString::fromStdString(u->name) : QString();
+}
+
+QPoint SensitivityHeatmap::cellCenter(int row, int col) const {
+    return QPointF(m_plot->xAxis->coordToPixel(col), m_plot->yAxis->coordToPixel(row)).toPoint();
+}
+
+void SensitivityHeatmap::onMousePress(QMouseEvent* event) {
+    const QString unit = unitAt(event->position());
+    if (unit.isEmpty()) return;
+    if (event->button() == Qt::LeftButton) emit unitClicked(unit);
+    else if (event->button() == Qt::RightButton) emit unitMenuRequested(unit, event->globalPosition().toPoint());
 }
 
 }  // namespace mixq::ui

@@ -55,10 +55,13 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
     m_status = new QLabel(this);
     m_status->setObjectName("heatmapStatus");
     m_status->setStyleSheet("color: palette(mid);");
+    // A long note ("exact: 3 of 25 units (others: fast estimate, provisional)") must not widen the window past the
+    // screen: the label takes the room there is, right-aligned, the whole text in its tooltip.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
     bar->addWidget(title);
     bar->addWidget(m_combo);
-    bar->addStretch(1);
-    bar->addWidget(m_status);
+    bar->addWidget(m_status, 1);
     layout->addLayout(bar);
 
     m_plot = new QCustomPlot(this);
@@ -357,6 +360,7 @@ void SensitivityHeatmap::updatePlaceholder() {
         m_status->setText(m_grid.units().empty()
                               ? QString()
                               : tr("%1 of %2 units scored").arg(m_scores.size()).arg(m_grid.units().size()));
+    m_status->setToolTip(m_status->text());
 }
 
 void SensitivityHeatmap::updateCombo() {

@@ -156,6 +156,10 @@ private slots:
         };
         check("1024x700");
         QCOMPARE(w.size(), QSize(1024, 700));
+        // The longest scoring note does not widen the window (it did: 1162 pixels after scoring).
+        w.heatmap()->setStatusNote("exact: 10 of 25 units (others: fast estimate, provisional)");
+        check("1024x700 with a scoring note");
+        QCOMPARE(w.size(), QSize(1024, 700));
         w.resize(1600, 1000);
         check("1600x1000");
         w.resize(1024, 700);

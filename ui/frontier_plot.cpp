@@ -194,13 +194,17 @@ void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
 
 void FrontierPlot::placeCurrentLabel() {
     if (!m_hasCurrent) return;
-    // Inside the plot: the label goes left of its point in the right half and below it near the top.
+    // Inside the plot and off the curve, which falls from top left to bottom right: below right of the point in the
+    // left half, above left of it in the right half; near an edge it turns inwards.
     const QPointF at = m_currentLabel->position->pixelPosition();
     const QRect r = m_plot->axisRect()->rect();
     const bool right = at.x() > r.center().x();
-    const bool top = at.y() < r.top() + 2 * QFontMetrics(m_currentLabel->font()).height();
-    m_currentLabel->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | (top ? Qt::AlignTop : Qt::AlignBottom));
-    m_currentLabel->setPadding(QMargins(right ? 0 : 10, top ? 6 : 0, right ? 10 : 0, top ? 0 : 6));
+    const int line = 2 * QFontMetrics(m_currentLabel->font()).height();
+    bool below = !right;
+    if (at.y() < r.top() + line) below = true;
+    if (at.y() > r.bottom() - line) below = false;
+    m_currentLabel->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | (below ? Qt::AlignTop : Qt::AlignBottom));
+    m_currentLabel->setPadding(QMargins(right ? 0 : 10, below ? 6 : 0, right ? 10 : 0, below ? 0 : 6));
 }
 
 void FrontierPlot::onMouseRelease(QMouseEvent* event) {

@@ -35,6 +35,8 @@ public:
 
     /// New scores: builds a Planner (with the current pins that still name a unit) off the GUI thread.
     void setScores(const score::ScoreTable& table, const plan::PlannerOptions& options);
+    /// The same without a copy: the planner reads this table (the session's).
+    void setScores(std::shared_ptr<const score::ScoreTable> table, const plan::PlannerOptions& options);
     /// Drops scores, planner, plan and (unless `keep_pins`) pins.
     void clear(bool keep_pins = false);
     bool isBusy() const { return m_busy; }

@@ -26,6 +26,7 @@
 #include "ui/scoring_controller.h"
 #include "ui/sensitivity_heatmap.h"
 #include "ui/settings_dialog.h"
+#include "ui/studio_session.h"
 #include "ui_test_env.h"
 #include "ui_test_fakes.h"
 
@@ -59,6 +60,11 @@ private slots:
         fast.mode = "fast";
         w.setScores(fast);
         QVERIFY(planned(w));
+        // One score table: the window and the planner read the session's (not copies of their own).
+        QVERIFY(w.session()->scores());
+        QCOMPARE(w.scores(), w.session()->scores().get());
+        QCOMPARE(w.plans()->table().get(), w.session()->scores().get());
+        QCOMPARE(w.plans(), w.session()->plans());
         QVERIFY(w.frontierPlot()->isProvisional());
         QVERIFY2(w.frontierPlot()->titleText().contains("provisional"), qPrintable(w.frontierPlot()->titleText()));
         QVERIFY2(w.budgetPanel()->value("source").contains("provisional"), qPrintable(w.budgetPanel()->value("source")));

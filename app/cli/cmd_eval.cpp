@@ -59,7 +59,10 @@ int run_eval(const Args& args) {
     else if (report.contains("baseline_note"))
         std::cout << "baseline none: " << report["baseline_note"].get<std::string>() << "\n";
     const auto& plan = report["target"]["plan"];
-    if (plan.is_object() && plan.contains("average_bits"))
+    if (plan.is_object() && plan.contains("average_bits") && report["target"].value("kind", std::string()) == "plan")
+        std::cout << "plan     " << plan["average_bits"].get<double>() << " average bits (fake-quant weights on the engine, "
+                  << plan.value("scores_mode", std::string("exact")) << " scores)\n";
+    else if (plan.is_object() && plan.contains("average_bits"))
         std::cout << "plan     " << plan["average_bits"].get<double>() << " average bits, "
                   << plan.value("onnx_file_bytes", uint64_t(0)) / 1048576.0 << " MiB on disk\n";
     std::cout << "\n" << eval::format_eval_table(report);

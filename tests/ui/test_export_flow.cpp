@@ -7,6 +7,7 @@
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -89,6 +90,13 @@ private slots:
         act->trigger();
         ui::ExportDialog* dlg = ctrl->dialog();
         QVERIFY(dlg && dlg->isVisible());
+        // The plan summary names every width the plan uses: int4, int8 and 16-bit units.
+        const QString formats = dlg->findChild<QLabel*>("exportPlanFormat")->text();
+        const plan::Plan& shown = w.plans()->plan();
+        QVERIFY(shown.int4_units + shown.int8_units > 0);
+        QVERIFY2((shown.int4_units > 0) == formats.contains("int4"), qPrintable(formats));
+        QVERIFY2((shown.int8_units > 0) == formats.contains("int8"), qPrintable(formats));
+        QVERIFY2((shown.float_units > 0) == formats.contains("16-bit"), qPrintable(formats));
         const fs::path out = mixq_test::scratch("ui_export_flow") / "demo-onnx";
         dlg->setOutputDir(QString::fromStdString(out.string()));
         ui::ExportEvalSettings ev;

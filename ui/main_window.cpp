@@ -295,7 +295,7 @@ void MainWindow::setScores(const score::ScoreTable& scores) {
     const score::ScoreTable& table = *shared;
     const auto current = m_session->model();
     m_session->setScores(shared);
-    m_heatmap->setScoreTable(table);
+    m_heatmap->setScoreTable(shared);
     // Fast and exact scores can rank units differently: views of fast scores say they are provisional.
     m_heatmap->setStatusNote(table.mode == "fast" ? tr("fast-estimate scores: provisional") : QString());
     QStringList cands;

@@ -9,6 +9,7 @@
 #include <QString>
 #include <QWidget>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,10 +46,13 @@ public:
     void setCandidates(const std::vector<quant::QuantFormat>& candidates, int scale_bits = 16);
     /// Adds or replaces one unit's scores; units not in the layout are placed by kind and layer.
     void setUnitScore(const score::UnitScore& unit);
-    /// setCandidates + setUnitScore for every unit.
+    /// setCandidates + every unit's scores; the shared table is read, not copied (the session's).
+    void setScoreTable(std::shared_ptr<const score::ScoreTable> table);
     void setScoreTable(const score::ScoreTable& table);
     void clearScores();
-    int scoredUnitCount() const { return static_cast<int>(m_scores.size()); }
+    int scoredUnitCount() const;
+    /// The table shown (units streamed since then are kept beside it), or null.
+    std::shared_ptr<const score::ScoreTable> scoreTable() const { return m_table; }
 
     // --- plan ---
     /// unit name -> format name ("int4-g32", "int8-g128", "fp16"); each cell of a unit shows its bits.
@@ -110,11 +114,13 @@ private:
     void onMouseMove(QMouseEvent* event);
     void onMousePress(QMouseEvent* event);
     double unitValue(const std::string& unit) const;
+    const score::UnitScore* unitScore(const std::string& unit) const;
     const score::CandidateScore* candidateScore(const std::string& unit, const std::string& format) const;
 
     HeatmapGrid m_grid;
     bool m_hasModel = false;
-    std::map<std::string, score::UnitScore> m_scores;
+    std::shared_ptr<const score::ScoreTable> m_table;      ///< the last whole table (shared, not copied)
+    std::map<std::string, score::UnitScore> m_streamed;    ///< units streamed in since (they win over the table's)
     std::vector<quant::QuantFormat> m_candidates;
     int m_scaleBits = 16;
     std::map<std::string, std::string> m_plan;

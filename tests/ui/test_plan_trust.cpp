@@ -64,6 +64,7 @@ private slots:
         QVERIFY(w.session()->scores());
         QCOMPARE(w.scores(), w.session()->scores().get());
         QCOMPARE(w.plans()->table().get(), w.session()->scores().get());
+        QCOMPARE(w.heatmap()->scoreTable().get(), w.session()->scores().get());
         QCOMPARE(w.plans(), w.session()->plans());
         QVERIFY(w.frontierPlot()->isProvisional());
         QVERIFY2(w.frontierPlot()->titleText().contains("provisional"), qPrintable(w.frontierPlot()->titleText()));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // StudioSession: the one owner of what the studio is working on — the open model, its score table (one shared,
-// immutable copy: the plan controller's planner is built on this same object, the heatmap and main window read it) and the
-// plan controller. Views read the session instead of keeping their own copies, so they cannot disagree.
+// immutable copy: the plan controller's planner is built on this same object, the heatmap and main window read it)
+// and the plan controller. Views read the session instead of keeping their own copies, so they cannot disagree.
 #pragma once
 #include <QObject>
 #include <memory>

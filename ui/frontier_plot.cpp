@@ -100,6 +100,8 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
     legendColumn->setRowStretchFactor(1, 1000);
     m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
     connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) { m_pressPos = e->position(); });
+    // The label's side depends on pixels: decided again once each replot has laid out the axis rect.
+    connect(m_plot, &QCustomPlot::afterLayout, this, &FrontierPlot::placeCurrentLabel);
     connect(m_plot, &QCustomPlot::mouseRelease, this, &FrontierPlot::onMouseRelease);
     clear();
 }

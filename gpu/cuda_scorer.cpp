@@ -220,6 +220,7 @@ void CudaScorer::setup() {
     t.memory_mode = score::memory_mode_name(d.mode);
     t.memory_reason = d.reason;
     m_job.log(d.reason);
+    if (m_opt.on_placement) m_opt.on_placement("cuda", t.memory_mode, d.reason);
     const bool multi = d.mode == MemoryMode::MultiGpu;
     m_cache_host = d.mode == MemoryMode::Offload || multi;  // multi_gpu: one host cache that every device reads
 

@@ -59,6 +59,7 @@ BudgetPanel::BudgetPanel(PlanController* plans, QWidget* parent) : QGroupBox(tr(
     m_spin->setRange(4.0, 16.0);
     m_spin->setSuffix(tr(" bits"));
     m_spin->setKeyboardTracking(false);
+    m_spin->setCorrectionMode(QAbstractSpinBox::CorrectToNearestValue);  // out of range: clamped, not reverted
     m_spin->setToolTip(m_slider->toolTip());
     row->addWidget(m_slider, 1);
     row->addWidget(m_spin);
@@ -66,6 +67,7 @@ BudgetPanel::BudgetPanel(PlanController* plans, QWidget* parent) : QGroupBox(tr(
     m_range = new QLabel(this);
     m_range->setObjectName("budgetRange");
     m_range->setStyleSheet("color: palette(mid);");
+    m_range->setWordWrap(true);  // long ranges wrap instead of widening the side panel past the window
     layout->addWidget(m_range);
 
     m_form = new QFormLayout();
@@ -110,6 +112,8 @@ void BudgetPanel::addRow(const QString& key, const QString& label, const QString
     auto* value = new QLabel(this);
     value->setObjectName("budget_" + key);
     value->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    value->setWordWrap(true);
+    value->setMinimumWidth(1);
     value->setToolTip(tip);
     m_form->addRow(name, value);
     m_values[key] = value;
@@ -164,6 +168,9 @@ void BudgetPanel::onPlanChanged() {
             m_values["source"]->setToolTip(m_plans->loadedFrom());
             break;
     }
+    if (p.score_mode == "fast")
+        m_values["source"]->setText(m_values["source"]->text() + tr(" \u2014 provisional (fast scores)"));
+    m_values["source"]->setStyleSheet(p.score_mode == "fast" ? "color: #b45309;" : "");
     if (p.rotation != "none")
         m_values["source"]->setText(m_values["source"]->text() + tr(", rotated basis (%1)").arg(QString::fromStdString(p.rotation)));
     m_values["achieved"]->setText(QString::number(p.avg_bits, 'f', 4));

@@ -9,26 +9,21 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QPushButton>
-#include <QSettings>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <filesystem>
 
 #include "core/common/error.h"
-#include "core/eval/engine_model.h"
-#include "core/eval/eval_report.h"
 #include "core/eval/evaluator.h"
-#include "core/eval/loglik.h"
-#include "core/eval/mmlu.h"
-#include "core/eval/piqa.h"
 #include "core/io/data_dir.h"
 #include "core/io/model.h"
-#include "core/plan/plan_weights.h"
-#include "core/tokenizer/tokenizer.h"
+#include "ui/eval_request.h"
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/plan_controller.h"
 #include "ui/log_panel.h"
 #include "ui/results_panel.h"
+#include "ui/scoring_controller.h"
 
 #include "qcustomplot.h"
 
@@ -62,14 +57,6 @@ double folder_bytes(const fs::path& dir) {
     for (const auto& e : fs::directory_iterator(dir, ec))
         if (e.is_regular_file() && e.path().extension() == ".safetensors") total += static_cast<double>(e.file_size());
     return total;
-}
-
-ExportEvalSettings remembered() {
-    QSettings st;
-    ExportEvalSettings s;
-    s.mmlu_dir = st.value("export/mmlu_dir", QString::fromStdString(io::builtin_mmlu_dir().string())).toString();
-    s.piqa_dir = st.value("export/piqa_dir", QString::fromStdString(io::builtin_piqa_dir().string())).toString();
-    return s;
 }
 
 }  // namespace
@@ -109,9 +96,16 @@ ExportController::ExportController(MainWindow* window) : QObject(window), m_wind
     auto* button = new QPushButton(tr("Evaluate current plan"));
     button->setObjectName("evaluatePlanButton");
     connect(button, &QPushButton::clicked, m_evalPlanAction, &QAction::trigger);
-    connect(m_evalPlanAction, &QAction::changed, button, [this, button] { button->setEnabled(m_evalPlanAction->isEnabled()); });
+    connect(m_evalPlanAction, &QAction::changed, button, [this, button] {
+        button->setEnabled(m_evalPlanAction->isEnabled());
+        button->setToolTip(m_evalPlanAction->toolTip());
+    });
     window->addSidePanel(button);
     connect(window->plans(), &PlanController::planChanged, this, &ExportController::updateActions);
+    // Evaluating while scoring runs would measure a plan the finished scores are about to replace.
+    connect(window->scoring(), &ScoringController::scoringStarted, this, &ExportController::updateActions);
+    connect(window->scoring(), &ScoringController::scoringFinished, this, &ExportController::updateActions);
+    connect(window->scoring(), &ScoringController::scoringCancelled, this, &ExportController::updateActions);
     connect(window, &MainWindow::modelLoaded, this, &ExportController::restoreResults);
     connect(m_results, &ResultsPanel::rowsChanged, this, &ExportController::persistResults);
     updateActions();
@@ -145,8 +139,13 @@ void ExportController::persistResults() {
 
 void ExportController::updateActions() {
     const bool ok = m_window->plans()->hasPlan() && m_window->model();
+    const bool scoring = m_window->scoring()->isScoring();
     m_exportAction->setEnabled(ok);
-    m_evalPlanAction->setEnabled(ok);
+    m_evalPlanAction->setEnabled(ok && !scoring);
+    m_evalPlanAction->setToolTip(
+        scoring ? tr("Available when scoring finishes: the plan on screen is provisional until then")
+                : tr("MMLU / PIQA of the plan on screen (the engine with its fake-quant weights) beside the 16-bit "
+                     "model, on the questions and limits set in File > Export ONNX\u2026"));
 }
 
 ExportDialog* ExportController::showExportDialog() {
@@ -184,66 +183,69 @@ void ExportController::startExport(const QString& dir, const exporter::ExportOpt
 
 void ExportController::startEvaluation(const QString& dir, const ExportEvalSettings& eval, double avg_bits,
                                        double size_bytes) {
-    eval::EvalRequest req;
-    req.target = dir.toStdString();
-    if (eval.mmlu_limit > 0 && !eval.mmlu_dir.isEmpty()) req.mmlu = eval.mmlu_dir.toStdString();
-    if (eval.piqa_limit > 0 && !eval.piqa_dir.isEmpty()) req.piqa = eval.piqa_dir.toStdString();
-    if (!eval.ppl_text.isEmpty()) req.ppl_text = eval.ppl_text.toStdString();
-    req.speed = eval.speed;
-    req.mmlu_limit = eval.mmlu_limit;  // each task keeps its own limit from the dialog
-    req.piqa_limit = eval.piqa_limit;
-    req.limit = std::max(eval.mmlu_limit, eval.piqa_limit);  // perplexity windows
-    req.device = "auto";  // baseline model folders on the GPU when one is usable (the export runs on the ONNX runner)
+    const eval::EvalRequest req = eval_request_for(dir, eval);
     const QString label = QFileInfo(dir).fileName();
-    m_window->jobs()->start(tr("Evaluating %1").arg(label), [this, req, label, avg_bits, size_bytes](const JobContext& ctx) -> JobRunner::Deliver {
+    const QString key = eval_key_for(eval), text = eval_key_text(eval);
+    m_window->jobs()->start(tr("Evaluating %1").arg(label), [=, this](const JobContext& ctx) -> JobRunner::Deliver {
         auto report = std::make_shared<nlohmann::json>(eval::run_evaluation(req, ctx));
         double base_bytes = 0;
         if ((*report).contains("baseline") && (*report)["baseline"].is_object())
             base_bytes = folder_bytes((*report)["baseline"].value("path", std::string()));
-        return [this, report, label, avg_bits, size_bytes, base_bytes] {
-            if ((*report).contains("baseline") && (*report)["baseline"].is_object())
-                m_results->addRow(ResultsPanel::row_from_report(*report, "baseline", tr("baseline (16-bit)"), "baseline", 16.0, base_bytes));
-            m_results->addRow(ResultsPanel::row_from_report(*report, "target", label, "export", avg_bits, size_bytes));
-            m_dock->show();  // a result that arrives while the dock is closed brings it back
+        return [=, this] {
+            addReportRows(*report, label, "export", avg_bits, size_bytes, base_bytes, key, text);
             m_dock->raise();
             emit evaluationFinished();
         };
     });
 }
 
-void ExportController::evaluatePlan(int limit, ExportEvalSettings eval) {
+void ExportController::addReportRows(const nlohmann::json& report, const QString& label, const QString& kind,
+                                     double avg_bits, double size_bytes, double base_bytes, const QString& key,
+                                     const QString& text) {
+    auto keyed = [&](ResultRow r) {
+        r.eval_key = key;
+        r.eval_text = text;
+        return r;
+    };
+    if (report.contains("baseline") && report["baseline"].is_object())
+        m_results->addRow(keyed(ResultsPanel::row_from_report(report, "baseline", tr("baseline (16-bit)"), "baseline", 16.0, base_bytes)));
+    m_results->addRow(keyed(ResultsPanel::row_from_report(report, "target", label, kind, avg_bits, size_bytes)));
+    m_dock->show();  // a result that arrives while the dock is closed brings it back
+}
+
+void ExportController::evaluatePlan(ExportEvalSettings eval) {
     auto model = m_window->model();
+    if (m_window->scoring()->isScoring()) {
+        m_window->reportError(tr("Evaluate plan"), tr("scoring is still running: the plan will change when it finishes"));
+        return;
+    }
     if (!model || !m_window->plans()->hasPlan()) {
         m_window->reportError(tr("Evaluate plan"), tr("no plan to evaluate"));
         return;
     }
-    if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) eval = remembered();
-    if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) {
+    if (eval.mmlu_dir.isEmpty() && eval.piqa_dir.isEmpty()) eval = remembered_eval_settings();
+    if (eval_key_for(eval).isEmpty()) {
         m_window->reportError(tr("Evaluate plan"), tr("no MMLU or PIQA data folder: both were cleared in File > Export ONNX\u2026 (the built-in data is at %1)")
                                       .arg(QString::fromStdString((io::data_dir() / "eval-data").string())));
         return;
     }
+    eval.speed = false;  // fake-quant weights run at the dense model's speed: export the plan to time it
+    // The plan on screen now (the job may wait behind another); its row is measured on the same questions as the
+    // baseline row the job adds beside it.
     const plan::Plan plan = m_window->plans()->plan();
-    const QString label = tr("plan %1 bits").arg(plan.avg_bits, 0, 'f', 3);
-    m_window->jobs()->start(tr("Evaluating current plan"), [this, model, plan, eval, limit, label](const JobContext& ctx) -> JobRunner::Deliver {
-        engine::EngineOptions eo;
-        eo.weights_as_stored = true;  // 16-bit units the plan keeps are computed in place
-        eo.rotation = plan::plan_rotation(model, plan);  // the basis the plan's formats were chosen in
-        auto tf = std::make_shared<engine::Transformer>(model, eo);
-        plan::apply_plan_fake_quant(*tf, *model, plan);
-        eval::EngineModel lm(tf);
-        const auto tok = tok::Tokenizer::from_file(model->tokenizer_path());
-        const auto& eos = model->config().eos_token_ids;
-        eval::LoglikScorer scorer(lm, *tok, eval::LoglikOptions{true, 0, eos.empty() ? -1 : eos[0]});
-        nlohmann::json report = {{"tasks", nlohmann::json::object()}};
-        if (!eval.mmlu_dir.isEmpty())
-            report["tasks"]["mmlu"]["target"] = eval::mmlu_json(eval::run_mmlu(scorer, eval::load_mmlu(eval.mmlu_dir.toStdString(), limit), ctx));
-        if (!eval.piqa_dir.isEmpty())
-            report["tasks"]["piqa"]["target"] = eval::piqa_json(eval::run_piqa(scorer, eval::load_piqa(eval.piqa_dir.toStdString(), limit), ctx));
-        const double bytes = static_cast<double>(plan.estimated_file_bytes);
-        return [this, report, label, plan, bytes] {
-            m_results->addRow(ResultsPanel::row_from_report(report, "target", label, "plan", plan.avg_bits, bytes));
-            m_dock->show();
+    eval::EvalRequest req = eval_request_for(QString::fromStdString(model->dir().string()), eval);
+    req.plan = plan;
+    QString label = tr("plan %1 bits").arg(plan.avg_bits, 0, 'f', 3);
+    if (plan.score_mode == "fast") label += tr(" (fast scores)");
+    const QString key = eval_key_for(eval), text = eval_key_text(eval);
+    const double bytes = static_cast<double>(plan.estimated_file_bytes);
+    const double base_bytes = folder_bytes(model->dir());
+    if (m_window->jobs()->isBusy())
+        m_window->statusBar()->showMessage(tr("Evaluation of %1 queued behind %2").arg(label, m_window->jobs()->currentTitle()), 8000);
+    m_window->jobs()->start(tr("Evaluating %1").arg(label), [=, this](const JobContext& ctx) -> JobRunner::Deliver {
+        auto report = std::make_shared<nlohmann::json>(eval::run_evaluation(req, ctx));
+        return [=, this] {
+            addReportRows(*report, label, "plan", plan.avg_bits, bytes, base_bytes, key, text);
             m_results->chartTabs()->setCurrentWidget(m_results->bitsPlot());
             m_dock->raise();
             emit evaluationFinished();

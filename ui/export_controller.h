@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // ExportController: File > Export ONNX… (dialog, export job, optional evaluation job) and "Evaluate current plan"
-// (the core engine with the plan's fake-quant weights); results go to the Results dock (ResultsPanel).
+// (eval::run_evaluation with the plan, as `mixq eval MODEL --plan`); results go to the Results dock (ResultsPanel).
 #pragma once
 #include <QObject>
 
@@ -31,9 +31,11 @@ public:
     void startExport(const QString& dir, const exporter::ExportOptions& options, const ExportEvalSettings& eval);
     /// Queues an evaluation of an export folder (with its baseline) on the given tasks.
     void startEvaluation(const QString& dir, const ExportEvalSettings& eval, double avg_bits, double size_bytes);
-    /// Evaluates the current plan on the engine (fake-quant weights) with `limit` items per task and the data
-    /// folders of `eval` (the remembered ones when empty).
-    void evaluatePlan(int limit = 8, ExportEvalSettings eval = {});
+    /// Evaluates the plan on screen (eval::run_evaluation with the plan: the engine with its fake-quant weights,
+    /// beside the dense model as baseline) on the tasks, limits and data folders of `eval` (the export dialog's
+    /// remembered ones when it names no data folder), so its row and its baseline answer the same questions. Refused
+    /// while scoring runs (the action is disabled then).
+    void evaluatePlan(ExportEvalSettings eval = {});
 
     ResultsPanel* results() const { return m_results; }
     ResultsStore& resultsStore() { return m_store; }
@@ -48,6 +50,8 @@ signals:
 
 private:
     void updateActions();
+    void addReportRows(const nlohmann::json& report, const QString& label, const QString& kind, double avg_bits,
+                       double size_bytes, double base_bytes, const QString& key, const QString& text);
     void restoreResults();
     void persistResults();
 

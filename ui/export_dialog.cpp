@@ -16,7 +16,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
-#include "core/io/data_dir.h"
+#include "ui/eval_request.h"
 
 namespace mixq::ui {
 
@@ -84,15 +84,7 @@ ExportDialog::ExportDialog(const QString& plan_format, QWidget* parent) : QDialo
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     top->addWidget(buttons);
 
-    QSettings st;
-    ExportEvalSettings s;
-    s.enabled = st.value("export/evaluate", false).toBool();
-    s.mmlu_limit = st.value("export/mmlu_limit", 20).toInt();
-    s.piqa_limit = st.value("export/piqa_limit", 20).toInt();
-    s.mmlu_dir = st.value("export/mmlu_dir", QString::fromStdString(mixq::io::builtin_mmlu_dir().string())).toString();
-    s.piqa_dir = st.value("export/piqa_dir", QString::fromStdString(mixq::io::builtin_piqa_dir().string())).toString();
-    s.ppl_text = st.value("export/ppl_text").toString();
-    s.speed = st.value("export/speed", false).toBool();
+    const ExportEvalSettings s = remembered_eval_settings();
     setEvalSettings(s);
 }
 

@@ -3,6 +3,7 @@
 #include "ui/frontier_plot.h"
 
 #include <QLabel>
+#include <QMouseEvent>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
@@ -22,15 +23,18 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 2, 6, 6);
     layout->setSpacing(2);
-    auto* title = new QLabel(tr("<b>Bit budget frontier</b> \u2014 predicted KLD of the best plan at each average"), this);
-    layout->addWidget(title);
+    m_title = new QLabel(this);
+    m_title->setObjectName("frontierTitle");
+    m_title->setWordWrap(true);
+    layout->addWidget(m_title);
+    setProvisional(false);
     m_plot = new QCustomPlot(this);
     m_plot->setObjectName("frontierCustomPlot");
-    m_plot->setMinimumSize(320, 180);
+    m_plot->setMinimumSize(320, 150);  // with the heatmap and the bottom docks, fits a 1024x700 window
     layout->addWidget(m_plot, 1);
 
     m_plot->xAxis->setLabel(tr("average bits per weight"));
-    m_plot->yAxis->setLabel(tr("predicted KLD (nats)"));
+    m_plot->yAxis->setLabel(tr("KLD (nats)"));  // short: a low plot cuts a long vertical title
     m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
     QSharedPointer<QCPAxisTickerLog> log_ticker(new QCPAxisTickerLog);
     m_plot->yAxis->setTicker(log_ticker);
@@ -43,7 +47,7 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
     m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
 
     m_frontier = m_plot->addGraph();
-    m_frontier->setName(tr("optimal plans (frontier)"));
+    m_frontier->setName(tr("optimal plans"));
     m_frontier->setLineStyle(QCPGraph::lsStepLeft);
     m_frontier->setPen(QPen(kFrontier, 1.8));
     m_frontier->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kFrontier, kFrontier, 4));
@@ -82,11 +86,23 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
     m_placeholder->setText(tr("The frontier appears once the model is scored"));
     m_placeholder->setSelectable(false);
 
+    // The legend has its own column right of the axis rect: it never covers the curve or a reference label, and
+    // the plot keeps its height in a short window.
     m_plot->legend->setVisible(true);
-    m_plot->legend->setBrush(QColor(255, 255, 255, 230));
-    m_plot->legend->setBorderPen(QPen(QColor(200, 205, 212)));
-    // The frontier falls from top left to bottom right: the bottom-left corner stays free for the legend.
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    m_plot->legend->setBorderPen(Qt::NoPen);
+    m_plot->legend->setBrush(Qt::NoBrush);
+    m_plot->legend->setFillOrder(QCPLegend::foRowsFirst);
+    auto* legendColumn = new QCPLayoutGrid;
+    m_plot->plotLayout()->addElement(0, 1, legendColumn);
+    legendColumn->setMargins(QMargins(2, 4, 4, 4));
+    legendColumn->addElement(0, 0, m_plot->legend);
+    legendColumn->addElement(1, 0, new QCPLayoutElement(m_plot));  // pushes the legend to the top
+    legendColumn->setRowStretchFactor(1, 1000);
+    m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
+    connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) { m_pressPos = e->position(); });
+    // The label's side depends on pixels: decided again once each replot has laid out the axis rect.
+    connect(m_plot, &QCustomPlot::afterLayout, this, &FrontierPlot::placeCurrentLabel);
+    connect(m_plot, &QCustomPlot::mouseRelease, this, &FrontierPlot::onMouseRelease);
     clear();
 }
 
@@ -102,6 +118,15 @@ void FrontierPlot::clear() {
     rescale();
 }
 
+void FrontierPlot::setProvisional(bool on) {
+    m_provisional = on;
+    m_title->setText(on ? tr("<b>Bit budget frontier</b> \u2014 <span style='color:#b45309'><b>provisional</b>: fast-estimate "
+                             "scores, which can rank units differently from the exact scores that replace them</span>")
+                        : tr("<b>Bit budget frontier</b> \u2014 predicted KLD of the best plan at each average"));
+}
+
+QString FrontierPlot::titleText() const { return m_title->text(); }
+
 void FrontierPlot::setFrontier(const std::vector<plan::FrontierPoint>& points, bool kld_complete) {
     QVector<double> x, y;
     for (const auto& p : points)
@@ -113,7 +138,7 @@ void FrontierPlot::setFrontier(const std::vector<plan::FrontierPoint>& points, b
     // Dots only while they stay apart; a long frontier reads better as a plain staircase.
     m_frontier->setScatterStyle(x.size() <= 80 ? QCPScatterStyle(QCPScatterStyle::ssDisc, kFrontier, kFrontier, 5)
                                                : QCPScatterStyle(QCPScatterStyle::ssNone));
-    m_frontier->setName(kld_complete ? tr("optimal plans (frontier)") : tr("optimal plans (KLD partial: pins)"));
+    m_frontier->setName(kld_complete ? tr("optimal plans") : tr("optimal plans\n(KLD partial: pins)"));
     rescale();
 }
 
@@ -132,8 +157,9 @@ void FrontierPlot::setReferences(const std::vector<ReferencePoint>& refs) {
         auto* t = new QCPItemText(m_plot);
         t->position->setType(QCPItemPosition::ptPlotCoords);
         t->position->setCoords(r.avg_bits, r.kld);
-        const bool above = i++ % 2 == 0;
-        t->setPositionAlignment(Qt::AlignHCenter | (above ? Qt::AlignBottom : Qt::AlignTop));
+        const bool above = i % 2 == 0;
+        // The leftmost label starts at its point (centred, it would be cut by the axis).
+        t->setPositionAlignment((i++ == 0 ? Qt::AlignLeft : Qt::AlignHCenter) | (above ? Qt::AlignBottom : Qt::AlignTop));
         t->setPadding(above ? QMargins(0, 0, 0, 9) : QMargins(0, 9, 0, 0));
         t->setText(tr("all %1").arg(r.label));
         t->setColor(kReference.darker(150));
@@ -164,38 +190,70 @@ void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
         m_currentLabel->setText(known ? tr("%1 bits, KLD %2").arg(avg_bits, 0, 'f', 3).arg(kld, 0, 'g', 3)
                                       : tr("%1 bits, KLD unknown (unscored formats)").arg(avg_bits, 0, 'f', 3));
     }
-    rescale();
+    placeCurrentLabel();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FrontierPlot::placeCurrentLabel() {
+    if (!m_hasCurrent) return;
+    // Inside the plot and off the curve, which falls from top left to bottom right: below right of the point in the
+    // left half, above left of it in the right half; near an edge it turns inwards.
+    const QPointF at = m_currentLabel->position->pixelPosition();
+    const QRect r = m_plot->axisRect()->rect();
+    const bool right = at.x() > r.center().x();
+    const int line = 2 * QFontMetrics(m_currentLabel->font()).height();
+    bool below = !right;
+    if (at.y() < r.top() + line) below = true;
+    if (at.y() > r.bottom() - line) below = false;
+    m_currentLabel->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | (below ? Qt::AlignTop : Qt::AlignBottom));
+    m_currentLabel->setPadding(QMargins(right ? 0 : 10, below ? 6 : 0, right ? 10 : 0, below ? 0 : 6));
+}
+
+void FrontierPlot::onMouseRelease(QMouseEvent* event) {
+    // A click, not the end of a drag (the x axis pans with the mouse).
+    if (event->button() != Qt::LeftButton || m_frontier->data()->isEmpty()) return;
+    const QPointF pos = event->position();
+    if ((pos - m_pressPos).manhattanLength() > 4) return;
+    if (!m_plot->axisRect()->rect().contains(pos.toPoint())) return;
+    double best = std::numeric_limits<double>::infinity(), bits = 0.0;
+    for (auto it = m_frontier->data()->constBegin(); it != m_frontier->data()->constEnd(); ++it) {
+        const double dx = m_plot->xAxis->coordToPixel(it->key) - pos.x(), dy = m_plot->yAxis->coordToPixel(it->value) - pos.y();
+        const double d = dx * dx + dy * dy;
+        if (d < best) {
+            best = d;
+            bits = it->key;
+        }
+    }
+    emit pointPicked(bits);
 }
 
 void FrontierPlot::rescale() {
-    // x: from the cheapest plan to a little past int8 (and the current plan); y: the KLDs inside that window.
-    double x0 = std::numeric_limits<double>::infinity(), focus_hi = -x0;
+    // Fixed per scores table: x from the cheapest plan to 16 bits (every budget the slider reaches), y over the
+    // frontier's and references' KLDs with headroom for their labels. The current plan moves inside it.
+    double x0 = std::numeric_limits<double>::infinity();
+    double y0 = x0, y1 = -x0;
     auto each = [](QCPGraph* g, auto&& fn) {
         for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) fn(it->key, it->value);
     };
-    for (QCPGraph* g : {m_frontier, m_refs}) each(g, [&](double k, double) { x0 = std::min(x0, k); });
+    for (QCPGraph* g : {m_frontier, m_refs})
+        each(g, [&](double k, double v) {
+            x0 = std::min(x0, k);
+            if (!(v > 0)) return;
+            y0 = std::min(y0, v);
+            y1 = std::max(y1, v);
+        });
     const bool any = std::isfinite(x0);
     if (!any) {
         m_plot->xAxis->setRange(2, 16);
         m_plot->yAxis->setRange(1e-4, 1);
     } else {
-        focus_hi = x0 + 4.5;
-        each(m_refs, [&](double k, double) { focus_hi = std::max(focus_hi, k + 0.8); });
-        each(m_current, [&](double k, double) { focus_hi = std::max(focus_hi, k + 0.8); });
-        const double lo = std::max(0.0, x0 - 0.3), hi = std::min(16.3, std::max(focus_hi, x0 + 1.0));
-        double y0 = std::numeric_limits<double>::infinity(), y1 = -y0;
-        for (QCPGraph* g : {m_frontier, m_refs, m_current})
-            each(g, [&](double k, double v) {
-                if (k < lo || k > hi || !(v > 0)) return;
-                y0 = std::min(y0, v);
-                y1 = std::max(y1, v);
-            });
         if (!std::isfinite(y0)) y0 = y1 = 1e-3;
-        m_plot->xAxis->setRange(lo, hi);
-        m_plot->yAxis->setRange(y0 / 2.5, y1 * 8.0);  // headroom for the labels above the top points
+        m_plot->xAxis->setRange(std::max(0.0, x0 - 0.3), 16.3);
+        m_plot->yAxis->setRange(y0 / 2.5, y1 * 30.0);  // headroom: labels above the top points stay inside
     }
     m_plot->legend->setVisible(any);
     updatePlaceholder();
+    placeCurrentLabel();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -15,6 +15,7 @@ class QCPGraph;
 class QCPItemStraightLine;
 class QCPItemText;
 class QLabel;
+class QMouseEvent;
 
 namespace mixq::ui {
 
@@ -29,6 +30,10 @@ public:
     /// The current plan's point and the target line (target NaN: no line).
     void setCurrent(double avg_bits, double kld, double target);
     void clear();
+    /// Scores from the fast estimator only: the title says the frontier is provisional.
+    void setProvisional(bool on);
+    bool isProvisional() const { return m_provisional; }
+    QString titleText() const;
 
     int frontierPointCount() const;
     int referenceCount() const;
@@ -37,10 +42,19 @@ public:
     QPointF currentPoint() const;
     QCustomPlot* plot() const { return m_plot; }
 
+signals:
+    /// A left click in the plot: the average bits of the frontier point nearest to it (in pixels).
+    void pointPicked(double avg_bits);
+
 private:
+    void onMouseRelease(QMouseEvent* event);
+    /// Axis ranges from the frontier and references only (fixed while the current plan moves).
     void rescale();
+    void placeCurrentLabel();
     void updatePlaceholder();
 
+    QLabel* m_title = nullptr;
+    bool m_provisional = false;
     QCustomPlot* m_plot = nullptr;
     QCPGraph* m_frontier = nullptr;
     QCPGraph* m_refs = nullptr;
@@ -50,6 +64,7 @@ private:
     QCPItemText* m_currentLabel = nullptr;
     std::vector<QCPItemText*> m_refLabels;
     bool m_hasCurrent = false;
+    QPointF m_pressPos;
 };
 
 }  // namespace mixq::ui

@@ -20,7 +20,9 @@ QString esc(const std::string& s) { return QString::fromStdString(s).toHtmlEscap
 
 QString plan_label(const std::string& format) {
     try {
-        return QString::number(quant::QuantFormat::parse(format).bits);
+        const quant::QuantFormat f = quant::QuantFormat::parse(format);
+        if (f.is_float()) return QString::number(f.bits);
+        return QString("%1\u00b7g%2").arg(f.bits).arg(f.block_size);  // bits and group size: "4·g32"
     } catch (const Error&) {
         return QString::fromStdString(format);
     }

@@ -16,7 +16,8 @@ namespace mixq::ui {
 QString heatmap_tooltip(const HeatmapUnit& unit, int col, const score::UnitScore* score, const std::string& current,
                         const std::string& plan_format, int scale_bits, bool pinned = false);
 
-/// "4" for int4-g32, "8" for int8-g128, "16" for fp16; the text itself when it is not a format name.
+/// "4·g32" for int4-g32, "8·g128" for int8-g128 (bits and group size), "16" for fp16; the text itself when it is
+/// not a format name.
 QString plan_label(const std::string& format);
 
 }  // namespace mixq::ui

@@ -17,10 +17,15 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QScrollArea>
+#include <QScrollBar>
+#include <QSettings>
+#include <QStatusBar>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QVBoxLayout>
+#include <QTreeWidgetItem>
 #include <chrono>
+#include <cmath>
 
 #include "core/common/error.h"
 #include "core/io/model.h"
@@ -42,6 +47,7 @@
 #include "ui/scoring_controller.h"
 #include "ui/sensitivity_heatmap.h"
 #include "ui/settings_dialog.h"
+#include "ui/studio_session.h"
 
 namespace mixq::ui {
 
@@ -59,7 +65,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     resize(1360, 860);
 
     m_jobs = new JobRunner(this);
-    m_plans = new PlanController(this);
+    m_session = new StudioSession(this);
+    m_plans = m_session->plans();
     m_heatmap = new SensitivityHeatmap();
     m_frontier = new FrontierPlot();
     m_centre = new QSplitter(Qt::Vertical, this);
@@ -80,6 +87,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_plans, &PlanController::busyChanged, this, &MainWindow::updateBusy);
     connect(m_plans, &PlanController::failed, this, [this](const QString& msg) { reportError(tr("Planning"), msg); });
     new PlanPresenter(m_plans, m_heatmap, m_tree, m_frontier, m_savePlanAction, m_log, this);
+    // A heatmap cell selects its unit in the groups tree; right-click offers the tree's pin menu there.
+    connect(m_heatmap, &SensitivityHeatmap::unitClicked, this, [this](const QString& unit) {
+        QTreeWidgetItem* item = m_tree->unitItem(unit);
+        if (!item) return;
+        m_sideTabs->setCurrentWidget(m_tree);
+        m_tree->setCurrentItem(item);
+        m_tree->scrollToItem(item);
+    });
+    connect(m_heatmap, &SensitivityHeatmap::unitMenuRequested, this, [this](const QString& unit, const QPoint& global) {
+        QTreeWidgetItem* item = m_tree->unitItem(unit);
+        if (!item || !m_plans->hasPlan()) return;
+        QMenu* menu = m_tree->createContextMenu(item, m_heatmap);
+        menu->setObjectName("heatmapPinMenu");
+        menu->setAttribute(Qt::WA_DeleteOnClose);
+        menu->popup(global);
+    });
+    // A click on the frontier sets the budget to that point (the grid target at or just above its average bits).
+    connect(m_frontier, &FrontierPlot::pointPicked, this, [this](double avg_bits) {
+        if (m_plans->planner()) m_plans->setTarget(std::ceil(avg_bits / PlanController::kGrid - 1e-9) * PlanController::kGrid);
+    });
     new ExportController(this);  // File > Export ONNX..., Evaluate Current Plan, Results dock
     connect(m_jobs, &JobRunner::logLine, m_log, &LogPanel::appendLine);
     connect(m_jobs, &JobRunner::jobStarted, this, [this](const QString& t) { m_log->appendLine(t + "\u2026"); });
@@ -90,7 +117,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() {
     delete m_jobs;  // cancels and joins the worker before the window's members go away
     m_jobs = nullptr;
-    delete m_plans;  // joins a running planner build
+    delete m_session;  // joins a running planner build
+    m_session = nullptr;
     m_plans = nullptr;
 }
 
@@ -114,15 +142,20 @@ void MainWindow::buildDocks() {
     m_sideLayout->addWidget(m_budget);
     m_sideLayout->addWidget(m_sideTabs, 1);
     auto* scroll = new QScrollArea();
+    scroll->setObjectName("sideScroll");
     scroll->setWidget(side);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
+    // Never scrolled sideways (that clipped the budget controls at 1024x700): the panel is as wide as the dock, and
+    // the dock at least as wide as the panel needs beside a vertical scroll bar.
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_sideDock = new QDockWidget(tr("Model"), this);
     m_sideDock->setObjectName("sideDock");
     m_sideDock->setWidget(scroll);
     m_sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
                             QDockWidget::DockWidgetClosable);  // closable, so View > Model is a working toggle
-    m_sideDock->setMinimumWidth(340);
+    m_sideDock->setMinimumWidth(std::max(340, side->minimumSizeHint().width() +
+                                                  scroll->verticalScrollBar()->sizeHint().width() + 8));
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     addDockWidget(Qt::RightDockWidgetArea, m_sideDock);
 
@@ -213,19 +246,18 @@ void MainWindow::openModel(const QString& dir) {
 void MainWindow::openDemoModel() { openModel(QString::fromStdString(io::demo_model_path().string())); }
 
 void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double seconds) {
-    m_model = std::move(model);
-    m_budget->setModel(m_model);
-    m_hasScores = false;
-    m_scores = score::ScoreTable{};
-    const auto& c = m_model->config();
-    m_summary->setModel(*m_model);
-    m_heatmap->setModelLayout(m_model->layout(), c.num_layers);
+    m_session->setModel(std::move(model));
+    const auto current = m_session->model();
+    m_budget->setModel(current);
+    const auto& c = current->config();
+    m_summary->setModel(*current);
+    m_heatmap->setModelLayout(current->layout(), c.num_layers);
     m_plans->clear();
     m_frontier->clear();
-    m_tree->setModelLayout(m_model->layout(), c.num_layers);
+    m_tree->setModelLayout(current->layout(), c.num_layers);
     setMemoryMode({}, {});
-    const QString dir = QString::fromStdString(m_model->dir().string());
-    const QString name = QString::fromStdString(m_model->dir().filename().string());
+    const QString dir = QString::fromStdString(current->dir().string());
+    const QString name = QString::fromStdString(current->dir().filename().string());
     setWindowTitle(QString("MixQ Studio \u2014 %1").arg(name));
     m_sideDock->setWindowTitle(tr("Model \u2014 %1").arg(name));
     if (m_rememberRecent) RecentModels::add(dir);
@@ -233,9 +265,10 @@ void MainWindow::applyModel(std::shared_ptr<const io::Model> model, double secon
                           .arg(name, QString::fromStdString(c.model_type))
                           .arg(c.num_layers)
                           .arg(c.hidden_size)
-                          .arg(format_count(m_model->parameter_count()))
-                          .arg(m_model->layout().units.size())
+                          .arg(format_count(current->parameter_count()))
+                          .arg(current->layout().units.size())
                           .arg(seconds, 0, 'f', 2));
+    m_scoring->useModel(QString::fromStdString(current->content_hash()));
     emit modelLoaded(dir);
     if (m_scoring->autoScore()) m_scoring->scoreModel();
 }
@@ -250,17 +283,21 @@ void MainWindow::loadScores(const QString& scores_json) {
                       const QString file = QString::fromStdString(path.string());
                       return [this, table, file] {
                           // Scores for the open model replace its automatic scoring.
-                          if (m_model && table->model_hash == m_model->content_hash()) m_scoring->supersede();
+                          if (model() && table->model_hash == model()->content_hash()) m_scoring->supersede();
                           setScores(*table);
                           emit scoresLoaded(file);
                       };
                   });
 }
 
-void MainWindow::setScores(const score::ScoreTable& table) {
-    m_scores = table;
-    m_hasScores = true;
-    m_heatmap->setScoreTable(table);
+void MainWindow::setScores(const score::ScoreTable& scores) {
+    const auto shared = std::make_shared<const score::ScoreTable>(scores);  // the one copy: session and planner share it
+    const score::ScoreTable& table = *shared;
+    const auto current = m_session->model();
+    m_session->setScores(shared);
+    m_heatmap->setScoreTable(shared);
+    // Fast and exact scores can rank units differently: views of fast scores say they are provisional.
+    m_heatmap->setStatusNote(table.mode == "fast" ? tr("fast-estimate scores: provisional") : QString());
     QStringList cands;
     for (const auto& f : table.candidates) cands << QString::fromStdString(f.name());
     m_log->appendLine(QString("Scores: %1 units, candidates %2, %3 calibration samples \u00d7 %4 tokens")
@@ -268,22 +305,22 @@ void MainWindow::setScores(const score::ScoreTable& table) {
                           .arg(cands.join(", "))
                           .arg(table.calib_samples)
                           .arg(table.calib_seq_len));
-    if (m_model && !table.model_hash.empty() && table.model_hash != m_model->content_hash())
+    if (current && !table.model_hash.empty() && table.model_hash != current->content_hash())
         m_log->appendLine(QString("warning: these scores were computed for model hash %1, the open model's is %2")
                               .arg(QString::fromStdString(table.model_hash),
-                                   QString::fromStdString(m_model->content_hash())));
+                                   QString::fromStdString(current->content_hash())));
     if (!table.memory_mode.empty()) {
         const MemoryModeText t = memory_mode_text(table.memory_mode, table.memory_reason);
         setMemoryMode(t.text, t.tooltip);
     }
     m_tree->setCandidates(table.candidates);
-    if (!m_model) {
-        m_plans->setScores(table, plan::PlannerOptions{});
+    if (!current) {
+        m_plans->setScores(shared, plan::PlannerOptions{});
         return;
     }
     try {
-        plan::check_scores_for_model(table, *m_model, "scores");
-        m_plans->setScores(table, plan::planner_options_for(*m_model, table));
+        plan::check_scores_for_model(table, *current, "scores");
+        m_plans->setScores(shared, plan::planner_options_for(*current, table));
     } catch (const Error& e) {
         m_log->appendLine(QString("warning: no plan for these scores: %1").arg(e.what()));
         m_plans->clear();
@@ -291,10 +328,11 @@ void MainWindow::setScores(const score::ScoreTable& table) {
 }
 
 void MainWindow::beginScores(const std::vector<quant::QuantFormat>& candidates, int scale_bits) {
-    m_hasScores = false;
-    m_scores = score::ScoreTable{};
+    m_session->clearScores();
     m_heatmap->clearScores();
     m_heatmap->setCandidates(candidates, scale_bits);
+    // Every view goes together: the plan and frontier of the previous scores leave with their heatmap (pins stay).
+    m_plans->clear(/*keep_pins=*/true);
 }
 
 void MainWindow::addUnitScore(const score::UnitScore& unit) { m_heatmap->setUnitScore(unit); }
@@ -308,6 +346,12 @@ void MainWindow::setMemoryMode(const QString& text, const QString& tooltip) { m_
 void MainWindow::setDeviceText(const QString& text, const QString& tooltip) { m_status->setDeviceText(text, tooltip); }
 
 void MainWindow::addSidePanel(QWidget* panel) { m_sideLayout->insertWidget(m_sideLayout->count() - 1, panel); }
+
+std::shared_ptr<const io::Model> MainWindow::model() const { return m_session ? m_session->model() : nullptr; }
+
+const score::ScoreTable* MainWindow::scores() const { return m_session ? m_session->scores().get() : nullptr; }
+
+PlanController* MainWindow::plans() const { return m_plans; }
 
 bool MainWindow::isBusy() const { return (m_jobs && m_jobs->isBusy()) || (m_plans && m_plans->isBusy()); }
 
@@ -331,32 +375,46 @@ bool MainWindow::savePlan(const QString& path) {
         return false;
     }
     m_log->appendLine(QString("Plan saved to %1 (%2 bits/weight)").arg(path).arg(m_plans->plan().avg_bits, 0, 'f', 4));
+    statusBar()->showMessage(tr("Plan saved to %1").arg(QDir::toNativeSeparators(path)), 8000);
+    rememberPlanFolder(path);
     return true;
 }
 
 bool MainWindow::loadPlan(const QString& path) {
     try {
-        if (!m_model) fail(path.toStdString(), "open the model the plan was made for first");
+        if (!model()) fail(path.toStdString(), "open the model the plan was made for first");
         const plan::Plan p = plan::load_plan(path.toStdString());
-        plan::check_plan_for_model(p, *m_model, path.toStdString());
+        plan::check_plan_for_model(p, *model(), path.toStdString());
         m_plans->applyPlan(p, path);
     } catch (const Error& e) {
         reportError(tr("Load Plan"), QString::fromStdString(e.what()));
         return false;
     }
     m_log->appendLine(QString("Plan loaded from %1").arg(path));
+    statusBar()->showMessage(tr("Plan loaded from %1").arg(QDir::toNativeSeparators(path)), 8000);
+    rememberPlanFolder(path);
     emit planLoaded(path);
     return true;
 }
 
+void MainWindow::rememberPlanFolder(const QString& file) {
+    QSettings().setValue("plans/last_folder", QFileInfo(file).absolutePath());
+}
+
+QString MainWindow::planFolder() const {
+    const QString last = QSettings().value("plans/last_folder").toString();
+    if (!last.isEmpty() && QFileInfo(last).isDir()) return last;
+    return model() ? QString::fromStdString(model()->dir().string()) : QDir::homePath();
+}
+
 void MainWindow::chooseSavePlan() {
-    const QString start = m_model ? QString::fromStdString((m_model->dir() / "plan.json").string()) : QDir::homePath();
+    const QString start = QDir(planFolder()).filePath("plan.json");
     const QString file = QFileDialog::getSaveFileName(this, tr("Save Plan"), start, tr("Plan (*.json);;All files (*)"));
     if (!file.isEmpty()) savePlan(file);
 }
 
 void MainWindow::chooseLoadPlan() {
-    const QString start = m_model ? QString::fromStdString(m_model->dir().string()) : QDir::homePath();
+    const QString start = planFolder();
     const QString file = QFileDialog::getOpenFileName(this, tr("Load Plan"), start, tr("Plan (*.json);;All files (*)"));
     if (!file.isEmpty()) loadPlan(file);
 }
@@ -369,7 +427,7 @@ SettingsDialog* MainWindow::showSettingsDialog() {
         const bool changed = !(s == m_scoring->settings());
         m_scoring->setSettings(s);
         m_log->appendLine(QString("Scoring settings: %1").arg(s.cache_key_text()));
-        if (changed && m_model && m_scoring->autoScore()) m_scoring->scoreModel();
+        if (changed && model() && m_scoring->autoScore()) m_scoring->scoreModel();
     });
     dlg->open();
     return dlg;
@@ -395,7 +453,7 @@ void MainWindow::chooseModelFolder() {
 }
 
 void MainWindow::chooseScoresFile() {
-    const QString start = m_model ? QString::fromStdString(m_model->dir().string()) : QDir::homePath();
+    const QString start = model() ? QString::fromStdString(model()->dir().string()) : QDir::homePath();
     const QString file =
         QFileDialog::getOpenFileName(this, tr("Load Scores"), start, tr("Scores (*.json);;All files (*)"));
     if (!file.isEmpty()) loadScores(file);

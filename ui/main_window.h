@@ -36,6 +36,7 @@ class PlanController;
 class ScoringController;
 class SensitivityHeatmap;
 class SettingsDialog;
+class StudioSession;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -53,6 +54,9 @@ public:
     /// Reads a plan.json made for the open model and shows it; another model's plan (or a bad file) gives the
     /// one-line reason through reportError (a dialog when enabled). Returns success.
     bool loadPlan(const QString& path);
+    /// Where the Save / Load Plan dialogs open: the folder of the last plan saved or loaded (QSettings), else the
+    /// model's folder.
+    QString planFolder() const;
     /// Settings > Scoring...: opens the dialog (window-modal, non-blocking); OK applies, saves and re-scores.
     SettingsDialog* showSettingsDialog();
     /// Score each model as it opens (default on); off leaves scoring to loadScores / setScores.
@@ -75,8 +79,10 @@ public:
     void addSidePanel(QWidget* panel);
 
     // --- state ---
-    std::shared_ptr<const io::Model> model() const { return m_model; }
-    const score::ScoreTable* scores() const { return m_hasScores ? &m_scores : nullptr; }
+    std::shared_ptr<const io::Model> model() const;
+    const score::ScoreTable* scores() const;
+    /// The open model, its scores and the plan controller (one owner; the views read it).
+    StudioSession* session() const { return m_session; }
     /// True while any job is running or queued (loading, scoring, ...). busyChanged(false) marks idle.
     bool isBusy() const;
     /// Logs "error: message", emits errorReported and, when enabled, shows a non-blocking warning dialog.
@@ -92,7 +98,7 @@ public:
     LogPanel* logPanel() const { return m_log; }
     JobStatusBar* jobStatusBar() const { return m_status; }
     ScoringController* scoring() const { return m_scoring; }
-    PlanController* plans() const { return m_plans; }
+    PlanController* plans() const;
     BudgetPanel* budgetPanel() const { return m_budget; }
     FrontierPlot* frontierPlot() const { return m_frontier; }
     GroupingTree* groupingTree() const { return m_tree; }
@@ -124,6 +130,7 @@ private:
     void chooseSavePlan();
     void chooseLoadPlan();
     void updateBusy();
+    void rememberPlanFolder(const QString& file);
 
     JobRunner* m_jobs = nullptr;
     SensitivityHeatmap* m_heatmap = nullptr;
@@ -135,7 +142,7 @@ private:
     QVBoxLayout* m_sideLayout = nullptr;
     QMenu* m_recentMenu = nullptr;
     ScoringController* m_scoring = nullptr;
-    PlanController* m_plans = nullptr;
+    PlanController* m_plans = nullptr;  ///< the session's
     BudgetPanel* m_budget = nullptr;
     FrontierPlot* m_frontier = nullptr;
     GroupingTree* m_tree = nullptr;
@@ -144,9 +151,7 @@ private:
     QAction* m_savePlanAction = nullptr;
     bool m_busy = false;
 
-    std::shared_ptr<const io::Model> m_model;
-    score::ScoreTable m_scores;
-    bool m_hasScores = false;
+    StudioSession* m_session = nullptr;
     bool m_errorDialogs = true;
     bool m_rememberRecent = true;
 };

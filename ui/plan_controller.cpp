@@ -54,12 +54,12 @@ void PlanController::setBusy(bool b) {
     emit busyChanged(b);
 }
 
-void PlanController::clear() {
+void PlanController::clear(bool keep_pins) {
     ++m_gen;
     m_table.reset();
     m_planner.reset();
     m_refs.clear();
-    m_pins.clear();
+    if (!keep_pins) m_pins.clear();
     m_builtPins.clear();
     m_loaded.clear();
     m_loadedFrom.clear();
@@ -73,7 +73,12 @@ void PlanController::clear() {
 }
 
 void PlanController::setScores(const score::ScoreTable& table, const plan::PlannerOptions& options) {
-    m_table = std::make_shared<const score::ScoreTable>(table);
+    setScores(std::make_shared<const score::ScoreTable>(table), options);
+}
+
+void PlanController::setScores(std::shared_ptr<const score::ScoreTable> shared, const plan::PlannerOptions& options) {
+    m_table = std::move(shared);
+    const score::ScoreTable& table = *m_table;
     m_options = options;
     m_options.pins.clear();
     for (auto it = m_pins.begin(); it != m_pins.end();)

@@ -35,8 +35,10 @@ public:
 
     /// New scores: builds a Planner (with the current pins that still name a unit) off the GUI thread.
     void setScores(const score::ScoreTable& table, const plan::PlannerOptions& options);
-    /// Drops scores, planner, plan and pins.
-    void clear();
+    /// The same without a copy: the planner reads this table (the session's).
+    void setScores(std::shared_ptr<const score::ScoreTable> table, const plan::PlannerOptions& options);
+    /// Drops scores, planner, plan and (unless `keep_pins`) pins.
+    void clear(bool keep_pins = false);
     bool isBusy() const { return m_busy; }
     /// Planners built so far (one per score table or pin change; target and preset changes build none).
     int builds() const { return m_builds; }

@@ -40,6 +40,8 @@ PlanPresenter::PlanPresenter(PlanController* plans, SensitivityHeatmap* heatmap,
 
 void PlanPresenter::onPlannerChanged() {
     auto planner = m_plans->planner();
+    const auto table = m_plans->table();
+    m_frontier->setProvisional(table && table->mode == "fast");
     if (!planner) {
         m_frontier->clear();
         return;

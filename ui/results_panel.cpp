@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
-// ResultsPanel: table of evaluated models with deltas to the baseline, and the accuracy charts.
+// ResultsPanel: table of evaluated models with n, standard errors and deltas to the baseline measured on the same
+// questions, the accuracy charts, and row deletion / CSV copy.
 #include "ui/results_panel.h"
 
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
 #include <QHeaderView>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -34,15 +39,35 @@ QString fmt(int col, double v) {
     }
 }
 
+bool is_accuracy(int col) { return col == ResultsPanel::Mmlu || col == ResultsPanel::PiqaAcc || col == ResultsPanel::PiqaNorm; }
+
 /// The accuracy a chart shows: MMLU when measured, else PIQA acc.
 double headline_acc(const ResultRow& r) { return std::isnan(r.metrics[0]) ? r.metrics[1] : r.metrics[0]; }
 
 void setup_plot(QCustomPlot* p, const QString& x, const QString& name) {
     p->setObjectName(name);
     p->xAxis->setLabel(x);
-    p->yAxis->setLabel(QObject::tr("accuracy (MMLU, else PIQA)"));
-    p->setMinimumHeight(160);
+    p->yAxis->setLabel(QObject::tr("accuracy"));  // short: the full wording would be cut on a low chart
+    p->setToolTip(QObject::tr("accuracy: MMLU when measured, else PIQA acc"));
+    p->setMinimumHeight(110);  // the Results dock fits a 1024x700 window below heatmap and frontier
+    // The legend sits in its own column right of the axis rect, never over the data.
+    auto* column = new QCPLayoutGrid;
+    p->plotLayout()->addElement(0, 1, column);
+    column->setMargins(QMargins(2, 4, 4, 4));
+    column->addElement(0, 0, p->legend);
+    column->addElement(1, 0, new QCPLayoutElement(p));  // pushes the legend to the top
+    column->setRowStretchFactor(1, 1000);
+    p->legend->setFillOrder(QCPLegend::foRowsFirst);
+    p->legend->setBorderPen(Qt::NoPen);
+    p->plotLayout()->setColumnStretchFactor(1, 0.001);
 }
+
+QString csv_field(QString s) {
+    if (s.contains(',') || s.contains('"') || s.contains('\n')) s = '"' + s.replace('"', "\"\"") + '"';
+    return s;
+}
+
+QString csv_number(double v) { return std::isnan(v) ? QString() : QString::number(v, 'g', 10); }
 
 }  // namespace
 
@@ -56,8 +81,26 @@ ResultsPanel::ResultsPanel(QWidget* parent) : QWidget(parent) {
     m_table->setObjectName("resultsTable");
     m_table->setHorizontalHeaderLabels({tr("Model"), tr("Avg bits"), tr("Size"), tr("MMLU"), tr("PIQA acc"),
                                         tr("PIQA acc_norm"), tr("Perplexity"), tr("Prefill tok/s"), tr("Decode tok/s")});
+    for (int c : {int(Mmlu), int(PiqaAcc), int(PiqaNorm)})
+        m_table->horizontalHeaderItem(c)->setToolTip(
+            tr("accuracy \u00b1 standard error sqrt(p(1-p)/(n-1)), n = questions; (delta to the baseline measured on the "
+               "same questions)"));
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_copy = new QAction(tr("Copy as CSV"), m_table);
+    m_copy->setObjectName("resultsCopy");
+    m_copy->setShortcut(QKeySequence::Copy);
+    m_copy->setShortcutContext(Qt::WidgetShortcut);
+    connect(m_copy, &QAction::triggered, this, &ResultsPanel::copySelection);
+    m_delete = new QAction(tr("Delete Rows"), m_table);
+    m_delete->setObjectName("resultsDelete");
+    m_delete->setShortcut(QKeySequence::Delete);
+    m_delete->setShortcutContext(Qt::WidgetShortcut);
+    connect(m_delete, &QAction::triggered, this, &ResultsPanel::deleteSelection);
+    m_table->addAction(m_copy);
+    m_table->addAction(m_delete);
+    m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
     split->addWidget(m_table);
     m_tabs = new QTabWidget;
     m_tabs->setObjectName("resultsCharts");
@@ -91,6 +134,12 @@ ResultRow ResultsPanel::row_from_report(const nlohmann::json& report, const char
     r.metrics[3] = num(task("ppl"), "ppl");
     r.metrics[4] = num(task("speed"), "prefill_tokens_per_s");
     r.metrics[5] = num(task("speed"), "decode_tokens_per_s");
+    r.n[0] = num(task("mmlu"), "n");
+    r.n[1] = r.n[2] = num(task("piqa"), "n");
+    r.n[3] = num(task("ppl"), "tokens");
+    r.err[0] = num(task("mmlu"), "stderr");
+    r.err[1] = num(task("piqa"), "acc_stderr");
+    r.err[2] = num(task("piqa"), "acc_norm_stderr");
     const auto& speed = task("speed");
     if (speed.is_object() && speed.contains("runtime") && speed["runtime"].is_string())
         r.speed_runtime = QString::fromStdString(speed["runtime"].get<std::string>());
@@ -99,10 +148,14 @@ ResultRow ResultsPanel::row_from_report(const nlohmann::json& report, const char
 
 void ResultsPanel::addRow(const ResultRow& row) {
     if (row.kind == "baseline") {
-        if (!m_rows.empty() && m_rows.front().kind == "baseline")
-            m_rows.front() = row;
-        else
-            m_rows.insert(m_rows.begin(), row);
+        auto same = std::find_if(m_rows.begin(), m_rows.end(),
+                                 [&](const ResultRow& r) { return r.kind == "baseline" && r.eval_key == row.eval_key; });
+        if (same != m_rows.end()) {
+            *same = row;
+        } else {
+            auto after = std::find_if(m_rows.begin(), m_rows.end(), [](const ResultRow& r) { return r.kind != "baseline"; });
+            m_rows.insert(after, row);
+        }
     } else {
         m_rows.push_back(row);
     }
@@ -116,20 +169,73 @@ void ResultsPanel::clear() {
     emit rowsChanged();
 }
 
+void ResultsPanel::removeRows(QList<int> rows) {
+    std::sort(rows.begin(), rows.end(), std::greater<int>());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    bool any = false;
+    for (int r : rows)
+        if (r >= 0 && r < rowCount()) {
+            m_rows.erase(m_rows.begin() + r);
+            any = true;
+        }
+    if (!any) return;
+    refresh();
+    emit rowsChanged();
+}
+
+QList<int> ResultsPanel::selectedRows() const {
+    QList<int> rows;
+    for (const QModelIndex& i : m_table->selectionModel()->selectedRows()) rows << i.row();
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+void ResultsPanel::deleteSelection() { removeRows(selectedRows()); }
+
+void ResultsPanel::copySelection() const {
+    const QList<int> rows = selectedRows();
+    QApplication::clipboard()->setText(csv(rows));
+}
+
+QString ResultsPanel::csv(QList<int> rows) const {
+    if (rows.isEmpty())
+        for (int i = 0; i < rowCount(); ++i) rows << i;
+    static const char* kMetricNames[] = {"mmlu", "piqa_acc", "piqa_acc_norm", "ppl", "prefill_tok_s", "decode_tok_s"};
+    QStringList head = {"model", "kind", "avg_bits", "size_bytes"};
+    for (const char* m : kMetricNames) head << m << QString(m) + "_n" << QString(m) + "_stderr";
+    head << "speed_runtime" << "questions";
+    QString out = head.join(',') + '\n';
+    for (int i : rows) {
+        if (i < 0 || i >= rowCount()) continue;
+        const ResultRow& r = m_rows[size_t(i)];
+        QStringList f = {csv_field(r.label), r.kind, csv_number(r.avg_bits), csv_number(r.size_bytes)};
+        for (int m = 0; m < 6; ++m) f << csv_number(r.metrics[m]) << csv_number(r.n[m]) << csv_number(r.err[m]);
+        f << csv_field(r.speed_runtime) << csv_field(r.eval_text);
+        out += f.join(',') + '\n';
+    }
+    return out;
+}
+
 int ResultsPanel::rowCount() const { return static_cast<int>(m_rows.size()); }
+
+const ResultRow* ResultsPanel::baselineFor(const ResultRow& row) const {
+    for (const auto& r : m_rows)
+        if (r.kind == "baseline" && r.eval_key == row.eval_key) return &r;
+    return nullptr;
+}
 
 void ResultsPanel::refresh() {
     m_table->setRowCount(rowCount());
-    const ResultRow* base = !m_rows.empty() && m_rows.front().kind == "baseline" ? &m_rows.front() : nullptr;
     auto value = [](const ResultRow& r, int col) {
         if (col == AvgBits) return r.avg_bits;
         if (col == Size) return r.size_bytes;
         return r.metrics[col - Mmlu];
     };
     for (int i = 0; i < rowCount(); ++i) {
-        const ResultRow& r = m_rows[i];
+        const ResultRow& r = m_rows[size_t(i)];
+        const ResultRow* base = r.kind == "baseline" ? nullptr : baselineFor(r);
         auto* name = new QTableWidgetItem(r.label);
-        name->setToolTip(r.kind);
+        name->setToolTip(tr("%1; measured on %2").arg(r.kind, r.eval_text.isEmpty() ? tr("unrecorded questions") : r.eval_text));
         m_table->setItem(i, Model, name);
         for (int c = AvgBits; c < ColumnCount; ++c) {
             const double v = value(r, c);
@@ -137,17 +243,28 @@ void ResultsPanel::refresh() {
             // Speeds compare only when one runtime measured both (an engine row against an ONNX Runtime row would
             // credit or blame quantization for the difference between two programs).
             const bool comparable = !speed || (base && base->speed_runtime == r.speed_runtime);
-            const double d = base && base != &r && comparable ? v - value(*base, c) : kNaN;
+            const double d = base && comparable ? v - value(*base, c) : kNaN;
             QString text = fmt(c, v);
+            const int m = c - Mmlu;
+            if (m >= 0 && !std::isnan(v) && !std::isnan(r.err[m])) text += QString(" \u00b1%1").arg(r.err[m], 0, 'f', 3);
+            if (m >= 0 && !std::isnan(v) && !std::isnan(r.n[m]))
+                text += QString(" \u00b7 n %1").arg(static_cast<qint64>(r.n[m]));
             if (!std::isnan(d)) text += QString(" (%1%2)").arg(d >= 0 ? "+" : "").arg(fmt(c, d));
             auto* item = new QTableWidgetItem(text);
             item->setData(kValueRole, v);
             item->setData(kDeltaRole, d);
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (is_accuracy(c) && !std::isnan(v))
+                item->setToolTip(tr("%1 of %2 questions, standard error %3%4")
+                                     .arg(v, 0, 'f', 4)
+                                     .arg(static_cast<qint64>(r.n[m]))
+                                     .arg(r.err[m], 0, 'f', 4)
+                                     .arg(r.kind != "baseline" && !base ? tr("; no delta: no baseline was measured on the same questions")
+                                                                        : QString()));
             if (speed && !std::isnan(v))
                 item->setToolTip(tr("measured by %1%2")
                                      .arg(r.speed_runtime.isEmpty() ? tr("an unrecorded runtime") : r.speed_runtime)
-                                     .arg(base && base != &r && !comparable
+                                     .arg(base && !comparable
                                               ? tr("; no delta: the baseline was measured by %1")
                                                     .arg(base->speed_runtime.isEmpty() ? tr("an unrecorded runtime")
                                                                                        : base->speed_runtime)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// ResultsPanel: evaluation results — a table with one row per evaluated model (baseline first) and each metric's
-// delta to the baseline, plus charts of accuracy vs decode tokens/s and accuracy vs average bits.
+// ResultsPanel: evaluation results — a table with one row per evaluated model (baselines first), each accuracy with its
+// n and standard error and its delta to the baseline measured on the same questions, plus charts of accuracy vs
+// decode tokens/s and accuracy vs average bits (legends outside the data). Rows can be deleted and copied as CSV.
 #pragma once
+#include <QList>
 #include <QString>
 #include <QWidget>
 #include <limits>
@@ -9,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+class QAction;
 class QCustomPlot;
 class QTableWidget;
 class QTabWidget;
@@ -25,6 +28,14 @@ struct ResultRow {
     /// What measured the tokens/s ("ONNX Runtime 1.30.0, CPU, 2 threads", "MixQ CPU engine (fp32), 2 threads", ...):
     /// shown with the figures; speed deltas are drawn only between rows measured by the same runtime.
     QString speed_runtime;
+    /// Per metric: how many items it was measured on (questions, PIQA items, perplexity tokens) and its standard
+    /// error (sqrt(p(1-p)/(n-1)) for accuracies); NaN when not measured / not defined.
+    double n[6] = {kNone, kNone, kNone, kNone, kNone, kNone};
+    double err[6] = {kNone, kNone, kNone, kNone, kNone, kNone};
+    /// The questions the row was measured on (tasks, data folders, limits; ui/eval_request.h). A row's deltas are to
+    /// the baseline with the same key; none is drawn against a baseline measured on other questions.
+    QString eval_key;
+    QString eval_text;  ///< the same, readable ("MMLU 20 · PIQA 20")
 };
 
 class ResultsPanel : public QWidget {
@@ -39,9 +50,19 @@ public:
     /// A row from one side ("target" or "baseline") of a mixq.eval/1 report.
     static ResultRow row_from_report(const nlohmann::json& report, const char* side, const QString& label,
                                      const QString& kind, double avg_bits, double size_bytes);
-    /// Adds (baseline: replaces) a row; rows are kept baseline first and every delta is recomputed.
+    /// Adds a row (a baseline replaces the baseline of the same eval_key); baselines are kept first and every delta
+    /// is recomputed.
     void addRow(const ResultRow& row);
     void clear();
+    /// Removes the given rows (table indices); rowsChanged follows, so the removal persists.
+    void removeRows(QList<int> rows);
+    /// The given rows (all when empty) as CSV with a header line; copySelection puts the selected rows on the
+    /// clipboard.
+    QString csv(QList<int> rows = {}) const;
+    void copySelection() const;
+    void deleteSelection();
+    /// The baseline a row's deltas are taken from (same eval_key), or null.
+    const ResultRow* baselineFor(const ResultRow& row) const;
     int rowCount() const;
     const std::vector<ResultRow>& rows() const { return m_rows; }
 
@@ -50,10 +71,14 @@ public:
     QCustomPlot* bitsPlot() const { return m_bitsPlot; }
     QTabWidget* chartTabs() const { return m_tabs; }
 
+    QAction* copyAction() const { return m_copy; }
+    QAction* deleteAction() const { return m_delete; }
+
 signals:
     void rowsChanged();
 
 private:
+    QList<int> selectedRows() const;
     void refresh();
     void refreshPlots();
 
@@ -62,6 +87,8 @@ private:
     QTabWidget* m_tabs = nullptr;
     QCustomPlot* m_speedPlot = nullptr;
     QCustomPlot* m_bitsPlot = nullptr;
+    QAction* m_copy = nullptr;
+    QAction* m_delete = nullptr;
 };
 
 }  // namespace mixq::ui

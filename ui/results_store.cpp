@@ -58,6 +58,16 @@ std::vector<ResultRow> ResultsStore::load(const std::string& model_hash, QString
             for (int i = 0; i < kMetrics; ++i) row.metrics[i] = number_of(m[static_cast<size_t>(i)]);
             if (r.contains("speed_runtime") && r["speed_runtime"].is_string())
                 row.speed_runtime = QString::fromStdString(r["speed_runtime"].get<std::string>());
+            // n, standard errors and the questions' key: absent in rows written before they were recorded.
+            for (const char* key : {"n", "stderr"}) {
+                if (!r.contains(key) || !r[key].is_array() || static_cast<int>(r[key].size()) != kMetrics) continue;
+                double* out = std::string(key) == "n" ? row.n : row.err;
+                for (int i = 0; i < kMetrics; ++i) out[i] = number_of(r[key][static_cast<size_t>(i)]);
+            }
+            if (r.contains("eval_key") && r["eval_key"].is_string())
+                row.eval_key = QString::fromStdString(r["eval_key"].get<std::string>());
+            if (r.contains("eval_text") && r["eval_text"].is_string())
+                row.eval_text = QString::fromStdString(r["eval_text"].get<std::string>());
             rows.push_back(row);
         }
     } catch (const std::exception& e) {
@@ -77,14 +87,20 @@ void ResultsStore::save(const std::string& model_hash, const std::vector<ResultR
     if (!QDir().mkpath(root())) fail(root().toStdString(), "cannot create the results folder");
     nlohmann::json j = {{"schema", kSchema}, {"model_hash", model_hash}, {"rows", nlohmann::json::array()}};
     for (const auto& r : rows) {
-        nlohmann::json m = nlohmann::json::array();
+        nlohmann::json m = nlohmann::json::array(), n = nlohmann::json::array(), e = nlohmann::json::array();
         for (double v : r.metrics) m.push_back(number_or_null(v));
+        for (double v : r.n) n.push_back(number_or_null(v));
+        for (double v : r.err) e.push_back(number_or_null(v));
         j["rows"].push_back({{"label", r.label.toStdString()},
                              {"kind", r.kind.toStdString()},
                              {"avg_bits", number_or_null(r.avg_bits)},
                              {"size_bytes", number_or_null(r.size_bytes)},
                              {"metrics", m},
-                             {"speed_runtime", r.speed_runtime.toStdString()}});
+                             {"speed_runtime", r.speed_runtime.toStdString()},
+                             {"n", n},
+                             {"stderr", e},
+                             {"eval_key", r.eval_key.toStdString()},
+                             {"eval_text", r.eval_text.toStdString()}});
     }
     write_file_atomic(path.toStdString(), j.dump(1) + "\n");
 }

@@ -4,7 +4,6 @@
 #include "ui/scoring_controller.h"
 
 #include <QElapsedTimer>
-#include <QRegularExpression>
 
 #include "core/common/error.h"
 #include "core/io/dtype.h"
@@ -40,7 +39,17 @@ ScoringController::ScoringController(MainWindow* window)
 
 void ScoringController::setSettings(const ScoringSettings& s, bool persist) {
     m_settings = s;
-    if (persist) s.save();
+    m_persistent = persist;
+    if (!persist) return;
+    s.save();
+    if (!m_modelHash.isEmpty()) s.save_for(m_modelHash);
+}
+
+void ScoringController::useModel(const QString& model_hash) {
+    m_modelHash = model_hash;
+    if (!m_persistent) return;
+    const auto own = ScoringSettings::load_for(model_hash);
+    m_settings = own ? *own : ScoringSettings::load();
 }
 
 void ScoringController::log(const QString& line) { m_window->logPanel()->appendLine(line); }
@@ -64,6 +73,8 @@ void ScoringController::scoreModel() {
     m_window->setDeviceText(JobStatusBar::default_device_text(), m_settings.device_description());
 
     const std::string hash = model->content_hash();
+    // The model keeps the settings it is scored with: changing them for another model does not rescore this one.
+    if (m_persistent) m_settings.save_for(QString::fromStdString(hash));
     QString note;
     if (auto table = m_cache.load(hash, m_settings, &note)) {
         log(QString("Scores for %1 from the cache (%2)").arg(run->name, m_cache.pathFor(hash, m_settings)));
@@ -114,21 +125,20 @@ void ScoringController::startPass(const std::shared_ptr<Run>& run, const std::st
                 jobs->post([this, run, mode, u] { onUnit(run, u, mode); });
             };
             const std::string stage = mode == "fast" ? "fast estimate" : "exact KLD";
+            // Memory mode and device arrive typed (ScoreOptions::on_placement), not parsed from log lines.
+            opt.on_placement = [this, jobs, run](const std::string& device, const std::string& memory,
+                                                 const std::string& reason) {
+                jobs->post([this, run, device, memory, reason] {
+                    if (!current(run)) return;
+                    const MemoryModeText t = memory_mode_text(memory, reason);
+                    m_window->setMemoryMode(t.text, t.tooltip);
+                    m_window->setDeviceText(device == "cpu" ? JobStatusBar::default_device_text() : QString::fromStdString(device).toUpper(),
+                                            tr("scoring on %1; %2").arg(QString::fromStdString(device), QString::fromStdString(reason)));
+                });
+            };
             JobContext inner(
                 ctx.token(), [&ctx, stage](const Progress& p) { ctx.report(p.fraction, stage, p.item); },
-                [&ctx, jobs, this, run](const std::string& line) {
-                    ctx.log(line);
-                    static const QRegularExpression re("^memory mode [\\w-]+: (\\w+)");
-                    const auto m = re.match(QString::fromStdString(line));
-                    if (!m.hasMatch()) return;
-                    const std::string chosen = m.captured(1).toStdString();
-                    jobs->post([this, run, chosen, line] {
-                        if (current(run)) {
-                            const MemoryModeText t = memory_mode_text(chosen, line);
-                            m_window->setMemoryMode(t.text, t.tooltip);
-                        }
-                    });
-                });
+                [&ctx](const std::string& line) { ctx.log(line); });
             auto table =
                 std::make_shared<const score::ScoreTable>(
                     score::score_model_on(run->settings.device.toStdString(), run->model, *run->calib, opt, inner));
@@ -151,7 +161,7 @@ void ScoringController::onUnit(const std::shared_ptr<Run>& run, const score::Uni
         m_window->heatmap()->setStatusNote(tr("fast estimate: %1 of %2 units").arg(m_passUnits).arg(m_units));
     else
         m_window->heatmap()->setStatusNote(
-            tr("exact: %1 of %2 units (others: fast estimate)").arg(m_passUnits).arg(m_units));
+            tr("exact: %1 of %2 units (others: fast estimate, provisional)").arg(m_passUnits).arg(m_units));
     emit unitScored(QString::fromStdString(unit.name), QString::fromStdString(mode));
 }
 
@@ -163,7 +173,7 @@ void ScoringController::passDone(const std::shared_ptr<Run>& run, const std::str
         log(QString("Fast estimate of %1 units in %2 s").arg(table->units.size()).arg(table->seconds, 0, 'f', 2));
         m_state = State::Exact;
         m_passUnits = 0;
-        m_window->heatmap()->setStatusNote(tr("exact: 0 of %1 units (others: fast estimate)").arg(m_units));
+        m_window->heatmap()->setStatusNote(tr("exact: 0 of %1 units (others: fast estimate, provisional)").arg(m_units));
         emit fastPassFinished();
         startPass(run, "exact");
         return;
@@ -199,7 +209,7 @@ void ScoringController::passStopped(const std::shared_ptr<Run>& run, bool cancel
     if (!current(run) || !isScoring()) return;
     const bool partial = m_state == State::Exact;
     if (cancelled)
-        stop(partial ? tr("scoring cancelled: fast estimates shown") : tr("scoring cancelled"));
+        stop(partial ? tr("scoring cancelled: fast estimates shown (provisional)") : tr("scoring cancelled"));
     else
         stop(tr("scoring failed"));
 }

@@ -24,8 +24,12 @@ public:
     explicit ScoringController(MainWindow* window);
 
     const ScoringSettings& settings() const { return m_settings; }
-    /// Uses (and, with `persist`, saves to QSettings) new settings; does not rescore by itself.
+    /// Uses new settings; does not rescore by itself. With `persist` they are saved for the open model and as the
+    /// default for new models; without it they are a session override used for every model (tests, scripts).
     void setSettings(const ScoringSettings& s, bool persist = true);
+    /// A model was opened: its own stored settings (the ones it was last scored or configured with), else the
+    /// default for new models. A session override stays.
+    void useModel(const QString& model_hash);
     ScoreCache& cache() { return m_cache; }
     const ScoreCache& cache() const { return m_cache; }
     /// Score each model as it opens (on by default).
@@ -69,6 +73,8 @@ private:
 
     MainWindow* m_window;
     ScoringSettings m_settings;
+    bool m_persistent = true;  ///< settings from QSettings (per model), not a session override
+    QString m_modelHash;
     ScoreCache m_cache;
     bool m_auto = true;
     State m_state = State::Idle;

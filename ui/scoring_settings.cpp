@@ -19,9 +19,38 @@ const QStringList kMemory{"auto", "full", "low_memory", "offload", "multi_gpu"};
 const QStringList kMethods{"rtn", "kquant"};
 }  // namespace
 
+namespace {
+ScoringSettings read_group(QSettings& s);
+void write_group(QSettings& s, const ScoringSettings& v);
+}  // namespace
+
 ScoringSettings ScoringSettings::load() {
     QSettings s = settings();
     s.beginGroup("scoring");
+    return read_group(s);
+}
+
+void ScoringSettings::save() const {
+    QSettings s = settings();
+    s.beginGroup("scoring");
+    write_group(s, *this);
+}
+
+std::optional<ScoringSettings> ScoringSettings::load_for(const QString& model_hash) {
+    QSettings s = settings();
+    s.beginGroup("scoring/models/" + model_hash);
+    if (!s.contains("candidates")) return std::nullopt;
+    return read_group(s);
+}
+
+void ScoringSettings::save_for(const QString& model_hash) const {
+    QSettings s = settings();
+    s.beginGroup("scoring/models/" + model_hash);
+    write_group(s, *this);
+}
+
+namespace {
+ScoringSettings read_group(QSettings& s) {
     ScoringSettings d;
     ScoringSettings r;
     r.device = s.value("device", d.device).toString();
@@ -44,16 +73,15 @@ ScoringSettings ScoringSettings::load() {
     return r;
 }
 
-void ScoringSettings::save() const {
-    QSettings s = settings();
-    s.beginGroup("scoring");
-    s.setValue("device", device);
-    s.setValue("memory", memory);
-    s.setValue("samples", samples);
-    s.setValue("seqLen", seq_len);
-    s.setValue("candidates", candidates);
-    s.setValue("method", method);
+void write_group(QSettings& s, const ScoringSettings& v) {
+    s.setValue("device", v.device);
+    s.setValue("memory", v.memory);
+    s.setValue("samples", v.samples);
+    s.setValue("seqLen", v.seq_len);
+    s.setValue("candidates", v.candidates);
+    s.setValue("method", v.method);
 }
+}  // namespace
 
 void ScoringSettings::validate() const {
     if (!kDevices.contains(device)) fail("settings", "device must be auto, cpu or cuda, got '" + device.toStdString() + "'");

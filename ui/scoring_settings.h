@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // ScoringSettings: what the studio's scoring job uses (device, memory mode, calibration size, candidates,
-// method), persisted in QSettings ("MixQ" / "MixQ Studio", group "scoring"), and the cache key of the settings
-// that change the scores.
+// method), persisted in QSettings ("MixQ" / "MixQ Studio"): per model under "scoring/models/<content hash>", with
+// the default for new models under "scoring"; and the cache key of the settings that change the scores.
 #pragma once
 #include <QString>
+#include <optional>
 #include <vector>
 
 #include "core/quant/quant_format.h"
@@ -19,9 +20,12 @@ struct ScoringSettings {
     QString candidates = "int4-g32,int4-g128,int8-g128";
     QString method = "rtn";   ///< "rtn" or "kquant"
 
-    /// The stored settings, defaults for anything missing or invalid.
+    /// The stored settings, defaults for anything missing or invalid: the default for models without their own.
     static ScoringSettings load();
     void save() const;
+    /// The settings a model (by content hash) was last scored or configured with; nullopt when it has none.
+    static std::optional<ScoringSettings> load_for(const QString& model_hash);
+    void save_for(const QString& model_hash) const;
 
     /// Throws mixq::Error with one line naming the bad field.
     void validate() const;

@@ -39,8 +39,14 @@ void ScreenshotSession::maybeCapture() {
         finish(1, m_error);
         return;
     }
+    QWidget* target = m_window;
+    if (m_prepare) target = m_prepare();
+    if (!m_error.isEmpty() || !target) {
+        finish(1, m_error.isEmpty() ? QString("mixq-studio: nothing to capture") : m_error);
+        return;
+    }
     try {
-        save_widget_png(m_window, m_path);
+        save_widget_png(target, m_path);
     } catch (const Error& e) {
         finish(1, QString::fromStdString(e.what()));
         return;

@@ -5,6 +5,9 @@
 #include <QObject>
 #include <QString>
 #include <QTimer>
+#include <functional>
+
+class QWidget;
 
 namespace mixq::ui {
 
@@ -16,6 +19,8 @@ public:
     ScreenshotSession(MainWindow* window, QString png_path, int timeout_ms = 10 * 60 * 1000);
     /// Call after queueing the jobs to wait for; finished() follows once the window has been idle briefly.
     void start();
+    /// Called once idle, before grabbing: brings a view forward and returns the widget to grab (default: the window).
+    void setPrepare(std::function<QWidget*()> prepare) { m_prepare = std::move(prepare); }
 
 signals:
     /// exit_code 0: saved; 1: a job failed or the PNG could not be written; 2: timed out.
@@ -30,6 +35,7 @@ private:
     QTimer m_settle;
     QTimer m_timeout;
     QString m_error;
+    std::function<QWidget*()> m_prepare;
     bool m_done = false;
 };
 

@@ -55,15 +55,18 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
     m_status = new QLabel(this);
     m_status->setObjectName("heatmapStatus");
     m_status->setStyleSheet("color: palette(mid);");
+    // A long note ("exact: 3 of 25 units (others: fast estimate, provisional)") must not widen the window past the
+    // screen: the label takes the room there is, right-aligned, the whole text in its tooltip.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
     bar->addWidget(title);
     bar->addWidget(m_combo);
-    bar->addStretch(1);
-    bar->addWidget(m_status);
+    bar->addWidget(m_status, 1);
     layout->addLayout(bar);
 
     m_plot = new QCustomPlot(this);
     m_plot->setObjectName("heatmapPlot");
-    m_plot->setMinimumSize(360, 240);
+    m_plot->setMinimumSize(360, 200);
     m_plot->setMouseTracking(true);
     m_plot->setAttribute(Qt::WA_AlwaysShowToolTips);
     layout->addWidget(m_plot, 1);
@@ -100,6 +103,7 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
         emit candidateChanged(name);
     });
     connect(m_plot, &QCustomPlot::mouseMove, this, &SensitivityHeatmap::onMouseMove);
+    connect(m_plot, &QCustomPlot::mousePress, this, &SensitivityHeatmap::onMousePress);
     clear();
 }
 
@@ -108,7 +112,8 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
 void SensitivityHeatmap::clear() {
     m_hasModel = false;
     m_grid.reset(0);
-    m_scores.clear();
+    m_table.reset();
+    m_streamed.clear();
     m_plan.clear();
     m_pinned.clear();
     m_note.clear();
@@ -121,7 +126,8 @@ void SensitivityHeatmap::setModelLayout(const io::ModelLayout& layout, int num_l
     m_hasModel = true;
     m_grid.reset(num_layers);
     for (const auto& u : layout.units) m_grid.upsert(heatmap_unit(u));
-    m_scores.clear();
+    m_table.reset();
+    m_streamed.clear();
     m_plan.clear();
     m_pinned.clear();
     m_note.clear();
@@ -227,7 +233,7 @@ void SensitivityHeatmap::setUnitScore(const score::UnitScore& unit) {
         for (const auto& c : unit.candidates) fmts.push_back(c.format);
         setCandidates(fmts, m_scaleBits);
     }
-    m_scores[unit.name] = unit;
+    m_streamed[unit.name] = unit;
     const HeatmapUnit* known = m_grid.find(unit.name);
     if (!known) {
         m_grid.upsert(heatmap_unit(unit.name, unit.kind, unit.layer, unit.members, unit.shapes));
@@ -242,12 +248,17 @@ void SensitivityHeatmap::setUnitScore(const score::UnitScore& unit) {
 }
 
 void SensitivityHeatmap::setScoreTable(const score::ScoreTable& table) {
-    m_scores.clear();
+    setScoreTable(std::make_shared<const score::ScoreTable>(table));
+}
+
+void SensitivityHeatmap::setScoreTable(std::shared_ptr<const score::ScoreTable> shared) {
+    m_table = std::move(shared);
+    m_streamed.clear();
+    const score::ScoreTable& table = *m_table;
     m_scaleBits = table.scale_bits;
     setCandidates(table.candidates, table.scale_bits);
     bool structural = false;
     for (const auto& u : table.units) {
-        m_scores[u.name] = u;
         if (!m_grid.find(u.name)) {
             m_grid.upsert(heatmap_unit(u.name, u.kind, u.layer, u.members, u.shapes));
             structural = true;
@@ -260,15 +271,30 @@ void SensitivityHeatmap::setScoreTable(const score::ScoreTable& table) {
 }
 
 void SensitivityHeatmap::clearScores() {
-    m_scores.clear();
+    m_table.reset();
+    m_streamed.clear();
     refreshValues();
+}
+
+const score::UnitScore* SensitivityHeatmap::unitScore(const std::string& unit) const {
+    // A unit streamed after the table (the exact pass over a fast table) replaces the table's.
+    auto it = m_streamed.find(unit);
+    if (it != m_streamed.end()) return &it->second;
+    return m_table ? m_table->find(unit) : nullptr;
+}
+
+int SensitivityHeatmap::scoredUnitCount() const {
+    int n = m_table ? static_cast<int>(m_table->units.size()) : 0;
+    for (const auto& [name, u] : m_streamed)
+        if (!m_table || !m_table->find(name)) ++n;
+    return n;
 }
 
 const score::CandidateScore* SensitivityHeatmap::candidateScore(const std::string& unit,
                                                                 const std::string& format) const {
-    auto it = m_scores.find(unit);
-    if (it == m_scores.end()) return nullptr;
-    for (const auto& c : it->second.candidates)
+    const score::UnitScore* u = unitScore(unit);
+    if (!u) return nullptr;
+    for (const auto& c : u->candidates)
         if (c.format.name() == format) return &c;
     return nullptr;
 }
@@ -344,18 +370,19 @@ void SensitivityHeatmap::updatePlaceholder() {
     QString text;
     if (!m_hasModel && m_grid.units().empty())
         text = tr("Drop a Hugging Face model folder here\nor use File \u203a Open Model Folder\u2026");
-    else if (m_scores.empty())
+    else if (scoredUnitCount() == 0)
         text = tr("No sensitivity scores yet\nscoring starts when a model opens\n(File \u203a Load Scores\u2026 reads a "
                   "scores.json)");
     m_placeholder->setText(text);
     m_placeholder->setVisible(!text.isEmpty());
-    m_scale->setVisible(!m_scores.empty());
+    m_scale->setVisible(scoredUnitCount() > 0);
     if (!m_note.isEmpty())
         m_status->setText(m_note);
     else
         m_status->setText(m_grid.units().empty()
                               ? QString()
-                              : tr("%1 of %2 units scored").arg(m_scores.size()).arg(m_grid.units().size()));
+                              : tr("%1 of %2 units scored").arg(scoredUnitCount()).arg(m_grid.units().size()));
+    m_status->setToolTip(m_status->text());
 }
 
 void SensitivityHeatmap::updateCombo() {
@@ -415,11 +442,13 @@ double SensitivityHeatmap::cellValue(int row, int col) const {
     return m_map->data()->cell(col, row);
 }
 
-QString SensitivityHeatmap::cellText(int row, int col) const {
+QString SensitivityHeatmap::cellLabel(int row, int col) const {
     const size_t i = static_cast<size_t>(row) * kHeatmapColumns + col;
     if (row < 0 || col < 0 || col >= kHeatmapColumns || i >= m_labels.size() || !m_labels[i]) return {};
     return m_labels[i]->text();
 }
+
+QString SensitivityHeatmap::cellText(int row, int col) const { return cellLabel(row, col).section(QChar(0x00b7), 0, 0); }
 
 QRectF SensitivityHeatmap::groupRect(const QString& unit) const {
     auto it = m_groups.find(unit.toStdString());
@@ -435,9 +464,8 @@ double SensitivityHeatmap::colorRangeUpper() const { return m_map->dataRange().u
 QString SensitivityHeatmap::cellToolTip(int row, int col) const {
     const HeatmapUnit* u = m_grid.unit_at(row, col);
     if (!u) return {};
-    auto it = m_scores.find(u->name);
     auto plan = m_plan.find(u->name);
-    return heatmap_tooltip(*u, col, it == m_scores.end() ? nullptr : &it->second, currentCandidate().toStdString(),
+    return heatmap_tooltip(*u, col, unitScore(u->name), currentCandidate().toStdString(),
                            plan == m_plan.end() ? std::string() : plan->second, m_scaleBits,
                            m_pinned.count(u->name) > 0);
 }
@@ -455,6 +483,25 @@ void SensitivityHeatmap::onMouseMove(QMouseEvent* event) {
         QToolTip::hideText();
     else
         QToolTip::showText(event->globalPosition().toPoint(), tip, m_plot);
+}
+
+QString SensitivityHeatmap::unitAt(const QPointF& pos) const {
+    if (!m_plot->axisRect()->rect().contains(pos.toPoint())) return {};
+    const int col = static_cast<int>(std::lround(m_plot->xAxis->pixelToCoord(pos.x())));
+    const int row = static_cast<int>(std::lround(m_plot->yAxis->pixelToCoord(pos.y())));
+    const HeatmapUnit* u = m_grid.unit_at(row, col);
+    return u ? QString::fromStdString(u->name) : QString();
+}
+
+QPoint SensitivityHeatmap::cellCenter(int row, int col) const {
+    return QPointF(m_plot->xAxis->coordToPixel(col), m_plot->yAxis->coordToPixel(row)).toPoint();
+}
+
+void SensitivityHeatmap::onMousePress(QMouseEvent* event) {
+    const QString unit = unitAt(event->position());
+    if (unit.isEmpty()) return;
+    if (event->button() == Qt::LeftButton) emit unitClicked(unit);
+    else if (event->button() == Qt::RightButton) emit unitMenuRequested(unit, event->globalPosition().toPoint());
 }
 
 }  // namespace mixq::ui

@@ -4,10 +4,12 @@
 // several columns (q/k/v, gate/up, embeddings) are outlined as groups; each cell can carry the plan's format.
 // Scores may arrive one unit at a time; cells without a score stay blank.
 #pragma once
+#include <QPoint>
 #include <QRectF>
 #include <QString>
 #include <QWidget>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,10 +46,13 @@ public:
     void setCandidates(const std::vector<quant::QuantFormat>& candidates, int scale_bits = 16);
     /// Adds or replaces one unit's scores; units not in the layout are placed by kind and layer.
     void setUnitScore(const score::UnitScore& unit);
-    /// setCandidates + setUnitScore for every unit.
+    /// setCandidates + every unit's scores; the shared table is read, not copied (the session's).
+    void setScoreTable(std::shared_ptr<const score::ScoreTable> table);
     void setScoreTable(const score::ScoreTable& table);
     void clearScores();
-    int scoredUnitCount() const { return static_cast<int>(m_scores.size()); }
+    int scoredUnitCount() const;
+    /// The table shown (units streamed since then are kept beside it), or null.
+    std::shared_ptr<const score::ScoreTable> scoreTable() const { return m_table; }
 
     // --- plan ---
     /// unit name -> format name ("int4-g32", "int8-g128", "fp16"); each cell of a unit shows its bits.
@@ -73,8 +78,10 @@ public:
     const HeatmapGrid& grid() const { return m_grid; }
     /// The colour-map value drawn in a cell (log10 KLD), NaN when blank.
     double cellValue(int row, int col) const;
-    /// The plan label drawn in a cell ("4", "8", "16"), "" when none.
+    /// The plan's bits drawn in a cell ("4", "8", "16"), "" when none.
     QString cellText(int row, int col) const;
+    /// The whole label drawn in a cell: bits and group size ("4·g32", "8·g128", "16").
+    QString cellLabel(int row, int col) const;
     /// The drawn group outline of a multi-column unit, in cell coordinates (x: column, y: row); null if none.
     QRectF groupRect(const QString& unit) const;
     int groupCount() const { return static_cast<int>(m_groups.size()); }
@@ -85,8 +92,16 @@ public:
     QComboBox* candidateBox() const { return m_combo; }
     QCPColorScale* colorScale() const { return m_scale; }
 
+    /// The unit under a point of the plot widget (pixels), "" when none; the centre of a cell in those pixels.
+    QString unitAt(const QPointF& pos) const;
+    QPoint cellCenter(int row, int col) const;
+
 signals:
     void candidateChanged(const QString& format_name);
+    /// A left click on a unit's cell (select it elsewhere, e.g. in the groups tree).
+    void unitClicked(const QString& unit);
+    /// A right click on a unit's cell: `global` is where its pin menu goes.
+    void unitMenuRequested(const QString& unit, const QPoint& global);
 
 private:
     void rebuild();
@@ -97,12 +112,15 @@ private:
     void updatePlaceholder();
     void updateCombo();
     void onMouseMove(QMouseEvent* event);
+    void onMousePress(QMouseEvent* event);
     double unitValue(const std::string& unit) const;
+    const score::UnitScore* unitScore(const std::string& unit) const;
     const score::CandidateScore* candidateScore(const std::string& unit, const std::string& format) const;
 
     HeatmapGrid m_grid;
     bool m_hasModel = false;
-    std::map<std::string, score::UnitScore> m_scores;
+    std::shared_ptr<const score::ScoreTable> m_table;      ///< the last whole table (shared, not copied)
+    std::map<std::string, score::UnitScore> m_streamed;    ///< units streamed in since (they win over the table's)
     std::vector<quant::QuantFormat> m_candidates;
     int m_scaleBits = 16;
     std::map<std::string, std::string> m_plan;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // SettingsDialog: Settings > Scoring...: device, memory mode, calibration samples and sequence length,
-// candidate formats and method. OK validates (one-line reason shown in the dialog) before accepting.
+// candidate formats (chosen from a list) and method; devices that cannot be used are greyed with the reason. OK validates (one-line reason shown in the dialog) before accepting.
 #pragma once
 #include <QDialog>
 
@@ -8,7 +8,7 @@
 
 class QComboBox;
 class QLabel;
-class QLineEdit;
+class QListWidget;
 class QSpinBox;
 
 namespace mixq::ui {
@@ -26,9 +26,14 @@ public:
     QComboBox* memoryBox() const { return m_memory; }
     QSpinBox* samplesBox() const { return m_samples; }
     QSpinBox* seqLenBox() const { return m_seqLen; }
-    QLineEdit* candidatesEdit() const { return m_candidates; }
+    /// Checkable formats ("int4 · group 32"; Qt::UserRole holds "int4-g32"), chosen ones first in their order.
+    QListWidget* candidatesList() const { return m_candidates; }
+    /// Checks or unchecks a format by name; false when the list lacks it.
+    bool setCandidateChecked(const QString& name, bool on);
     QComboBox* methodBox() const { return m_method; }
     QLabel* errorLabel() const { return m_error; }
+    /// Why a device is not offered (hidden when every device can be used).
+    QLabel* deviceNote() const { return m_deviceNote; }
 
     void accept() override;
 
@@ -37,9 +42,13 @@ private:
     QComboBox* m_memory;
     QSpinBox* m_samples;
     QSpinBox* m_seqLen;
-    QLineEdit* m_candidates;
+    void addCandidate(const QString& name);
+
+    QListWidget* m_candidates;
     QComboBox* m_method;
     QLabel* m_error;
+    QLabel* m_deviceNote = nullptr;
+    bool m_cudaUsable = false;
 };
 
 }  // namespace mixq::ui

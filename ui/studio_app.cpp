@@ -11,6 +11,7 @@
 #include "core/io/model.h"
 #include "ui/main_window.h"
 #include "ui/screenshot_session.h"
+#include "ui/screenshot_views.h"
 #include "ui/studio_options.h"
 
 // Q_INIT_RESOURCE must run outside any namespace; mixq_ui is a static library, so its resources need it.
@@ -60,7 +61,7 @@ int run_studio(int argc, char** argv) {
     if (screenshot) {
         window.setErrorDialogsEnabled(false);
         window.setRememberRecent(false);  // a scripted capture leaves the user's recent list alone
-        window.resize(1440, 900);
+        window.resize(opt.width, opt.height);
     }
     window.show();
     if (!opt.model.isEmpty())
@@ -71,6 +72,8 @@ int run_studio(int argc, char** argv) {
 
     if (screenshot) {
         auto* session = new ScreenshotSession(&window, opt.screenshot);
+        const QString view = opt.view;
+        session->setPrepare([&window, view] { return prepare_screenshot_view(window, view); });
         QObject::connect(session, &ScreenshotSession::finished, &app, [](int code, const QString& message) {
             std::fprintf(code == 0 ? stdout : stderr, "%s\n", qPrintable(message));
             QCoreApplication::exit(code);

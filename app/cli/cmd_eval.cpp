@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--mmlu-limit N]
-// [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR]
+// [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR] [--plan plan.json]
 // [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
 // ONNX runner) or a model folder (CPU engine), next to the unquantized baseline. With no task given it evaluates the
-// MMLU and PIQA data shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`).
+// MMLU and PIQA data shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`). A model folder with
+// --plan evaluates the plan (the same call as the app's "Evaluate current plan").
 #include <iostream>
 #include <utility>
 
@@ -13,6 +14,7 @@
 #include "core/eval/eval_report.h"
 #include "core/eval/evaluator.h"
 #include "core/io/data_dir.h"
+#include "core/plan/plan_json.h"
 
 namespace mixq::cli {
 namespace {
@@ -20,7 +22,7 @@ namespace {
 int run_eval(const Args& args) {
     args.allow_only({"--mmlu", "--piqa", "--ppl", "--speed", "--limit", "--baseline", "--no-baseline", "--device",
                      "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse", "--mmlu-limit",
-                     "--piqa-limit", "--ppl-limit"});
+                     "--piqa-limit", "--ppl-limit", "--plan"});
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
     if (args.positional().size() > 1) usage_fail("unexpected argument '" + args.positional()[1] + "'");
@@ -32,6 +34,7 @@ int run_eval(const Args& args) {
         req.piqa = io::builtin_piqa_dir();
     }
     if (auto v = args.get("--baseline")) req.baseline = *v;
+    if (auto v = args.get("--plan")) req.plan = plan::load_plan(*v);
     req.no_baseline = args.has("--no-baseline");
     if (req.no_baseline && req.baseline) usage_fail("--baseline and --no-baseline exclude each other");
     req.speed = args.has("--speed");
@@ -63,7 +66,10 @@ int run_eval(const Args& args) {
     else if (report.contains("baseline_note"))
         std::cout << "baseline none: " << report["baseline_note"].get<std::string>() << "\n";
     const auto& plan = report["target"]["plan"];
-    if (plan.is_object() && plan.contains("average_bits"))
+    if (plan.is_object() && plan.contains("average_bits") && report["target"].value("kind", std::string()) == "plan")
+        std::cout << "plan     " << plan["average_bits"].get<double>() << " average bits (fake-quant weights on the engine, "
+                  << plan.value("scores_mode", std::string("exact")) << " scores)\n";
+    else if (plan.is_object() && plan.contains("average_bits"))
         std::cout << "plan     " << plan["average_bits"].get<double>() << " average bits, "
                   << plan.value("onnx_file_bytes", uint64_t(0)) / 1048576.0 << " MiB on disk\n";
     std::cout << "\n" << eval::format_eval_table(report);
@@ -73,11 +79,12 @@ int run_eval(const Args& args) {
 
 CommandRegistrar reg({"eval",
                       "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR|builtin] [--piqa DIR|builtin] [--ppl FILE] [--speed] [--limit N] "
-                      "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
+                      "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--plan plan.json] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
                       "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
-                      "(CPU engine), with the unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed "
-                      "it runs the MMLU-Redux sample and PIQA validation data shipped with MixQ.",
+                      "(CPU engine; with --plan, the plan's fake-quant weights beside the dense model on the same questions), with the "
+                      "unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed it runs the MMLU-Redux sample and "
+                      "PIQA validation data shipped with MixQ.",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});
 

@@ -19,6 +19,7 @@
 #include "core/eval/onnx/onnx_model.h"
 #include "core/common/text_file.h"
 #include "core/plan/plan_json.h"
+#include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace mixq::eval {
@@ -162,7 +163,7 @@ struct OpenedModel {
 };
 
 OpenedModel open_model(const fs::path& dir, const std::string& kind, const backend::ComputeBackend& where,
-                       const JobContext& job) {
+                       const JobContext& job, const plan::Plan* plan = nullptr) {
     const bool accel = where.name() != "cpu" && kind == "model";
     job.log("loading " + dir.string() +
             (kind == "export" ? " (ONNX runner)" : accel ? " (" + where.device_name() + ")" : " (CPU engine)"));
@@ -174,7 +175,13 @@ OpenedModel open_model(const fs::path& dir, const std::string& kind, const backe
     } else {
         o.model = io::Model::open(dir);
         if (!o.model->config().eos_token_ids.empty()) o.eos = o.model->config().eos_token_ids[0];
-        o.lm = where.open_model(o.model, [&job](const std::string& line) { job.log(line); });
+        if (plan) {  // the plan's fake-quant weights on the CPU engine (16-bit units in place)
+            auto tf = std::make_shared<engine::Transformer>(plan::plan_engine(o.model, *plan));
+            plan::apply_plan_fake_quant(*tf, *o.model, *plan);
+            o.lm = std::make_unique<EngineModel>(tf);
+        } else {
+            o.lm = where.open_model(o.model, [&job](const std::string& line) { job.log(line); });
+        }
     }
     return o;
 }
@@ -184,7 +191,7 @@ OpenedModel open_model(const fs::path& dir, const std::string& kind, const backe
 json measured_kld_json(const fs::path& target, const std::string& kind, const fs::path& baseline,
                        const backend::ComputeBackend& where, const std::string& text, const EvalRequest& req,
                        const json& plan, const JobContext& job) {
-    const OpenedModel t = open_model(target, kind, where, job);
+    const OpenedModel t = open_model(target, kind, where, job, req.plan ? &*req.plan : nullptr);
     const OpenedModel b = open_model(baseline, "model", where, job);
     const auto stream = tok::Tokenizer::from_file(target / "tokenizer.json")->encode(text);
     if (tok::Tokenizer::from_file(baseline / "tokenizer.json")->encode(text) != stream)
@@ -213,10 +220,10 @@ json measured_kld_json(const fs::path& target, const std::string& kind, const fs
 
 ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data& data, const EvalRequest& req,
                         const std::vector<std::string>& tasks, ProgressScale& progress, const JobContext& job,
-                        const Placement& where) {
-    const bool accel = where.backend->name() != "cpu" && kind == "model";
+                        const Placement& where, const plan::Plan* plan = nullptr) {
+    const bool accel = where.backend->name() != "cpu" && kind == "model" && !plan;
     const std::string accel_device = accel ? where.backend->device_name() : std::string();
-    OpenedModel opened = open_model(dir, kind, *where.backend, job);
+    OpenedModel opened = open_model(dir, kind, *where.backend, job, plan);
     std::unique_ptr<engine::LanguageModel>& lm = opened.lm;
     const std::shared_ptr<const io::Model>& model = opened.model;
     const int eos = opened.eos;
@@ -294,11 +301,13 @@ std::string classify_eval_target(const fs::path& dir) {
 
 json run_evaluation(const EvalRequest& req, const JobContext& job) {
     std::string device_note;
-    const auto runner = backend::select_backend(req.device, "--device", &device_note);
+    // A plan and its baseline run on one backend (the CPU engine), so their difference is the plan's alone.
+    const auto runner = req.plan ? backend::find_backend("cpu") : backend::select_backend(req.device, "--device", &device_note);
     const std::string device = runner->name();  // "cpu" or the accelerator's ("cuda")
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
+    if (req.plan && kind != "model") fail(req.target.string(), "--plan needs a model folder (an export is its plan already)");
 
     // Data first: a malformed file fails before any model is loaded.
     Data data;
@@ -315,7 +324,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         data.ppl_text = read_text_file(*req.ppl_text);
         tasks.push_back("ppl");
     }
-    if (req.speed) tasks.push_back("speed");
+    if (req.speed && !req.plan) tasks.push_back("speed");
+    if (req.speed && req.plan) job.log("speed: not measured for a plan on the engine (fake-quant weights run at the dense speed); export it to time it");
     if (tasks.empty()) fail("", "nothing to evaluate: give --mmlu DIR, --piqa DIR, --ppl FILE and/or --speed");
 
     json report;
@@ -323,6 +333,14 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     report["target"] = {{"path", req.target.string()}, {"kind", kind},
                         {"backend", kind == "export" ? "onnx-runner" : "engine"},
                         {"plan", kind == "export" ? plan_summary(req.target) : json(nullptr)}};
+    if (req.plan) {
+        report["target"]["kind"] = "plan";
+        report["target"]["plan"] = {{"average_bits", req.plan->avg_bits},
+                                    {"predicted_kld", req.plan->kld_complete() ? json(req.plan->predicted_kld) : json(nullptr)},
+                                    {"scores_mode", req.plan->score_mode},
+                                    {"rotation", req.plan->rotation},
+                                    {"estimated_file_bytes", req.plan->estimated_file_bytes}};
+    }
 
     // Baseline: --baseline, else (exports) the source model named by mixq_plan.json.
     std::optional<fs::path> baseline;
@@ -346,6 +364,9 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         } else {
             baseline_note = "no mixq_plan.json with a model path; pass --baseline MODEL_DIR";
         }
+    } else if (req.plan) {
+        baseline = req.target;  // the plan's own model, dense
+        baseline_from = "the plan's model";  // its hash is checked when the plan's weights are applied
     } else {
         baseline_note = "a model folder is its own reference; pass --baseline MODEL_DIR to compare with another";
     }
@@ -405,7 +426,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         job.log("speed: the export has no mixq_plan.json matching a baseline model, so both are timed on the CPU");
     const bool speed_as_export = baseline && req.speed && kind == "export" && !gpu_speed;
     Placement target_where{runner, gpu_speed, export_plan ? &*export_plan : nullptr, baseline};
-    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where);
+    const ModelRun target = evaluate_model(req.target, kind, data, req, tasks, progress, job, target_where,
+                                           req.plan ? &*req.plan : nullptr);
     std::optional<ModelRun> base;
     if (baseline) {
         // An export's baseline speed is timed as a 16-bit export of the source model in the export's runtime (ORT

@@ -11,11 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/job.h"
+#include "core/plan/plan.h"
 
 namespace mixq::eval {
 
 struct EvalRequest {
     std::filesystem::path target;                 ///< export folder or model folder
+    /// With a model folder: evaluate this plan (the engine with its fake-quant weights, in its rotation) instead of
+    /// the dense model, beside the dense model as baseline, on the same questions (`mixq eval MODEL --plan`, the
+    /// app's "Evaluate current plan"). Both run on the CPU engine; the speed task is not run (fake-quant weights run
+    /// at the dense model's speed: export the plan to time it).
+    std::optional<plan::Plan> plan;
     std::optional<std::filesystem::path> mmlu;    ///< folder with test/{subject}_test.csv
     std::optional<std::filesystem::path> piqa;    ///< folder with valid.jsonl + valid-labels.lst
     std::optional<std::filesystem::path> ppl_text;

@@ -42,6 +42,9 @@ struct Plan {
     /// The weight basis the scores were computed in, and so the one the plan's formats are chosen for: "none" or
     /// "hadamard:seed=N" (score::ScoreTable::rotation). Export writes the weights in this basis.
     std::string rotation = "none";
+    /// The kind of scores the formats were chosen from: "exact" or "fast" (score::ScoreTable::mode; a plan from fast
+    /// scores is provisional: fast and exact scores can rank units differently).
+    std::string score_mode = "exact";
     std::vector<PlannedUnit> units;      ///< in score-table order
     std::map<std::string, std::string> pins;  ///< unit name -> format name
     int normalized_overrides = 0;        ///< override entries added/changed by QKV / gate_up / tied normalization

@@ -47,6 +47,7 @@ std::string plan_to_json(const Plan& p) {
     j["preset"] = p.preset.empty() ? ordered_json(nullptr) : ordered_json(p.preset);
     j["scale_bits"] = p.scale_bits;
     j["rotation"] = p.rotation;
+    j["scores_mode"] = p.score_mode;
     j["average_bits"] = p.avg_bits;
     j["total_bits"] = p.total_bits;
     j["planned_weights"] = p.total_weights;
@@ -115,6 +116,8 @@ Plan plan_from_json(const std::string& text, const std::string& label) {
         p.scale_bits = j.at("scale_bits").get<int>();
         if (p.scale_bits <= 0 || p.scale_bits > 32) fail(label, "scale_bits must be 1..32");
         p.rotation = j.value("rotation", std::string("none"));
+        p.score_mode = j.value("scores_mode", std::string("exact"));
+        if (p.score_mode != "exact" && p.score_mode != "fast") fail(label, "scores_mode must be exact or fast");
         p.non_planned_params = j.value("non_planned_params", int64_t(0));
         if (p.non_planned_params < 0) fail(label, "non_planned_params must be >= 0");
         p.normalized_overrides = j.value("normalized_overrides", 0);

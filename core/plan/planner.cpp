@@ -212,6 +212,7 @@ Plan Planner::make_plan(const std::vector<quant::QuantFormat>& formats) const {
     p.model_hash = m_table.model_hash;
     p.scale_bits = m_table.scale_bits;
     p.rotation = m_table.rotation;
+    p.score_mode = m_table.mode;
     p.non_planned_params = m_options.non_planned_params;
     for (const auto& pin : m_pins) p.pins[pin.unit] = pin.format.name();
     p.units.reserve(m_table.units.size());

@@ -466,6 +466,7 @@ ScoreTable Scorer::run() {
     m_table.memory_mode = memory_mode_name(decision.mode);
     m_table.memory_reason = decision.reason;
     m_job.log(decision.reason);
+    if (m_opt.on_placement) m_opt.on_placement("cpu", m_table.memory_mode, decision.reason);
     engine::EngineOptions eo;
     eo.resident = decision.mode == MemoryMode::Full;
     eo.rotation = make_rotation(m_model, m_opt, m_table, m_job);

@@ -39,6 +39,9 @@ struct ScoreOptions {
     int fast_max_sequences = 8;         ///< fast mode scores on the first N calibration sequences
     /// Called on the calling thread as each unit's scores are complete (for live heatmaps).
     std::function<void(const UnitScore&)> on_unit;
+    /// Called once the backend has chosen where it scores: device ("cpu" or "cuda"), memory mode name and the
+    /// reason line (also logged) — typed, so a UI never parses log text.
+    std::function<void(const std::string& device, const std::string& memory_mode, const std::string& reason)> on_placement;
 };
 
 /// The default candidate list ("int4-g32,int4-g128,int8-g128") parsed; `method` applies to all of them.

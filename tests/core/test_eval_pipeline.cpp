@@ -184,6 +184,39 @@ private slots:
                  table.c_str());
     }
 
+    void planOnItsModelAgainstTheDenseModel() {
+        // `mixq eval MODEL --plan` / the app's "Evaluate current plan": the plan's fake-quant engine beside the dense
+        // model, on the same questions, both on the CPU engine; no speed row (fake-quant runs at the dense speed).
+        EvalRequest req = request(mixq_test::demo_model());
+        req.ppl_text.reset();
+        req.limit = 4;
+        req.speed = true;
+        req.plan = m_plan;
+        const json rep = run_evaluation(req);
+        QCOMPARE(rep["target"]["kind"].get<std::string>(), std::string("plan"));
+        QCOMPARE(rep["target"]["plan"]["scores_mode"].get<std::string>(), std::string("exact"));
+        QCOMPARE(rep["baseline"]["from"].get<std::string>(), std::string("the plan's model"));
+        QVERIFY(!rep["tasks"].contains("speed"));
+        const Direct target = direct(m_demo, &m_plan, 4), base = direct(m_demo, nullptr, 4);
+        const json& t = rep["tasks"];
+        for (const char* side : {"target", "baseline"}) {
+            QCOMPARE(t["mmlu"][side]["n"].get<int64_t>(), int64_t(4));
+            QCOMPARE(t["piqa"][side]["n"].get<int64_t>(), int64_t(4));
+        }
+        QCOMPARE(t["mmlu"]["target"]["correct"].get<int64_t>(), target.mmlu.overall.correct);
+        QCOMPARE(t["mmlu"]["baseline"]["correct"].get<int64_t>(), base.mmlu.overall.correct);
+        QCOMPARE(t["piqa"]["target"]["acc_norm"].get<double>(), target.piqa.acc_norm.acc());
+        QCOMPARE(t["piqa"]["baseline"]["acc_norm"].get<double>(), base.piqa.acc_norm.acc());
+        // A plan for another model is refused in one line; so is a plan with an export folder.
+        plan::Plan other = m_plan;
+        other.model_hash = "0000000000000000";
+        req.plan = other;
+        QVERIFY(error_of([&] { run_evaluation(req); }).find("plan") != std::string::npos);
+        req.target = m_export;
+        req.plan = m_plan;
+        QVERIFY(error_of([&] { run_evaluation(req); }).find("--plan needs a model folder") != std::string::npos);
+    }
+
     void modelFolderHasNoBaselineByDefault() {
         EvalRequest req = request(mixq_test::demo_model());
         req.piqa.reset();

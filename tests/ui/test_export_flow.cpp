@@ -7,6 +7,7 @@
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -89,6 +90,13 @@ private slots:
         act->trigger();
         ui::ExportDialog* dlg = ctrl->dialog();
         QVERIFY(dlg && dlg->isVisible());
+        // The plan summary names every width the plan uses: int4, int8 and 16-bit units.
+        const QString formats = dlg->findChild<QLabel*>("exportPlanFormat")->text();
+        const plan::Plan& shown = w.plans()->plan();
+        QVERIFY(shown.int4_units + shown.int8_units > 0);
+        QVERIFY2((shown.int4_units > 0) == formats.contains("int4"), qPrintable(formats));
+        QVERIFY2((shown.int8_units > 0) == formats.contains("int8"), qPrintable(formats));
+        QVERIFY2((shown.float_units > 0) == formats.contains("16-bit"), qPrintable(formats));
         const fs::path out = mixq_test::scratch("ui_export_flow") / "demo-onnx";
         dlg->setOutputDir(QString::fromStdString(out.string()));
         ui::ExportEvalSettings ev;
@@ -119,7 +127,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 30000);
         QCOMPARE(failed.count(), 0);
 
-        const ResultsPanel* res = ctrl->results();
+        ResultsPanel* res = ctrl->results();
         QCOMPARE(res->rowCount(), 2);
         QCOMPARE(res->rows()[0].kind, QString("baseline"));
         QCOMPARE(res->rows()[1].kind, QString("export"));
@@ -161,15 +169,45 @@ private slots:
         dock->close();
         QVERIFY(dock->isHidden());
 
-        // Evaluate current plan: one more row of kind "plan", plotted on the accuracy-vs-bits chart.
+        // Evaluate current plan: one more row of kind "plan", plotted on the accuracy-vs-bits chart, measured on
+        // the questions of the dialog's limits (2 each) like the baseline, which the same call measured again.
         QTRY_VERIFY(!w.isBusy());
-        ctrl->evaluatePlan(2);  // the data folders were remembered by the dialog
+        ctrl->evaluatePlan();  // the data folders and limits were remembered by the dialog
         QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 2, 30000);
         QCOMPARE(res->rowCount(), 3);
         QCOMPARE(res->rows()[2].kind, QString("plan"));
         QCOMPARE(res->rows()[2].avg_bits, w.plans()->plan().avg_bits);
         QVERIFY(!dock->isHidden());
+        for (int r : {0, 1, 2}) {
+            QCOMPARE(res->rows()[size_t(r)].n[0], 2.0);  // MMLU questions (a built-in default took 8)
+            QCOMPARE(res->rows()[size_t(r)].n[1], 2.0);  // PIQA items
+            QVERIFY(std::isfinite(res->rows()[size_t(r)].err[0]));
+            QVERIFY2(res->table()->item(r, ResultsPanel::Mmlu)->text().contains("n 2"),
+                     qPrintable(res->table()->item(r, ResultsPanel::Mmlu)->text()));
+            QVERIFY(res->table()->item(r, ResultsPanel::Mmlu)->text().contains(QChar(0x00b1)));
+        }
+        QCOMPARE(res->rows()[2].eval_key, res->rows()[0].eval_key);
+        QVERIFY(!std::isnan(cell(res, 2, ResultsPanel::Mmlu, ResultsPanel::kDeltaRole)));
         save_png(ctrl->results(), "12_results_plan_point.png");
+
+        // Other limits: the plan is compared with a baseline measured on those questions (a second baseline row),
+        // never with the first one.
+        ui::ExportEvalSettings one = ev;
+        one.mmlu_limit = 1;
+        ctrl->evaluatePlan(one);
+        QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 3, 30000);
+        QCOMPARE(res->rowCount(), 5);
+        QCOMPARE(res->rows()[0].kind, QString("baseline"));
+        QCOMPARE(res->rows()[1].kind, QString("baseline"));
+        QCOMPARE(res->rows()[4].n[0], 1.0);
+        QCOMPARE(res->baselineFor(res->rows()[4])->n[0], 1.0);
+        QCOMPARE(cell(res, 4, ResultsPanel::Mmlu, ResultsPanel::kDeltaRole),
+                 res->rows()[4].metrics[0] - res->baselineFor(res->rows()[4])->metrics[0]);
+        // Rows can be copied (CSV with n and stderr) and deleted; deletion persists.
+        const QString csv = res->csv({4});
+        QVERIFY2(csv.startsWith("model,kind,avg_bits") && csv.contains("mmlu_n") && csv.count('\n') == 2, qPrintable(csv));
+        res->removeRows({1, 4});
+        QCOMPARE(res->rowCount(), 3);
 
         // Results persist per model content hash: opening the model again restores the same three rows.
         const std::vector<ui::ResultRow> before_reopen = res->rows();
@@ -183,6 +221,8 @@ private slots:
             QCOMPARE(res->rows()[size_t(r)].kind, before_reopen[size_t(r)].kind);
             QCOMPARE(res->rows()[size_t(r)].label, before_reopen[size_t(r)].label);
             QCOMPARE(res->rows()[size_t(r)].avg_bits, before_reopen[size_t(r)].avg_bits);
+            QCOMPARE(res->rows()[size_t(r)].eval_key, before_reopen[size_t(r)].eval_key);
+            QCOMPARE(res->rows()[size_t(r)].n[0], before_reopen[size_t(r)].n[0]);
             for (int m = 0; m < 6; ++m) {
                 const double a = res->rows()[size_t(r)].metrics[m], b = before_reopen[size_t(r)].metrics[m];
                 QVERIFY((std::isnan(a) && std::isnan(b)) || a == b);

@@ -4,6 +4,9 @@
 // round-trips rows (NaN metrics included), refuses another model's file and a corrupt file with a note.
 #include <QtTest>
 
+#include <QApplication>
+#include <QTabWidget>
+
 #include <QFile>
 #include <QTableWidget>
 #include <nlohmann/json.hpp>
@@ -38,6 +41,27 @@ class TestResultsPanel : public QObject {
     Q_OBJECT
 
 private slots:
+    void legendsSitOutsideTheDataAndAxisTitlesFit() {
+        ResultsPanel p;
+        p.resize(900, 240);
+        p.show();
+        p.addRow(row("base", "baseline", 16, 0.50, 0.60, 20.0));
+        p.addRow(row("exp", "export", 4.5, 0.46, 0.58, 41.0));
+        QVERIFY(QTest::qWaitForWindowExposed(&p));
+        for (QCustomPlot* plot : {p.speedPlot(), p.bitsPlot()}) {
+            p.chartTabs()->setCurrentWidget(plot);
+            plot->replot();
+            QApplication::processEvents();
+            // Not in the axis rect's inset layout (where it covered the baseline point): its own row below.
+            QVERIFY(!plot->axisRect()->insetLayout()->elements(false).contains(plot->legend));
+            QVERIFY(!plot->legend->outerRect().intersects(plot->axisRect()->rect()));
+            // The vertical axis title fits the axis rect's height (it was cut: "accuracy (MMLU, else PIQ").
+            const QFontMetrics fm(plot->yAxis->labelFont());
+            QVERIFY2(fm.horizontalAdvance(plot->yAxis->label()) < plot->axisRect()->height(),
+                     qPrintable(QString("%1 px title, %2 px axis").arg(fm.horizontalAdvance(plot->yAxis->label())).arg(plot->axisRect()->height())));
+        }
+    }
+
     void speedChartPlotsRowsWithSpeed() {
         ResultsPanel p;
         p.addRow(row("base", "baseline", 16, 0.50, 0.60, 20.0));

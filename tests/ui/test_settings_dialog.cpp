@@ -7,6 +7,7 @@
 #include <QDialogButtonBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -88,17 +89,22 @@ private slots:
         QTRY_VERIFY(dlg->isVisible());
         QCOMPARE(dlg->samplesBox()->value(), 32);
         QCOMPARE(dlg->seqLenBox()->value(), 128);
-        QCOMPARE(dlg->candidatesEdit()->text(), QString("int4-g32,int4-g128,int8-g128"));
+        QCOMPARE(dlg->settings().candidates, QString("int4-g32,int4-g128,int8-g128"));
+        // Candidates are chosen from a list (bits, group size, zero points), not typed.
+        QVERIFY(!dlg->findChild<QLineEdit*>("settingsCandidates"));
+        QVERIFY(dlg->candidatesList()->count() >= 12);
+        QCOMPARE(dlg->candidatesList()->item(0)->data(Qt::UserRole).toString(), QString("int4-g32"));
 
-        dlg->candidatesEdit()->setText("int4-g32, int3-g64");
+        for (const char* f : {"int4-g32", "int4-g128", "int8-g128"}) QVERIFY(dlg->setCandidateChecked(f, false));
         dlg->accept();
-        QVERIFY(dlg->isVisible());  // refused
+        QVERIFY(dlg->isVisible());  // refused: nothing chosen
         QVERIFY(dlg->errorLabel()->isVisible());
         QVERIFY(!dlg->errorLabel()->text().contains('\n'));
-        QVERIFY2(dlg->errorLabel()->text().contains("int3"), qPrintable(dlg->errorLabel()->text()));
+        QVERIFY2(dlg->errorLabel()->text().contains("candidates"), qPrintable(dlg->errorLabel()->text()));
         mixq_test::save_shot(dlg, "17_settings_dialog_error.png");
 
-        dlg->candidatesEdit()->setText("int4-g32, int8-g128");
+        QVERIFY(dlg->setCandidateChecked("int4-g32", true));
+        QVERIFY(dlg->setCandidateChecked("int8-g128", true));
         dlg->samplesBox()->setValue(3);
         dlg->seqLenBox()->setValue(24);
         dlg->memoryBox()->setCurrentText("low_memory");

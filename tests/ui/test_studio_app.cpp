@@ -10,6 +10,7 @@
 #include "test_support.h"
 #include "ui/main_window.h"
 #include "ui/screenshot_session.h"
+#include "ui/screenshot_views.h"
 #include "ui/studio_options.h"
 #include "ui/budget_panel.h"
 #include "ui/scoring_controller.h"
@@ -42,6 +43,14 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "a", "b"}));
         QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot"}));
         QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot", "x.jpg"}));
+        // One screenshot per view, at a given size (scripts/screenshots.sh).
+        o = ui::parse_studio_args({"mixq-studio", "--screenshot", "x.png", "--view", "settings", "--size", "1024x700"});
+        QCOMPARE(o.view, QString("settings"));
+        QCOMPARE(o.width, 1024);
+        QCOMPARE(o.height, 700);
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot", "x.png", "--view", "nope"}));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--screenshot", "x.png", "--size", "10x10"}));
+        QVERIFY_THROWS_EXCEPTION(Error, ui::parse_studio_args({"mixq-studio", "--view", "main"}));
     }
 
     void screenshot_waits_for_loading_and_scoring_then_writes_png() {
@@ -75,6 +84,18 @@ private slots:
         const QImage img(png);
         QVERIFY(!img.isNull());
         QCOMPARE(img.size(), w.size() * w.devicePixelRatioF());
+
+        // --view settings: the session grabs the dialog that view opens, not the window.
+        const QString dialog_png = QString::fromStdString((dir / "settings.png").string());
+        auto* views = new ui::ScreenshotSession(&w, dialog_png);
+        QWidget* grabbed = nullptr;
+        views->setPrepare([&] { return grabbed = ui::prepare_screenshot_view(w, "settings"); });
+        QSignalSpy views_done(views, &ui::ScreenshotSession::finished);
+        views->start();
+        QTRY_COMPARE_WITH_TIMEOUT(views_done.count(), 1, 20000);
+        QCOMPARE(views_done.at(0).at(0).toInt(), 0);
+        QVERIFY(grabbed && grabbed != &w && grabbed->objectName() == "settingsDialog");
+        QCOMPARE(QImage(dialog_png).size(), grabbed->size() * grabbed->devicePixelRatioF());
     }
 
     void screenshot_fails_with_loader_reason() {

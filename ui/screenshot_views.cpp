@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// prepare_screenshot_view: tabs, docks and dialogs for the scripted screenshots.
+#include "ui/screenshot_views.h"
+
+#include <QApplication>
+#include <QDockWidget>
+#include <QTabWidget>
+
+#include "ui/export_controller.h"
+#include "ui/export_dialog.h"
+#include "ui/main_window.h"
+#include "ui/settings_dialog.h"
+
+namespace mixq::ui {
+
+QStringList screenshot_views() { return {"main", "model", "results", "log", "settings", "export"}; }
+
+QWidget* prepare_screenshot_view(MainWindow& window, const QString& view) {
+    QWidget* grab = &window;
+    if (view == "model") {
+        window.sideTabs()->setCurrentIndex(1);
+    } else if (view == "results" || view == "log") {
+        auto* dock = window.findChild<QDockWidget*>(view == "results" ? "resultsDock" : "logDock");
+        if (dock) {
+            dock->show();
+            dock->raise();
+        }
+    } else if (view == "settings") {
+        grab = window.showSettingsDialog();
+    } else if (view == "export") {
+        if (auto* ctrl = window.findChild<ExportController*>()) {
+            if (ExportDialog* d = ctrl->showExportDialog()) {
+                d->setOutputDir(QStringLiteral("demo-model-onnx"));
+                grab = d;
+            }
+        }
+    }
+    if (grab != &window) grab->adjustSize();
+    for (int i = 0; i < 3; ++i) QApplication::processEvents();
+    return grab;
+}
+
+}  // namespace mixq::ui

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// StudioSession: the one owner of what the studio is working on — the open model, its score table (one shared,
+// immutable copy: the plan controller's planner is built on this same object, the heatmap and main window read it)
+// and the plan controller. Views read the session instead of keeping their own copies, so they cannot disagree.
+#pragma once
+#include <QObject>
+#include <memory>
+
+#include "core/io/model.h"
+#include "core/score/score_table.h"
+
+namespace mixq::ui {
+
+class PlanController;
+
+class StudioSession : public QObject {
+    Q_OBJECT
+public:
+    explicit StudioSession(QObject* parent = nullptr);
+    ~StudioSession() override;
+
+    std::shared_ptr<const io::Model> model() const { return m_model; }
+    /// The current score table (null before scores exist or while a new scoring starts).
+    std::shared_ptr<const score::ScoreTable> scores() const { return m_scores; }
+    PlanController* plans() const { return m_plans; }
+
+    /// A new model: its scores (and the plan made from them) go.
+    void setModel(std::shared_ptr<const io::Model> model);
+    void setScores(std::shared_ptr<const score::ScoreTable> table);
+    void clearScores();
+
+signals:
+    void modelChanged();
+    void scoresChanged();
+
+private:
+    std::shared_ptr<const io::Model> m_model;
+    std::shared_ptr<const score::ScoreTable> m_scores;
+    PlanController* m_plans = nullptr;
+};
+
+}  // namespace mixq::ui

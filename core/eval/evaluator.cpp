@@ -14,6 +14,7 @@
 #include "core/backend/compute_backend.h"
 #include "core/common/error.h"
 #include "core/eval/baseline_export.h"
+#include "core/eval/engine_model.h"
 #include "core/eval/eval_report.h"
 #include "core/eval/measured_kld.h"
 #include "core/eval/onnx/onnx_model.h"

@@ -80,7 +80,11 @@ ResultsPanel::ResultsPanel(QWidget* parent) : QWidget(parent) {
     m_table = new QTableWidget(0, ColumnCount);
     m_table->setObjectName("resultsTable");
     m_table->setHorizontalHeaderLabels({tr("Model"), tr("Avg bits"), tr("Size"), tr("MMLU"), tr("PIQA acc"),
-                                        tr("PIQA acc_norm"), tr("Perplexity"), tr("Prefill tok/s"), tr("Decode tok/s")});
+                                        tr("PIQA acc_norm"), tr("Perplexity"), tr("Prefill tok/s"), tr("Decode tok/s"),
+                                        tr("KLD measured / predicted")});
+    m_table->horizontalHeaderItem(Kld)->setToolTip(
+        tr("mean KL(p_baseline \u2016 p_export) per token over the perplexity text, beside the plan's predicted KLD; "
+           "flagged when the measurement exceeds %1\u00d7 the prediction").arg(ResultRow::kKldFlagRatio));
     for (int c : {int(Mmlu), int(PiqaAcc), int(PiqaNorm)})
         m_table->horizontalHeaderItem(c)->setToolTip(
             tr("accuracy \u00b1 standard error sqrt(p(1-p)/(n-1)), n = questions; (delta to the baseline measured on the "
@@ -143,6 +147,10 @@ ResultRow ResultsPanel::row_from_report(const nlohmann::json& report, const char
     const auto& speed = task("speed");
     if (speed.is_object() && speed.contains("runtime") && speed["runtime"].is_string())
         r.speed_runtime = QString::fromStdString(speed["runtime"].get<std::string>());
+    if (std::string(side) == "target" && report.contains("measured_kld") && report["measured_kld"].is_object()) {
+        r.measured_kld = num(report["measured_kld"], "mean");
+        r.predicted_kld = num(report["measured_kld"], "predicted");
+    }
     return r;
 }
 
@@ -203,14 +211,15 @@ QString ResultsPanel::csv(QList<int> rows) const {
     static const char* kMetricNames[] = {"mmlu", "piqa_acc", "piqa_acc_norm", "ppl", "prefill_tok_s", "decode_tok_s"};
     QStringList head = {"model", "kind", "avg_bits", "size_bytes"};
     for (const char* m : kMetricNames) head << m << QString(m) + "_n" << QString(m) + "_stderr";
-    head << "speed_runtime" << "questions";
+    head << "speed_runtime" << "questions" << "measured_kld" << "predicted_kld";
     QString out = head.join(',') + '\n';
     for (int i : rows) {
         if (i < 0 || i >= rowCount()) continue;
         const ResultRow& r = m_rows[size_t(i)];
         QStringList f = {csv_field(r.label), r.kind, csv_number(r.avg_bits), csv_number(r.size_bytes)};
         for (int m = 0; m < 6; ++m) f << csv_number(r.metrics[m]) << csv_number(r.n[m]) << csv_number(r.err[m]);
-        f << csv_field(r.speed_runtime) << csv_field(r.eval_text);
+        f << csv_field(r.speed_runtime) << csv_field(r.eval_text) << csv_number(r.measured_kld)
+          << csv_number(r.predicted_kld);
         out += f.join(',') + '\n';
     }
     return out;
@@ -237,7 +246,8 @@ void ResultsPanel::refresh() {
         auto* name = new QTableWidgetItem(r.label);
         name->setToolTip(tr("%1; measured on %2").arg(r.kind, r.eval_text.isEmpty() ? tr("unrecorded questions") : r.eval_text));
         m_table->setItem(i, Model, name);
-        for (int c = AvgBits; c < ColumnCount; ++c) {
+        m_table->setItem(i, Kld, kldItem(r));
+        for (int c = AvgBits; c <= Decode; ++c) {
             const double v = value(r, c);
             const bool speed = c == Prefill || c == Decode;
             // Speeds compare only when one runtime measured both (an engine row against an ONNX Runtime row would
@@ -273,6 +283,32 @@ void ResultsPanel::refresh() {
         }
     }
     refreshPlots();
+}
+
+QTableWidgetItem* ResultsPanel::kldItem(const ResultRow& r) const {
+    auto* item = new QTableWidgetItem;
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    item->setData(kValueRole, r.measured_kld);
+    item->setData(kDeltaRole, kNaN);  // here: measured / predicted, when both are known
+    if (std::isnan(r.measured_kld)) return item;
+    const double ratio = std::isnan(r.predicted_kld) || r.predicted_kld <= 0 ? kNaN : r.measured_kld / r.predicted_kld;
+    QString text = QString::number(r.measured_kld, 'g', 3) + " / " +
+                   (std::isnan(r.predicted_kld) ? tr("unknown") : QString::number(r.predicted_kld, 'g', 3));
+    if (!std::isnan(ratio)) text += QString(" (\u00d7%1)").arg(ratio, 0, 'f', 2);
+    item->setData(kDeltaRole, ratio);
+    if (ratio > ResultRow::kKldFlagRatio) {
+        text = "\u26a0 " + text;
+        item->setForeground(QColor(200, 0, 0));
+        item->setToolTip(tr("the measured KLD is %1\u00d7 the plan's prediction (more than %2\u00d7): the scores "
+                            "under-predict this plan's damage")
+                             .arg(ratio, 0, 'f', 2)
+                             .arg(ResultRow::kKldFlagRatio));
+    } else {
+        item->setToolTip(std::isnan(ratio) ? tr("the plan's predicted KLD is unknown")
+                                           : tr("measured / predicted = %1").arg(ratio, 0, 'f', 2));
+    }
+    item->setText(text);
+    return item;
 }
 
 void ResultsPanel::refreshPlots() {

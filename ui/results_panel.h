@@ -14,6 +14,7 @@
 class QAction;
 class QCustomPlot;
 class QTableWidget;
+class QTableWidgetItem;
 class QTabWidget;
 
 namespace mixq::ui {
@@ -36,12 +37,16 @@ struct ResultRow {
     /// the baseline with the same key; none is drawn against a baseline measured on other questions.
     QString eval_key;
     QString eval_text;  ///< the same, readable ("MMLU 20 · PIQA 20")
+    /// Measured KL(p_baseline || p_this) per token over the perplexity text, and the plan's predicted KLD (NaN when
+    /// not measured / unknown); a measured KLD above kKldFlagRatio times the prediction is flagged.
+    double measured_kld = kNone, predicted_kld = kNone;
+    static constexpr double kKldFlagRatio = 1.5;
 };
 
 class ResultsPanel : public QWidget {
     Q_OBJECT
 public:
-    enum Column { Model, AvgBits, Size, Mmlu, PiqaAcc, PiqaNorm, Ppl, Prefill, Decode, ColumnCount };
+    enum Column { Model, AvgBits, Size, Mmlu, PiqaAcc, PiqaNorm, Ppl, Prefill, Decode, Kld, ColumnCount };
     static constexpr int kValueRole = Qt::UserRole;      ///< the cell's number (NaN when absent)
     static constexpr int kDeltaRole = Qt::UserRole + 1;  ///< number minus the baseline's (NaN when absent)
 
@@ -63,6 +68,7 @@ public:
     void deleteSelection();
     /// The baseline a row's deltas are taken from (same eval_key), or null.
     const ResultRow* baselineFor(const ResultRow& row) const;
+    QTableWidgetItem* kldItem(const ResultRow& r) const;
     int rowCount() const;
     const std::vector<ResultRow>& rows() const { return m_rows; }
 

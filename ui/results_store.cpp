@@ -68,6 +68,8 @@ std::vector<ResultRow> ResultsStore::load(const std::string& model_hash, QString
                 row.eval_key = QString::fromStdString(r["eval_key"].get<std::string>());
             if (r.contains("eval_text") && r["eval_text"].is_string())
                 row.eval_text = QString::fromStdString(r["eval_text"].get<std::string>());
+            if (r.contains("measured_kld")) row.measured_kld = number_of(r["measured_kld"]);
+            if (r.contains("predicted_kld")) row.predicted_kld = number_of(r["predicted_kld"]);
             rows.push_back(row);
         }
     } catch (const std::exception& e) {
@@ -100,7 +102,9 @@ void ResultsStore::save(const std::string& model_hash, const std::vector<ResultR
                              {"n", n},
                              {"stderr", e},
                              {"eval_key", r.eval_key.toStdString()},
-                             {"eval_text", r.eval_text.toStdString()}});
+                             {"eval_text", r.eval_text.toStdString()},
+                             {"measured_kld", number_or_null(r.measured_kld)},
+                             {"predicted_kld", number_or_null(r.predicted_kld)}});
     }
     write_file_atomic(path.toStdString(), j.dump(1) + "\n");
 }

@@ -120,6 +120,42 @@ private slots:
         QCOMPARE(store.load("r1").at(0).speed_runtime, QString("ONNX Runtime 1.30.0, CPU, 2 threads"));
     }
 
+    void measuredKldBesideThePredictionFlaggedAboveOneAndAHalf() {
+        // An export evaluated with a perplexity text and its baseline: the report's measured KLD sits beside the
+        // plan's prediction; more than 1.5x the prediction is flagged, within it is not, an unknown prediction says
+        // so, and rows without a measurement leave the cell empty. The numbers survive the store.
+        ResultsPanel p;
+        auto rep = [](double measured, nlohmann::json predicted) {
+            return nlohmann::json{{"tasks", nlohmann::json::object()},
+                                  {"measured_kld", {{"mean", measured}, {"predicted", predicted}}}};
+        };
+        p.addRow(ResultsPanel::row_from_report(rep(0.03, 0.01), "target", "over", "export", 4.5, 300));
+        p.addRow(ResultsPanel::row_from_report(rep(0.012, 0.01), "target", "within", "export", 5, 400));
+        p.addRow(ResultsPanel::row_from_report(rep(0.02, nullptr), "target", "unknown", "export", 5, 400));
+        p.addRow(ResultsPanel::row_from_report(rep(0.02, 0.01), "baseline", "base", "baseline", 16, 1000));
+        auto* t = p.findChild<QTableWidget*>();
+        QVERIFY(t);
+        auto cell = [&](const QString& label) {
+            for (int i = 0; i < t->rowCount(); ++i)
+                if (t->item(i, ResultsPanel::Model)->text() == label) return t->item(i, ResultsPanel::Kld);
+            return static_cast<QTableWidgetItem*>(nullptr);
+        };
+        QVERIFY(cell("over")->text().startsWith(QString::fromUtf8("\u26a0")));
+        QCOMPARE(cell("over")->data(ResultsPanel::kDeltaRole).toDouble(), 3.0);
+        QVERIFY(cell("over")->toolTip().contains("more than 1.5"));
+        QVERIFY(!cell("within")->text().startsWith(QString::fromUtf8("\u26a0")));
+        QVERIFY(std::fabs(cell("within")->data(ResultsPanel::kDeltaRole).toDouble() - 1.2) < 1e-12);
+        QVERIFY(cell("unknown")->text().contains("unknown"));
+        QVERIFY(cell("base")->text().isEmpty());  // the baseline side of a report has no measured KLD
+        QVERIFY(p.csv({}).contains("measured_kld,predicted_kld"));
+        const auto dir = mixq_test::scratch("ui_results_kld");
+        ResultsStore store(QString::fromStdString(dir.string()));
+        store.save("k1", {ResultsPanel::row_from_report(rep(0.03, 0.01), "target", "over", "export", 4.5, 300)});
+        const auto back = store.load("k1");
+        QCOMPARE(back.at(0).measured_kld, 0.03);
+        QCOMPARE(back.at(0).predicted_kld, 0.01);
+    }
+
     void storeRoundTripsRows() {
         const auto dir = mixq_test::scratch("ui_results_store");
         ResultsStore store(QString::fromStdString(dir.string()));

@@ -45,6 +45,12 @@ ExportDialog::ExportDialog(const QString& plan_format, QWidget* parent) : QDialo
     m_fuse = new QCheckBox(tr("Fuse gate/up projections"));
     m_fuse->setObjectName("exportFuseGateUp");
     form->addRow(QString(), m_fuse);
+    m_overwrite = new QCheckBox(tr("Into a folder with other files: replace MixQ's files, keep the others"));
+    m_overwrite->setObjectName("exportOverwrite");
+    m_overwrite->setToolTip(tr("Unticked, a folder holding anything MixQ did not write is refused. Ticked, only "
+                               "model.onnx, model.onnx.data, genai_config.json, the tokenizer files and "
+                               "mixq_plan.json are replaced; every other file and folder there is kept."));
+    form->addRow(QString(), m_overwrite);
     m_tied = new QComboBox;
     m_tied->setObjectName("exportTied");
     m_tied->addItems({"auto", "on", "off"});
@@ -114,6 +120,8 @@ exporter::ExportOptions ExportDialog::options() const {
     o.qkv = exporter::parse_qkv_mode(m_qkv->currentText().toStdString());
     o.fuse_gate_up = m_fuse->isChecked();
     o.tied = exporter::parse_tied_mode(m_tied->currentText().toStdString());
+    o.overwrite = m_overwrite->isChecked();
+    o.overwrite_hint = "tick \"replace MixQ's files, keep the others\" in the export dialog";
     return o;
 }
 

@@ -48,6 +48,7 @@ private:
     QComboBox* m_target = nullptr;
     QComboBox* m_qkv = nullptr;
     QCheckBox* m_fuse = nullptr;
+    QCheckBox* m_overwrite = nullptr;
     QComboBox* m_tied = nullptr;
     QGroupBox* m_eval = nullptr;
     QSpinBox* m_mmluLimit = nullptr;

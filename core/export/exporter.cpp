@@ -633,7 +633,7 @@ bool is_export_file(const std::string& name) {
 
 /// Never deletes what MixQ did not write: an existing output folder holding anything else is refused (naming it)
 /// unless `overwrite`, and then those entries are kept (AtomicDirectory::commit moves them into the new export).
-void check_target(const io::Model& model, const fs::path& out, bool overwrite) {
+void check_target(const io::Model& model, const fs::path& out, bool overwrite, const std::string& hint) {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(out, ec))) return;
     if (!fs::is_directory(out, ec)) fail(out.string(), "exists and is not a folder");
@@ -650,8 +650,8 @@ void check_target(const io::Model& model, const fs::path& out, bool overwrite) {
     for (size_t i = 0; i < foreign.size() && i < 3; ++i) names += (i ? ", " : "") + foreign[i];
     if (foreign.size() > 3) names += ", ... (" + std::to_string(foreign.size()) + " in all)";
     fail(out.string(), "exists and holds files MixQ did not write (" + names +
-                           "); choose a new or empty folder, or pass --overwrite to replace only MixQ's files and "
-                           "keep these");
+                           "); choose a new or empty folder, or " + hint + " to replace only MixQ's files and keep "
+                           "these");
 }
 
 /// ORT GenAI loads the tokenizer from the exported folder: tokenizer.json and tokenizer_config.json must be there.
@@ -729,7 +729,7 @@ ExportResult export_onnx(const io::Model& model, const plan::Plan& plan, const f
     check_rotation_request(plan, options);
     hash_model_streaming(model, job);
     plan::check_plan_for_model(plan, model, options.plan_label);
-    check_target(model, out_dir, options.overwrite);
+    check_target(model, out_dir, options.overwrite, options.overwrite_hint);
 
     ExportResult res;
     res.out_dir = out_dir;

@@ -66,6 +66,8 @@ struct ExportOptions {
     /// An existing output folder that holds files MixQ did not write is refused unless this is set; then those
     /// files are kept (moved into the new export) and only MixQ's own files are replaced.
     bool overwrite = false;
+    /// How the refusal above tells the user to set `overwrite` (the CLI's flag; the app names its check box).
+    std::string overwrite_hint = "pass --overwrite";
 };
 
 /// Parses an --accuracy-level value: "0".."4"; throws mixq::Error otherwise.

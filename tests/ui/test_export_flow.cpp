@@ -15,6 +15,9 @@
 #include <QTableWidget>
 #include <QtTest>
 
+#include <QCheckBox>
+#include <fstream>
+
 #include <QMenu>
 #include <QMenuBar>
 #include <QFileInfo>
@@ -228,6 +231,36 @@ private slots:
                 QVERIFY((std::isnan(a) && std::isnan(b)) || a == b);
             }
         }
+    }
+
+    void export_into_a_folder_with_other_files_asks_for_the_check_box() {
+        // A folder holding the user's files: refused (the message names the dialog's check box, the files stay);
+        // with the box ticked the export is written and the user's files are kept byte for byte.
+        MainWindow w;
+        QVERIFY(prepare(w));
+        auto* ctrl = w.findChild<ExportController*>();
+        w.findChild<QAction*>("actionExportOnnx")->trigger();
+        ui::ExportDialog* dlg = ctrl->dialog();
+        QVERIFY(dlg);
+        const fs::path out = mixq_test::scratch("ui_export_overwrite") / "mine";
+        fs::create_directories(out / "sub");
+        { std::ofstream(out / "notes.txt") << "my notes\n"; }
+        dlg->setOutputDir(QString::fromStdString(out.string()));
+        auto* box = dlg->findChild<QCheckBox*>("exportOverwrite");
+        QVERIFY(box && !box->isChecked());
+        QSignalSpy failed(w.jobs(), &ui::JobRunner::jobFailed);
+        QSignalSpy exported(ctrl, &ExportController::exportFinished);
+        ctrl->startExport(QString::fromStdString(out.string()), dlg->options(), {});
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 30000);
+        const QString msg = failed.at(0).at(1).toString();
+        QVERIFY2(msg.contains("notes.txt") && msg.contains("export dialog") && !msg.contains("--overwrite"), qPrintable(msg));
+        QVERIFY(!fs::exists(out / "model.onnx") && fs::exists(out / "notes.txt") && fs::is_directory(out / "sub"));
+        QTRY_VERIFY(!w.isBusy());
+        box->setChecked(true);
+        ctrl->startExport(QString::fromStdString(out.string()), dlg->options(), {});
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        QVERIFY(fs::is_regular_file(out / "model.onnx") && fs::is_directory(out / "sub"));
+        QCOMPARE(QString::fromStdString(mixq_test::read_text(out / "notes.txt")), QString("my notes\n"));
     }
 
     void cancelled_export_leaves_no_folder() {

@@ -19,7 +19,7 @@ ExportEvalSettings remembered_eval_settings() {
     // The data shipped with MixQ until the user picks other folders (an explicitly cleared field stays cleared).
     s.mmlu_dir = st.value("export/mmlu_dir", QString::fromStdString(io::builtin_mmlu_dir().string())).toString();
     s.piqa_dir = st.value("export/piqa_dir", QString::fromStdString(io::builtin_piqa_dir().string())).toString();
-    s.ppl_text = st.value("export/ppl_text").toString();
+    s.ppl_text = st.value("export/ppl_text", QString::fromStdString(io::builtin_heldout_text().string())).toString();
     s.speed = st.value("export/speed", false).toBool();
     return s;
 }

@@ -24,6 +24,7 @@
 #include "ui/log_panel.h"
 #include "ui/results_panel.h"
 #include "ui/scoring_controller.h"
+#include "ui/studio_session.h"
 
 #include "qcustomplot.h"
 
@@ -63,7 +64,7 @@ double folder_bytes(const fs::path& dir) {
 
 ExportController::ExportController(MainWindow* window) : QObject(window), m_window(window) {
     setObjectName("exportController");
-    m_results = new ResultsPanel;
+    m_results = new ResultsPanel(window->session()->results());
     m_dock = new QDockWidget(tr("Results"), window);
     m_dock->setObjectName("resultsDock");
     m_dock->setWidget(m_results);
@@ -115,10 +116,9 @@ void ExportController::restoreResults() {
     const auto model = m_window->model();
     if (!model) return;
     m_restoring = true;
-    m_results->clear();
     QString note;
     const auto rows = m_store.load(model->content_hash(), &note);
-    for (const auto& r : rows) m_results->addRow(r);
+    m_results->model()->setRows(rows);
     m_restoring = false;
     if (!note.isEmpty()) m_window->logPanel()->appendLine(note);
     else if (!rows.empty())

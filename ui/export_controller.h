@@ -7,6 +7,7 @@
 #include "ui/results_store.h"
 #include <QPointer>
 #include <QString>
+#include <nlohmann/json.hpp>
 
 #include "core/export/exporter.h"
 #include "ui/export_dialog.h"

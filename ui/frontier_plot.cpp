@@ -4,6 +4,7 @@
 
 #include <QLabel>
 #include <QMouseEvent>
+#include <QRegularExpression>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,16 @@ namespace {
 const QColor kFrontier(37, 99, 235);
 const QColor kReference(100, 116, 139);
 const QColor kCurrent(234, 88, 12);
+const QColor kMeasured(22, 163, 74);
+const QColor kFlagged(200, 0, 0);
+
+/// A series kept out of the legend while it is empty (a legend entry for points that are not there misleads).
+void show_in_legend(QCPGraph* g) {
+    if (g->data()->isEmpty())
+        g->removeFromLegend();
+    else
+        g->addToLegend();
+}
 }  // namespace
 
 FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
@@ -61,6 +72,17 @@ FrontierPlot::FrontierPlot(QWidget* parent) : QWidget(parent) {
     m_current->setName(tr("current plan"));
     m_current->setLineStyle(QCPGraph::lsNone);
     m_current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(Qt::white, 2), kCurrent, 14));
+
+    m_measured = m_plot->addGraph();
+    m_measured->setName(tr("measured KLD"));
+    m_measured->setLineStyle(QCPGraph::lsNone);
+    m_measured->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCrossCircle, QPen(kMeasured, 2), Qt::white, 11));
+    m_flagged = m_plot->addGraph();
+    m_flagged->setName(tr("measured > %1\u00d7 predicted").arg(ResultRow::kKldFlagRatio));
+    m_flagged->setLineStyle(QCPGraph::lsNone);
+    m_flagged->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCrossCircle, QPen(kFlagged, 2), Qt::white, 11));
+    show_in_legend(m_measured);
+    show_in_legend(m_flagged);
 
     m_targetLine = new QCPItemStraightLine(m_plot);
     m_targetLine->setPen(QPen(kCurrent, 1.2, Qt::DashLine));
@@ -118,6 +140,33 @@ void FrontierPlot::clear() {
     rescale();
 }
 
+void FrontierPlot::setMeasured(const std::vector<ResultRow>& rows) {
+    for (auto* item : m_measuredLinks) m_plot->removeItem(item);
+    m_measuredLinks.clear();
+    QVector<double> x, y, fx, fy;
+    for (const ResultRow& r : rows) {
+        if (r.kind == "baseline" || !std::isfinite(r.avg_bits) || !(r.measured_kld > 0) || !std::isfinite(r.measured_kld))
+            continue;
+        (r.kldFlagged() ? fx : x) << r.avg_bits;
+        (r.kldFlagged() ? fy : y) << r.measured_kld;
+        if (!(r.predicted_kld > 0) || !std::isfinite(r.predicted_kld)) continue;
+        auto* link = new QCPItemLine(m_plot);
+        link->start->setCoords(r.avg_bits, r.predicted_kld);
+        link->end->setCoords(r.avg_bits, r.measured_kld);
+        link->setPen(QPen(r.kldFlagged() ? kFlagged : kMeasured, 1.0, Qt::DashLine));
+        link->setSelectable(false);
+        m_measuredLinks.push_back(link);
+    }
+    m_measured->setData(x, y);
+    m_flagged->setData(fx, fy);
+    show_in_legend(m_measured);
+    show_in_legend(m_flagged);
+    rescale();
+}
+
+int FrontierPlot::measuredPointCount() const { return m_measured->data()->size() + m_flagged->data()->size(); }
+int FrontierPlot::flaggedPointCount() const { return m_flagged->data()->size(); }
+
 void FrontierPlot::setProvisional(bool on) {
     m_provisional = on;
     m_title->setText(on ? tr("<b>Bit budget frontier</b> \u2014 <span style='color:#b45309'><b>provisional</b>: fast-estimate "
@@ -162,6 +211,7 @@ void FrontierPlot::setReferences(const std::vector<ReferencePoint>& refs) {
         t->setPositionAlignment((i++ == 0 ? Qt::AlignLeft : Qt::AlignHCenter) | (above ? Qt::AlignBottom : Qt::AlignTop));
         t->setPadding(above ? QMargins(0, 0, 0, 9) : QMargins(0, 9, 0, 0));
         t->setText(tr("all %1").arg(r.label));
+        t->setProperty("fullText", t->text());
         t->setColor(kReference.darker(150));
         t->setSelectable(false);
         m_refLabels.push_back(t);
@@ -194,20 +244,99 @@ void FrontierPlot::setCurrent(double avg_bits, double kld, double target) {
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void FrontierPlot::placeCurrentLabel() {
-    if (!m_hasCurrent) return;
-    // Inside the plot and off the curve, which falls from top left to bottom right: below right of the point in the
-    // left half, above left of it in the right half; near an edge it turns inwards.
-    const QPointF at = m_currentLabel->position->pixelPosition();
-    const QRect r = m_plot->axisRect()->rect();
-    const bool right = at.x() > r.center().x();
-    const int line = 2 * QFontMetrics(m_currentLabel->font()).height();
-    bool below = !right;
-    if (at.y() < r.top() + line) below = true;
-    if (at.y() > r.bottom() - line) below = false;
-    m_currentLabel->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | (below ? Qt::AlignTop : Qt::AlignBottom));
-    m_currentLabel->setPadding(QMargins(right ? 0 : 10, below ? 6 : 0, right ? 10 : 0, below ? 0 : 6));
+namespace {
+
+/// Where QCPItemText draws `t` when anchored at `at` with this alignment and padding (the padding is inside).
+QRectF text_rect(const QCPItemText* t, QPointF at, Qt::Alignment align, const QMargins& pad) {
+    const QSize text = QFontMetrics(t->font()).boundingRect(QRect(), 0, t->text()).size();
+    const double w = text.width() + pad.left() + pad.right(), h = text.height() + pad.top() + pad.bottom();
+    const double x = align & Qt::AlignLeft ? at.x() : align & Qt::AlignRight ? at.x() - w : at.x() - w / 2;
+    const double y = align & Qt::AlignTop ? at.y() : align & Qt::AlignBottom ? at.y() - h : at.y() - h / 2;
+    return QRectF(x, y, w, h);
 }
+
+struct Placement {
+    Qt::Alignment align;
+    QMargins pad;
+};
+
+double overlap(const QRectF& a, const QRectF& b) {
+    const QRectF i = a.intersected(b);
+    return i.isEmpty() ? 0.0 : i.width() * i.height();
+}
+
+}  // namespace
+
+void FrontierPlot::placeCurrentLabel() {
+    // Labels (the current plan's first, then the uniform plans' from left to right) take the first of a few places
+    // around their point that stays inside the axis rect and clear of the labels placed before them, preferring
+    // places that do not cover a marker. A uniform plan's label that finds no free place is shortened ("all " goes:
+    // the legend says they are uniform plans), then left out; the current plan's label is always shown.
+    const QRectF area = m_plot->axisRect()->rect();
+    std::vector<QRectF> labels, markers;
+    for (QCPGraph* g : {m_refs, m_current, m_measured, m_flagged})
+        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
+            const QPointF p(m_plot->xAxis->coordToPixel(it->key), m_plot->yAxis->coordToPixel(it->value));
+            markers.emplace_back(p.x() - 6, p.y() - 6, 12, 12);
+        }
+    // Returns whether `t` found a place that is inside the plot and covers no label.
+    auto place = [&](QCPItemText* t, const std::vector<Placement>& options, bool force) {
+        const QPointF at = t->position->pixelPosition();
+        double best = std::numeric_limits<double>::infinity();
+        bool free = false;
+        Placement chosen = options.front();
+        QRectF chosen_rect;
+        for (const Placement& o : options) {
+            const QRectF r = text_rect(t, at, o.align, o.pad);
+            double hard = r.width() * r.height() - overlap(r, area);  // outside the plot
+            for (const QRectF& q : labels) hard += overlap(r, q);
+            double soft = 0.0;
+            for (const QRectF& q : markers) soft += overlap(r, q);
+            const double cost = hard * 1000.0 + soft;
+            if (cost < best) {
+                best = cost;
+                free = hard == 0.0;
+                chosen = o;
+                chosen_rect = r;
+            }
+            if (cost == 0.0) break;
+        }
+        if (!free && !force) return false;
+        t->setPositionAlignment(chosen.align);
+        t->setPadding(chosen.pad);
+        t->setVisible(true);
+        labels.push_back(chosen_rect);
+        return true;
+    };
+    const int g = 9;  // gap between a point and its label
+    const std::vector<Placement> around = {
+        {Qt::AlignHCenter | Qt::AlignBottom, QMargins(0, 0, 0, g)}, {Qt::AlignHCenter | Qt::AlignTop, QMargins(0, g, 0, 0)},
+        {Qt::AlignLeft | Qt::AlignBottom, QMargins(g, 0, 0, g)},    {Qt::AlignLeft | Qt::AlignTop, QMargins(g, g, 0, 0)},
+        {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, g, g)},   {Qt::AlignRight | Qt::AlignTop, QMargins(0, g, g, 0)},
+        {Qt::AlignLeft | Qt::AlignVCenter, QMargins(g + 2, 0, 0, 0)}, {Qt::AlignRight | Qt::AlignVCenter, QMargins(0, 0, g + 2, 0)}};
+    if (m_hasCurrent) {
+        // Off the curve, which falls from top left to bottom right: below right of the point in the left half,
+        // above left of it in the right half, then any other free place.
+        const bool right = m_currentLabel->position->pixelPosition().x() > area.center().x();
+        std::vector<Placement> options = {right ? Placement{Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, 10, 6)}
+                                                : Placement{Qt::AlignLeft | Qt::AlignTop, QMargins(10, 6, 0, 0)},
+                                          right ? Placement{Qt::AlignRight | Qt::AlignTop, QMargins(0, 6, 10, 0)}
+                                                : Placement{Qt::AlignLeft | Qt::AlignBottom, QMargins(10, 0, 0, 6)}};
+        options.insert(options.end(), around.begin(), around.end());
+        place(m_currentLabel, options, true);
+    }
+    for (QCPItemText* t : m_refLabels) {
+        const QString full = t->property("fullText").toString();
+        t->setText(full);
+        if (place(t, around, false)) continue;
+        t->setText(QString(full).remove(QRegularExpression("^all ")));
+        if (place(t, around, false)) continue;
+        t->setVisible(false);
+    }
+    m_labelRects = labels;
+}
+
+std::vector<QRectF> FrontierPlot::labelRects() const { return m_labelRects; }
 
 void FrontierPlot::onMouseRelease(QMouseEvent* event) {
     // A click, not the end of a drag (the x axis pans with the mouse).
@@ -235,14 +364,14 @@ void FrontierPlot::rescale() {
     auto each = [](QCPGraph* g, auto&& fn) {
         for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) fn(it->key, it->value);
     };
-    for (QCPGraph* g : {m_frontier, m_refs})
+    for (QCPGraph* g : {m_frontier, m_refs, m_measured, m_flagged})
         each(g, [&](double k, double v) {
             x0 = std::min(x0, k);
             if (!(v > 0)) return;
             y0 = std::min(y0, v);
             y1 = std::max(y1, v);
         });
-    const bool any = std::isfinite(x0);
+    const bool any = !m_frontier->data()->isEmpty() || !m_refs->data()->isEmpty();
     if (!any) {
         m_plot->xAxis->setRange(2, 16);
         m_plot->yAxis->setRange(1e-4, 1);
@@ -262,7 +391,7 @@ void FrontierPlot::updatePlaceholder() { m_placeholder->setVisible(m_frontier->d
 int FrontierPlot::frontierPointCount() const { return m_frontier->data()->size(); }
 int FrontierPlot::referenceCount() const { return m_refs->data()->size(); }
 QString FrontierPlot::referenceLabel(int i) const {
-    return i >= 0 && i < static_cast<int>(m_refLabels.size()) ? m_refLabels[static_cast<size_t>(i)]->text() : QString();
+    return i >= 0 && i < static_cast<int>(m_refLabels.size()) ? m_refLabels[static_cast<size_t>(i)]->property("fullText").toString() : QString();
 }
 
 QPointF FrontierPlot::currentPoint() const {

@@ -36,6 +36,7 @@
 #include "ui/export_controller.h"
 #include "ui/format_utils.h"
 #include "ui/frontier_plot.h"
+#include "ui/results_model.h"
 #include "ui/grouping_tree.h"
 #include "ui/job_runner.h"
 #include "ui/job_status_bar.h"
@@ -104,6 +105,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         menu->popup(global);
     });
     // A click on the frontier sets the budget to that point (the grid target at or just above its average bits).
+    // Every evaluated plan or export shows its measured KLD beside its prediction on the frontier.
+    connect(m_session->results(), &ResultsModel::changed, m_frontier,
+            [this] { m_frontier->setMeasured(m_session->results()->rows()); });
     connect(m_frontier, &FrontierPlot::pointPicked, this, [this](double avg_bits) {
         if (m_plans->planner()) m_plans->setTarget(std::ceil(avg_bits / PlanController::kGrid - 1e-9) * PlanController::kGrid);
     });

@@ -71,8 +71,13 @@ QString csv_number(double v) { return std::isnan(v) ? QString() : QString::numbe
 
 }  // namespace
 
-ResultsPanel::ResultsPanel(QWidget* parent) : QWidget(parent) {
+ResultsPanel::ResultsPanel(ResultsModel* model, QWidget* parent)
+    : QWidget(parent), m_model(model ? model : new ResultsModel(this)) {
     setObjectName("resultsPanel");
+    connect(m_model, &ResultsModel::changed, this, [this] {
+        refresh();
+        emit rowsChanged();
+    });
     auto* lay = new QVBoxLayout(this);
     lay->setContentsMargins(2, 2, 2, 2);
     auto* split = new QSplitter(Qt::Horizontal, this);
@@ -154,43 +159,6 @@ ResultRow ResultsPanel::row_from_report(const nlohmann::json& report, const char
     return r;
 }
 
-void ResultsPanel::addRow(const ResultRow& row) {
-    if (row.kind == "baseline") {
-        auto same = std::find_if(m_rows.begin(), m_rows.end(),
-                                 [&](const ResultRow& r) { return r.kind == "baseline" && r.eval_key == row.eval_key; });
-        if (same != m_rows.end()) {
-            *same = row;
-        } else {
-            auto after = std::find_if(m_rows.begin(), m_rows.end(), [](const ResultRow& r) { return r.kind != "baseline"; });
-            m_rows.insert(after, row);
-        }
-    } else {
-        m_rows.push_back(row);
-    }
-    refresh();
-    emit rowsChanged();
-}
-
-void ResultsPanel::clear() {
-    m_rows.clear();
-    refresh();
-    emit rowsChanged();
-}
-
-void ResultsPanel::removeRows(QList<int> rows) {
-    std::sort(rows.begin(), rows.end(), std::greater<int>());
-    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    bool any = false;
-    for (int r : rows)
-        if (r >= 0 && r < rowCount()) {
-            m_rows.erase(m_rows.begin() + r);
-            any = true;
-        }
-    if (!any) return;
-    refresh();
-    emit rowsChanged();
-}
-
 QList<int> ResultsPanel::selectedRows() const {
     QList<int> rows;
     for (const QModelIndex& i : m_table->selectionModel()->selectedRows()) rows << i.row();
@@ -215,7 +183,7 @@ QString ResultsPanel::csv(QList<int> rows) const {
     QString out = head.join(',') + '\n';
     for (int i : rows) {
         if (i < 0 || i >= rowCount()) continue;
-        const ResultRow& r = m_rows[size_t(i)];
+        const ResultRow& r = m_model->rows()[size_t(i)];
         QStringList f = {csv_field(r.label), r.kind, csv_number(r.avg_bits), csv_number(r.size_bytes)};
         for (int m = 0; m < 6; ++m) f << csv_number(r.metrics[m]) << csv_number(r.n[m]) << csv_number(r.err[m]);
         f << csv_field(r.speed_runtime) << csv_field(r.eval_text) << csv_number(r.measured_kld)
@@ -225,13 +193,7 @@ QString ResultsPanel::csv(QList<int> rows) const {
     return out;
 }
 
-int ResultsPanel::rowCount() const { return static_cast<int>(m_rows.size()); }
-
-const ResultRow* ResultsPanel::baselineFor(const ResultRow& row) const {
-    for (const auto& r : m_rows)
-        if (r.kind == "baseline" && r.eval_key == row.eval_key) return &r;
-    return nullptr;
-}
+int ResultsPanel::rowCount() const { return m_model->size(); }
 
 void ResultsPanel::refresh() {
     m_table->setRowCount(rowCount());
@@ -241,7 +203,7 @@ void ResultsPanel::refresh() {
         return r.metrics[col - Mmlu];
     };
     for (int i = 0; i < rowCount(); ++i) {
-        const ResultRow& r = m_rows[size_t(i)];
+        const ResultRow& r = rows()[size_t(i)];
         const ResultRow* base = r.kind == "baseline" ? nullptr : baselineFor(r);
         auto* name = new QTableWidgetItem(r.label);
         name->setToolTip(tr("%1; measured on %2").arg(r.kind, r.eval_text.isEmpty() ? tr("unrecorded questions") : r.eval_text));
@@ -291,7 +253,7 @@ QTableWidgetItem* ResultsPanel::kldItem(const ResultRow& r) const {
     item->setData(kValueRole, r.measured_kld);
     item->setData(kDeltaRole, kNaN);  // here: measured / predicted, when both are known
     if (std::isnan(r.measured_kld)) return item;
-    const double ratio = std::isnan(r.predicted_kld) || r.predicted_kld <= 0 ? kNaN : r.measured_kld / r.predicted_kld;
+    const double ratio = r.kldRatio();
     QString text = QString::number(r.measured_kld, 'g', 3) + " / " +
                    (std::isnan(r.predicted_kld) ? tr("unknown") : QString::number(r.predicted_kld, 'g', 3));
     if (!std::isnan(ratio)) text += QString(" (\u00d7%1)").arg(ratio, 0, 'f', 2);
@@ -326,7 +288,7 @@ void ResultsPanel::refreshPlots() {
         const bool speed = plot == m_speedPlot;
         for (const auto& s : series) {
             QVector<double> xs, ys;
-            for (const auto& r : m_rows) {
+            for (const auto& r : rows()) {
                 const double x = speed ? r.metrics[5] : r.avg_bits, y = headline_acc(r);
                 if (r.kind != s.kind || std::isnan(x) || std::isnan(y)) continue;
                 xs << x;
@@ -339,14 +301,28 @@ void ResultsPanel::refreshPlots() {
             g->setData(xs, ys);
         }
         plot->legend->setVisible(true);
-        plot->rescaleAxes();
-        auto pad = [](QCPAxis* a) {
-            const QCPRange r = a->range();
-            const double m = std::max(r.size() * 0.1, 0.05);
-            a->setRange(r.lower - m, r.upper + m);
-        };
-        pad(plot->xAxis);
-        pad(plot->yAxis);
+        // Ranges from the points themselves with a margin (QCustomPlot's rescale keeps the old span around a
+        // single value, which put two equal accuracies on a -4..4 axis).
+        double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+        for (int g = 0; g < plot->graphCount(); ++g)
+            for (auto it = plot->graph(g)->data()->constBegin(); it != plot->graph(g)->data()->constEnd(); ++it) {
+                x0 = std::min(x0, it->key);
+                x1 = std::max(x1, it->key);
+                y0 = std::min(y0, it->value);
+                y1 = std::max(y1, it->value);
+            }
+        if (!std::isfinite(x0)) {
+            x0 = speed ? 0.0 : 2.0;
+            x1 = speed ? 100.0 : 16.0;
+            y0 = 0.0;
+            y1 = 1.0;
+        }
+        const double mx = std::max((x1 - x0) * 0.1, speed ? std::max(1.0, x1 * 0.1) : 0.5);
+        const double my = std::max((y1 - y0) * 0.1, 0.05);
+        plot->xAxis->setRange(speed ? std::max(0.0, x0 - mx) : x0 - mx, x1 + mx);
+        plot->yAxis->setRange(std::max(0.0, y0 - my), std::min(1.0, y1 + my));
+        plot->xAxis->ticker()->setTickCount(4);  // a narrow chart cannot hold more labels
+        plot->yAxis->ticker()->setTickCount(4);
         plot->replot();
     }
 }

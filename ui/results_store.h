@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ui/results_panel.h"
+#include "ui/results_model.h"
 
 namespace mixq::ui {
 

@@ -41,6 +41,7 @@ void ScreenshotSession::maybeCapture() {
     }
     QWidget* target = m_window;
     if (m_prepare) target = m_prepare();
+    if (m_window->isBusy()) return;  // the view started a job (an evaluation): grab when it is done
     if (!m_error.isEmpty() || !target) {
         finish(1, m_error.isEmpty() ? QString("mixq-studio: nothing to capture") : m_error);
         return;

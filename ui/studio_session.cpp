@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// StudioSession: model, score table and plan controller of the open model.
+// StudioSession: model, score table, plan controller and evaluation results of the open model.
 #include "ui/studio_session.h"
 
 #include "ui/plan_controller.h"
+#include "ui/results_model.h"
 
 namespace mixq::ui {
 
-StudioSession::StudioSession(QObject* parent) : QObject(parent), m_plans(new PlanController(this)) {
+StudioSession::StudioSession(QObject* parent)
+    : QObject(parent), m_plans(new PlanController(this)), m_results(new ResultsModel(this)) {
     setObjectName("studioSession");
 }
 

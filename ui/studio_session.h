@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // StudioSession: the one owner of what the studio is working on — the open model, its score table (one shared,
 // immutable copy: the plan controller's planner is built on this same object, the heatmap and main window read it)
-// and the plan controller. Views read the session instead of keeping their own copies, so they cannot disagree.
+// the plan controller and the evaluation results (ResultsModel). Views read the session instead of keeping their own copies, so they cannot disagree.
 #pragma once
 #include <QObject>
 #include <memory>
@@ -12,6 +12,7 @@
 namespace mixq::ui {
 
 class PlanController;
+class ResultsModel;
 
 class StudioSession : public QObject {
     Q_OBJECT
@@ -23,6 +24,8 @@ public:
     /// The current score table (null before scores exist or while a new scoring starts).
     std::shared_ptr<const score::ScoreTable> scores() const { return m_scores; }
     PlanController* plans() const { return m_plans; }
+    /// The evaluation results of the open model (the Results dock and the frontier's measured points read them).
+    ResultsModel* results() const { return m_results; }
 
     /// A new model: its scores (and the plan made from them) go.
     void setModel(std::shared_ptr<const io::Model> model);
@@ -37,6 +40,7 @@ private:
     std::shared_ptr<const io::Model> m_model;
     std::shared_ptr<const score::ScoreTable> m_scores;
     PlanController* m_plans = nullptr;
+    ResultsModel* m_results = nullptr;
 };
 
 }  // namespace mixq::ui

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE] [--speed] [--limit N] [--mmlu-limit N]
+// `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE|builtin] [--speed] [--limit N] [--mmlu-limit N]
 // [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR] [--plan plan.json]
 // [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
 // ONNX runner) or a model folder (CPU engine), next to the unquantized baseline. With no task given it evaluates the
-// MMLU and PIQA data shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`). A model folder with
-// --plan evaluates the plan (the same call as the app's "Evaluate current plan").
+// MMLU and PIQA data and the held-out text shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`,
+// `--ppl builtin`). A model folder with --plan evaluates the plan (the same call as the app's "Evaluate current plan").
 #include <iostream>
 #include <utility>
 
@@ -28,10 +28,11 @@ int run_eval(const Args& args) {
     if (args.positional().size() > 1) usage_fail("unexpected argument '" + args.positional()[1] + "'");
     if (auto v = args.get("--mmlu")) req.mmlu = *v == "builtin" ? io::builtin_mmlu_dir() : std::filesystem::path(*v);
     if (auto v = args.get("--piqa")) req.piqa = *v == "builtin" ? io::builtin_piqa_dir() : std::filesystem::path(*v);
-    if (auto v = args.get("--ppl")) req.ppl_text = *v;
+    if (auto v = args.get("--ppl")) req.ppl_text = *v == "builtin" ? io::builtin_heldout_text() : std::filesystem::path(*v);
     if (!req.mmlu && !req.piqa && !req.ppl_text && !args.has("--speed")) {  // the shipped data is the default
         req.mmlu = io::builtin_mmlu_dir();
         req.piqa = io::builtin_piqa_dir();
+        req.ppl_text = io::builtin_heldout_text();  // perplexity, and the measured KLD of a plan or an export
     }
     if (auto v = args.get("--baseline")) req.baseline = *v;
     if (auto v = args.get("--plan")) req.plan = plan::load_plan(*v);
@@ -78,13 +79,13 @@ int run_eval(const Args& args) {
 }
 
 CommandRegistrar reg({"eval",
-                      "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR|builtin] [--piqa DIR|builtin] [--ppl FILE] [--speed] [--limit N] "
+                      "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR|builtin] [--piqa DIR|builtin] [--ppl FILE|builtin] [--speed] [--limit N] "
                       "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--plan plan.json] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
                       "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
                       "(CPU engine; with --plan, the plan's fake-quant weights beside the dense model on the same questions), with the "
                       "unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed it runs the MMLU-Redux sample and "
-                      "PIQA validation data shipped with MixQ.",
+                      "PIQA validation data and the held-out text shipped with MixQ (perplexity and, beside a plan or export, its measured KLD).",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});
 

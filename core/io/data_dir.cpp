@@ -37,4 +37,6 @@ fs::path builtin_mmlu_dir() { return data_dir() / "eval-data" / "mmlu"; }
 
 fs::path builtin_piqa_dir() { return data_dir() / "eval-data" / "piqa"; }
 
+fs::path builtin_heldout_text() { return data_dir() / "eval-data" / "text" / "heldout.txt"; }
+
 }  // namespace mixq::io

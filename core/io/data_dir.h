@@ -25,4 +25,8 @@ std::filesystem::path builtin_mmlu_dir();
 /// The shipped PIQA folder (valid.jsonl + valid-labels.lst): <data dir>/eval-data/piqa.
 std::filesystem::path builtin_piqa_dir();
 
+/// The shipped held-out English text for perplexity and the measured KLD of an evaluation (written for MixQ, not
+/// part of the calibration text): <data dir>/eval-data/text/heldout.txt.
+std::filesystem::path builtin_heldout_text();
+
 }  // namespace mixq::io

@@ -3,6 +3,7 @@
 // one-line errors on bad input, and no partial output files.
 #include <QProcess>
 #include <QtTest>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -39,8 +40,8 @@ class TestCliFoundation : public QObject {
 
 private slots:
     void evalDefaultsToTheShippedData() {
-        // No task flags: the MMLU-Redux sample and PIQA shipped with MixQ (resources/eval-data in a build tree) are
-        // evaluated, first N of each in the documented order; `builtin` names them explicitly.
+        // No task flags: the MMLU-Redux sample, PIQA and the held-out text shipped with MixQ (resources/eval-data in a
+        // build tree) are evaluated, first N of each in the documented order; `builtin` names them explicitly.
         const auto r = mixq({"eval", demo(), "--limit", "2", "--json"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto j = json::parse(r.out.toStdString());
@@ -48,11 +49,16 @@ private slots:
         QVERIFY2(mmlu.size() > 14 && mmlu.compare(mmlu.size() - 14, 14, "eval-data/mmlu") == 0, mmlu.c_str());
         QCOMPARE(j["tasks"]["mmlu"]["target"]["n"].get<int64_t>(), int64_t(2));
         QCOMPARE(j["tasks"]["piqa"]["target"]["n"].get<int64_t>(), int64_t(2));
-        QVERIFY(j["settings"]["data"]["ppl"].is_null());
+        const std::string ppl = j["settings"]["data"]["ppl"].get<std::string>();
+        QVERIFY2(ppl.size() > 26 && ppl.compare(ppl.size() - 26, 26, "eval-data/text/heldout.txt") == 0, ppl.c_str());
+        const double tokens = j["tasks"]["ppl"]["target"]["tokens"].get<double>();
+        QVERIFY2(tokens > 100, qPrintable(QString::number(tokens)));  // 6.3 KB of text, at most 2 windows of 128
+        QVERIFY(std::isfinite(j["tasks"]["ppl"]["target"]["ppl"].get<double>()));
         const auto only = mixq({"eval", demo(), "--limit", "2", "--piqa", "builtin", "--json"});
         QVERIFY2(only.code == 0, qPrintable(only.err));
         const auto k = json::parse(only.out.toStdString());
         QVERIFY(k["settings"]["data"]["mmlu"].is_null());
+        QVERIFY(k["settings"]["data"]["ppl"].is_null());  // a task named: only that task
         for (const char* key : {"n", "acc", "acc_norm"})
             QCOMPARE(k["tasks"]["piqa"]["target"][key], j["tasks"]["piqa"]["target"][key]);
     }

@@ -3,9 +3,11 @@
 // on the frontier and budget panel and carries scores_mode "fast" into plan.json and its result row; a rescore or a
 // failed scoring clears heatmap, plan and frontier together (never the old plan beside an empty heatmap); a device
 // that cannot be used is greyed in Settings with the reason; "Evaluate current plan" is disabled while scoring runs;
-// scoring settings are per model (item 12); the status bar learns memory mode and device from a typed callback.
+// scoring settings are per model (item 12); the status bar learns memory mode and device from a typed callback;
+// the evaluation results live in the session, and the frontier draws each evaluated plan's measured KLD from them.
 #include <QAction>
 #include <QComboBox>
+#include <QFileInfo>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QStandardItemModel>
@@ -15,14 +17,18 @@
 #include <sstream>
 
 #include "core/backend/compute_backend.h"
+#include "qcustomplot.h"
 #include "test_support.h"
 #include "ui/budget_panel.h"
+#include "ui/eval_request.h"
 #include "ui/export_controller.h"
 #include "ui/frontier_plot.h"
 #include "ui/job_runner.h"
 #include "ui/job_status_bar.h"
 #include "ui/main_window.h"
 #include "ui/plan_controller.h"
+#include "ui/results_model.h"
+#include "ui/results_panel.h"
 #include "ui/scoring_controller.h"
 #include "ui/sensitivity_heatmap.h"
 #include "ui/settings_dialog.h"
@@ -183,6 +189,84 @@ private slots:
         QVERIFY2(memory.startsWith("memory: ") && !memory.endsWith(QChar(0x2026)), qPrintable(memory));
         QVERIFY2(w.jobStatusBar()->deviceLabel()->toolTip().startsWith("scoring on cpu; memory mode"),
                  qPrintable(w.jobStatusBar()->deviceLabel()->toolTip()));
+    }
+
+    void measured_kld_is_drawn_on_the_frontier_from_the_sessions_results() {
+        MainWindow w;
+        QVERIFY(open_demo(w));
+        w.setScores(mixq_test::fake_scores(*w.model()));
+        QVERIFY(planned(w));
+        auto* frontier = w.findChild<ui::FrontierPlot*>();
+        auto* ctrl = w.findChild<ui::ExportController*>();
+        QVERIFY(frontier && ctrl);
+        w.session()->results()->clear();  // rows another test stored for the demo model
+        // One list: the Results dock views the session's rows.
+        QCOMPARE(ctrl->results()->model(), w.session()->results());
+        QCOMPARE(frontier->measuredPointCount(), 0);
+        const int legend_before = frontier->plot()->legend->itemCount();
+        auto row = [](const char* kind, double bits, double measured, double predicted) {
+            ui::ResultRow r;
+            r.label = kind;
+            r.kind = kind;
+            r.avg_bits = bits;
+            r.measured_kld = measured;
+            r.predicted_kld = predicted;
+            return r;
+        };
+        ui::ResultsModel* results = w.session()->results();
+        results->add(row("baseline", 16.0, ui::ResultRow::kNone, ui::ResultRow::kNone));  // no point
+        results->add(row("plan", 5.0, 0.010, 0.008));    // 1.25x: agrees
+        results->add(row("export", 4.5, 0.050, 0.020));  // 2.5x: flagged
+        results->add(row("plan", 6.0, 0.004, ui::ResultRow::kNone));  // prediction unknown: point, no link
+        QCOMPARE(frontier->measuredPointCount(), 3);
+        QCOMPARE(frontier->flaggedPointCount(), 1);
+        QCOMPARE(frontier->plot()->legend->itemCount(), legend_before + 2);  // both series now in the legend
+        // Every measured point lies inside the plot's fixed ranges (the range takes them in).
+        const QCPRange xr = frontier->plot()->xAxis->range(), yr = frontier->plot()->yAxis->range();
+        for (double kld : {0.010, 0.050, 0.004}) QVERIFY(yr.contains(kld));
+        for (double bits : {5.0, 4.5, 6.0}) QVERIFY(xr.contains(bits));
+        // The dashed links join measurement and prediction for the two rows that have one.
+        int links = 0;
+        for (int i = 0; i < frontier->plot()->itemCount(); ++i)
+            if (auto* line = qobject_cast<QCPItemLine*>(frontier->plot()->item(i))) {
+                ++links;
+                QCOMPARE(line->start->coords().x(), line->end->coords().x());
+            }
+        QCOMPARE(links, 2);
+        // Deleting the flagged row in the Results table takes its point off the frontier.
+        ctrl->results()->removeRows({2});
+        QCOMPARE(results->size(), 3);
+        QCOMPARE(frontier->flaggedPointCount(), 0);
+        QCOMPARE(frontier->measuredPointCount(), 2);
+        QCOMPARE(frontier->plot()->legend->itemCount(), legend_before + 1);
+        // New scores clear the frontier, not the measurements of this model.
+        w.setScores(mixq_test::fake_scores(*w.model()));
+        QVERIFY(planned(w));
+        QCOMPARE(frontier->measuredPointCount(), 2);
+    }
+
+    void app_evaluation_measures_the_plans_kld_on_the_shipped_heldout_text() {
+        MainWindow w;
+        QVERIFY(open_demo(w));
+        w.setScores(mixq_test::fake_scores(*w.model()));
+        QVERIFY(planned(w));
+        // Fresh settings: the shipped held-out text is the perplexity text, so a plan's measured KLD exists.
+        ui::ExportEvalSettings ev = ui::remembered_eval_settings();
+        QVERIFY2(ev.ppl_text.endsWith("eval-data/text/heldout.txt"), qPrintable(ev.ppl_text));
+        QVERIFY(QFileInfo(ev.ppl_text).isFile());
+        ev.mmlu_limit = 1;
+        ev.piqa_limit = 1;
+        auto* ctrl = w.findChild<ui::ExportController*>();
+        w.session()->results()->clear();  // rows another test stored for the demo model
+        QSignalSpy evaluated(ctrl, &ui::ExportController::evaluationFinished);
+        ctrl->evaluatePlan(ev);
+        QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 60000);
+        const auto& rows = w.session()->results()->rows();
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[1].kind, QString("plan"));
+        QVERIFY2(rows[1].measured_kld > 0 && std::isfinite(rows[1].measured_kld), qPrintable(QString::number(rows[1].measured_kld)));
+        QCOMPARE(rows[1].predicted_kld, w.plans()->plan().predicted_kld);
+        QCOMPARE(w.findChild<ui::FrontierPlot*>()->measuredPointCount(), 1);
     }
 };
 

@@ -41,6 +41,21 @@ class TestResultsPanel : public QObject {
     Q_OBJECT
 
 private slots:
+    void equalAccuraciesGetANarrowAxisAroundThem() {
+        // Baseline and plan with the same accuracy (40 questions often give it): the axis was the -4..4 that
+        // QCustomPlot's rescale keeps around a single value, with both points flat on the line.
+        ResultsPanel p;
+        p.addRow(row("base", "baseline", 16, 0.25, 0.60, 20.0));
+        p.addRow(row("plan", "plan", 5.0, 0.25, 0.58, 35.0));
+        for (QCustomPlot* plot : {p.speedPlot(), p.bitsPlot()}) {
+            const QCPRange y = plot->yAxis->range(), x = plot->xAxis->range();
+            QVERIFY2(y.contains(0.25) && y.lower >= 0.0 && y.upper <= 1.0 && y.size() <= 0.2,
+                     qPrintable(QString("%1..%2").arg(y.lower).arg(y.upper)));
+            for (double v : plot == p.bitsPlot() ? std::vector<double>{16, 5} : std::vector<double>{20, 35})
+                QVERIFY2(x.contains(v) && x.lower < v && v < x.upper, qPrintable(QString("%1..%2").arg(x.lower).arg(x.upper)));
+        }
+    }
+
     void legendsSitOutsideTheDataAndAxisTitlesFit() {
         ResultsPanel p;
         p.resize(900, 240);

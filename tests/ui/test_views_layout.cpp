@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Panels and charts (issue 19 items 8, 9, 10, 13, 14), offscreen on the demo model with made-up scores: the
 // frontier's legend sits outside the data, its axes stay put while the budget moves and the current label stays
-// inside; a frontier click sets the budget, a heatmap click selects the unit in the groups tree and a right-click
+// inside and no label covers another; a frontier click sets the budget, a heatmap click selects the unit in the groups tree and a right-click
 // pins it; cells show bits and group size; every budget control is whole at 1024x700 and after growing back;
 // plan files remember their folder and say so in the status bar; the spin box clamps; drops of a model folder, a
 // file inside one and a non-model folder.
@@ -89,6 +89,18 @@ private slots:
             QVERIFY2(inside.contains(label->topLeft->pixelPosition().toPoint()) &&
                          inside.contains(label->bottomRight->pixelPosition().toPoint()),
                      qPrintable(QString("label '%1' at target %2 leaves the plot").arg(label->text()).arg(k / 20.0)));
+            // No label covers another (the current plan's and the uniform plans' labels collided near 5 bits).
+            std::vector<std::pair<QString, QRectF>> labels;
+            for (int i = 0; i < p->itemCount(); ++i)
+                if (auto* t = qobject_cast<QCPItemText*>(p->item(i)); t && t->visible())
+                    labels.emplace_back(t->text(), QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition())
+                                                       .normalized()
+                                                       .adjusted(1, 1, -1, -1));
+            QVERIFY(labels.size() >= 2);  // the current plan's and at least one uniform plan's (a crowded one may go)
+            for (size_t a = 0; a < labels.size(); ++a)
+                for (size_t b = a + 1; b < labels.size(); ++b)
+                    QVERIFY2(!labels[a].second.intersects(labels[b].second),
+                             qPrintable(QString("'%1' covers '%2' at target %3").arg(labels[a].first, labels[b].first).arg(k / 20.0)));
         }
     }
 

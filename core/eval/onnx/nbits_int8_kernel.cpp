@@ -11,6 +11,7 @@
 #include "core/engine/act_quant.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define MIXQ_INT8_X86 1
 #endif
@@ -76,7 +77,11 @@ bool cpu_has(Isa i) {
     switch (i) {
         case Isa::None: return true;
         case Isa::Avx2: return avx2;
-        case Isa::AvxVnni: return avx2 && __builtin_cpu_supports("avxvnni");
+        case Isa::AvxVnni: {
+            // CPUID.(EAX=7,ECX=1):EAX bit 4 (clang 14 has no "avxvnni" for __builtin_cpu_supports).
+            unsigned a = 0, b = 0, c = 0, d = 0;
+            return avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+        }
         case Isa::Avx512Vnni:
             return avx2 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512bw");

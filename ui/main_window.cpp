@@ -69,6 +69,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_session = new StudioSession(this);
     m_plans = m_session->plans();
     m_heatmap = new SensitivityHeatmap();
+    m_heatmap->setScoreSource(&m_session->liveScores());  // streamed units are held once, by the session
     m_frontier = new FrontierPlot();
     m_centre = new QSplitter(Qt::Vertical, this);
     m_centre->setObjectName("centreSplitter");
@@ -121,6 +122,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() {
     delete m_jobs;  // cancels and joins the worker before the window's members go away
     m_jobs = nullptr;
+    m_heatmap->setScoreSource(nullptr);  // it read the session's scores
     delete m_session;  // joins a running planner build
     m_session = nullptr;
     m_plans = nullptr;

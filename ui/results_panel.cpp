@@ -321,7 +321,7 @@ void ResultsPanel::refreshPlots() {
         const double my = std::max((y1 - y0) * 0.1, 0.05);
         plot->xAxis->setRange(speed ? std::max(0.0, x0 - mx) : x0 - mx, x1 + mx);
         plot->yAxis->setRange(std::max(0.0, y0 - my), std::min(1.0, y1 + my));
-        plot->xAxis->ticker()->setTickCount(4);  // a narrow chart cannot hold more labels
+        plot->xAxis->ticker()->setTickCount(3);  // a narrow chart cannot hold more labels
         plot->yAxis->ticker()->setTickCount(4);
         plot->replot();
     }

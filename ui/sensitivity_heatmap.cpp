@@ -112,8 +112,7 @@ SensitivityHeatmap::SensitivityHeatmap(QWidget* parent) : QWidget(parent) {
 void SensitivityHeatmap::clear() {
     m_hasModel = false;
     m_grid.reset(0);
-    m_table.reset();
-    m_streamed.clear();
+    m_scores->clear();
     m_plan.clear();
     m_pinned.clear();
     m_note.clear();
@@ -126,8 +125,7 @@ void SensitivityHeatmap::setModelLayout(const io::ModelLayout& layout, int num_l
     m_hasModel = true;
     m_grid.reset(num_layers);
     for (const auto& u : layout.units) m_grid.upsert(heatmap_unit(u));
-    m_table.reset();
-    m_streamed.clear();
+    m_scores->clear();
     m_plan.clear();
     m_pinned.clear();
     m_note.clear();
@@ -233,7 +231,7 @@ void SensitivityHeatmap::setUnitScore(const score::UnitScore& unit) {
         for (const auto& c : unit.candidates) fmts.push_back(c.format);
         setCandidates(fmts, m_scaleBits);
     }
-    m_streamed[unit.name] = unit;
+    m_scores->addUnit(unit);
     const HeatmapUnit* known = m_grid.find(unit.name);
     if (!known) {
         m_grid.upsert(heatmap_unit(unit.name, unit.kind, unit.layer, unit.members, unit.shapes));
@@ -252,9 +250,8 @@ void SensitivityHeatmap::setScoreTable(const score::ScoreTable& table) {
 }
 
 void SensitivityHeatmap::setScoreTable(std::shared_ptr<const score::ScoreTable> shared) {
-    m_table = std::move(shared);
-    m_streamed.clear();
-    const score::ScoreTable& table = *m_table;
+    m_scores->setTable(std::move(shared));
+    const score::ScoreTable& table = *m_scores->table();
     m_scaleBits = table.scale_bits;
     setCandidates(table.candidates, table.scale_bits);
     bool structural = false;
@@ -271,23 +268,17 @@ void SensitivityHeatmap::setScoreTable(std::shared_ptr<const score::ScoreTable> 
 }
 
 void SensitivityHeatmap::clearScores() {
-    m_table.reset();
-    m_streamed.clear();
+    m_scores->clear();
     refreshValues();
 }
 
-const score::UnitScore* SensitivityHeatmap::unitScore(const std::string& unit) const {
-    // A unit streamed after the table (the exact pass over a fast table) replaces the table's.
-    auto it = m_streamed.find(unit);
-    if (it != m_streamed.end()) return &it->second;
-    return m_table ? m_table->find(unit) : nullptr;
-}
+const score::UnitScore* SensitivityHeatmap::unitScore(const std::string& unit) const { return m_scores->find(unit); }
 
-int SensitivityHeatmap::scoredUnitCount() const {
-    int n = m_table ? static_cast<int>(m_table->units.size()) : 0;
-    for (const auto& [name, u] : m_streamed)
-        if (!m_table || !m_table->find(name)) ++n;
-    return n;
+int SensitivityHeatmap::scoredUnitCount() const { return m_scores->scoredUnitCount(); }
+
+void SensitivityHeatmap::setScoreSource(LiveScores* scores) {
+    m_scores = scores ? scores : &m_ownScores;
+    refreshValues();
 }
 
 const score::CandidateScore* SensitivityHeatmap::candidateScore(const std::string& unit,

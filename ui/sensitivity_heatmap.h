@@ -17,6 +17,7 @@
 #include "core/io/model_layout.h"
 #include "core/quant/quant_format.h"
 #include "core/score/score_table.h"
+#include "ui/live_scores.h"
 #include "ui/heatmap_grid.h"
 
 class QComboBox;
@@ -42,9 +43,12 @@ public:
     void clear();
 
     // --- scores (incremental) ---
+    /// Where the scores live: the session's LiveScores (MainWindow sets it); without one the heatmap keeps its own.
+    void setScoreSource(LiveScores* scores);
+    LiveScores* scoreSource() const { return m_scores; }
     /// Declares the candidate formats offered in the combo box (scale_bits: bits of one stored scale).
     void setCandidates(const std::vector<quant::QuantFormat>& candidates, int scale_bits = 16);
-    /// Adds or replaces one unit's scores; units not in the layout are placed by kind and layer.
+    /// Adds or replaces one unit's scores in the score source; units not in the layout are placed by kind and layer.
     void setUnitScore(const score::UnitScore& unit);
     /// setCandidates + every unit's scores; the shared table is read, not copied (the session's).
     void setScoreTable(std::shared_ptr<const score::ScoreTable> table);
@@ -52,7 +56,7 @@ public:
     void clearScores();
     int scoredUnitCount() const;
     /// The table shown (units streamed since then are kept beside it), or null.
-    std::shared_ptr<const score::ScoreTable> scoreTable() const { return m_table; }
+    std::shared_ptr<const score::ScoreTable> scoreTable() const { return m_scores->table(); }
 
     // --- plan ---
     /// unit name -> format name ("int4-g32", "int8-g128", "fp16"); each cell of a unit shows its bits.
@@ -119,8 +123,8 @@ private:
 
     HeatmapGrid m_grid;
     bool m_hasModel = false;
-    std::shared_ptr<const score::ScoreTable> m_table;      ///< the last whole table (shared, not copied)
-    std::map<std::string, score::UnitScore> m_streamed;    ///< units streamed in since (they win over the table's)
+    LiveScores m_ownScores;               ///< used until setScoreSource
+    LiveScores* m_scores = &m_ownScores;  ///< table + streamed units (the session's in the app)
     std::vector<quant::QuantFormat> m_candidates;
     int m_scaleBits = 16;
     std::map<std::string, std::string> m_plan;

@@ -20,17 +20,20 @@ StudioSession::~StudioSession() {
 void StudioSession::setModel(std::shared_ptr<const io::Model> model) {
     m_model = std::move(model);
     m_scores.reset();
+    m_live.clear();
     emit modelChanged();
     emit scoresChanged();
 }
 
 void StudioSession::setScores(std::shared_ptr<const score::ScoreTable> table) {
     m_scores = std::move(table);
+    m_live.setTable(m_scores);
     emit scoresChanged();
 }
 
 void StudioSession::clearScores() {
     m_scores.reset();
+    m_live.clear();
     emit scoresChanged();
 }
 

@@ -4,7 +4,7 @@
 // failed scoring clears heatmap, plan and frontier together (never the old plan beside an empty heatmap); a device
 // that cannot be used is greyed in Settings with the reason; "Evaluate current plan" is disabled while scoring runs;
 // scoring settings are per model (item 12); the status bar learns memory mode and device from a typed callback;
-// the evaluation results live in the session, and the frontier draws each evaluated plan's measured KLD from them.
+// streamed units and evaluation results live in the session, and the frontier draws each evaluated plan's measured KLD from them.
 #include <QAction>
 #include <QComboBox>
 #include <QFileInfo>
@@ -243,6 +243,30 @@ private slots:
         w.setScores(mixq_test::fake_scores(*w.model()));
         QVERIFY(planned(w));
         QCOMPARE(frontier->measuredPointCount(), 2);
+    }
+
+    void streamed_units_are_held_once_by_the_session() {
+        MainWindow w;
+        QVERIFY(open_demo(w));
+        QCOMPARE(w.heatmap()->scoreSource(), &w.session()->liveScores());
+        const score::ScoreTable fake = mixq_test::fake_scores(*w.model());
+        w.beginScores(fake.candidates, fake.scale_bits);
+        QCOMPARE(w.session()->liveScores().scoredUnitCount(), 0);
+        w.addUnitScore(fake.units[0]);
+        w.addUnitScore(fake.units[1]);
+        // The heatmap shows what the session holds (not a copy of its own).
+        QCOMPARE(w.session()->liveScores().scoredUnitCount(), 2);
+        QCOMPARE(w.heatmap()->scoredUnitCount(), 2);
+        QVERIFY(w.session()->liveScores().find(fake.units[1].name));
+        QVERIFY(!w.session()->scores());  // no whole table yet: nothing to plan from
+        w.setScores(fake);
+        QVERIFY(planned(w));
+        // The whole table replaces the streamed units, and session, heatmap and planner share that one object.
+        QVERIFY(!w.session()->liveScores().streaming());
+        QCOMPARE(w.session()->liveScores().table().get(), w.session()->scores().get());
+        QCOMPARE(w.heatmap()->scoreTable().get(), w.session()->scores().get());
+        QCOMPARE(w.plans()->table().get(), w.session()->scores().get());
+        QCOMPARE(w.heatmap()->scoredUnitCount(), int(fake.units.size()));
     }
 
     void app_evaluation_measures_the_plans_kld_on_the_shipped_heldout_text() {

@@ -14,24 +14,13 @@
 
 #include "core/common/half.h"
 #include "core/engine/act_quant.h"
+#include "core/io/dtype.h"
 
 namespace mixq::engine {
 namespace {
 
 void widen(const uint16_t* src, float* dst, int64_t n, io::DType dtype) {
-    int64_t i = 0;
-#ifdef MIXQ_HALF_AVX2
-    if (dtype == io::DType::BF16) {
-        for (; i + 8 <= n; i += 8) {
-            const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
-            _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
-        }
-    } else {
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-    }
-#endif
-    for (; i < n; ++i) dst[i] = dtype == io::DType::BF16 ? bf16_to_float(src[i]) : f16_to_float(src[i]);
+    io::convert_to_f32(dtype, src, dst, static_cast<size_t>(n));  // the one vectorized conversion
 }
 
 #ifdef MIXQ_HALF_AVX2

@@ -6,12 +6,15 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
 
 #include "core/common/error.h"
+#include "core/common/half.h"
 #include "core/engine/half_linear.h"
+#include "core/io/dtype.h"
 #include "core/engine/transformer.h"
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_weights.h"
@@ -53,6 +56,39 @@ class TestWeightsInPlace : public QObject {
     Q_OBJECT
 
 private slots:
+    void conversionMatchesTheScalarDefinition() {
+        // io::convert_to_f32 (vectorized, eight at a time) against the scalar definitions, for every F16 bit pattern
+        // and a BF16 sweep, at every start offset 0..15 bytes (safetensors data need not be aligned) and tail length.
+        std::vector<uint16_t> all(65536);
+        for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+        for (io::DType dt : {io::DType::F16, io::DType::BF16})
+            for (size_t offset = 0; offset < 16; ++offset)
+                for (size_t n : {size_t(1), size_t(7), size_t(8), size_t(9), size_t(23), all.size() - 16}) {
+                    std::vector<unsigned char> bytes(2 * n + offset);
+                    std::memcpy(bytes.data() + offset, all.data() + (offset * 37) % 16, 2 * n);
+                    std::vector<float> got(n);
+                    io::convert_to_f32(dt, bytes.data() + offset, got.data(), n);
+                    for (size_t i = 0; i < n; ++i) {
+                        uint16_t h;
+                        std::memcpy(&h, bytes.data() + offset + 2 * i, 2);
+                        const float want = dt == io::DType::F16 ? f16_to_float(h) : [&] {
+                            const uint32_t bits = uint32_t(h) << 16;  // bf16 is the high half of an fp32
+                            float f;
+                            std::memcpy(&f, &bits, 4);
+                            return f;
+                        }();
+                        uint32_t a, b;
+                        std::memcpy(&a, &got[i], 4);
+                        std::memcpy(&b, &want, 4);
+                        // Bit-identical, NaNs included (payloads may differ only in the quiet bit for F16 NaNs).
+                        if (std::isnan(want)) QVERIFY(std::isnan(got[i]));
+                        else if (a != b) QFAIL(qPrintable(QString("dtype %1 offset %2 n %3 i %4: 0x%5 -> %6, want %7")
+                                                             .arg(int(dt)).arg(offset).arg(n).arg(i).arg(h, 4, 16, QChar('0'))
+                                                             .arg(got[i]).arg(want)));
+                    }
+                }
+    }
+
     void halfLinearMatchesWidenedWeights() {
         std::mt19937 rng(7);
         std::normal_distribution<float> nd(0.0f, 1.0f);

@@ -2,8 +2,9 @@
 // The one scoring driver (core/score/scoring_driver.h): progress is monotone, its accounting matches the work done
 // (the last step reaches 100% exactly when the work ends) in exact, fast and Fisher modes and every CPU memory mode;
 // the grouping of a layer's variants (all at once on the CPU, one at a time as on the CUDA engine) leaves every
-// score bit-identical; placement is reported once, by every scorer.
+// score bit-identical; placement is reported once, by every scorer; a cancel anywhere in a run stops it within 1 s.
 #include <QtTest>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -113,7 +114,7 @@ private slots:
     }
 
     void progressIsMonotoneAndEndsWithTheWork() {
-        const auto calib = small_calibration(3, 32);
+        const auto calib = small_calibration(2, 24);
         struct Case {
             const char* mode;
             const char* estimator;
@@ -160,8 +161,39 @@ private slots:
         }
     }
 
+    void cancelHalfwayStopsWithinASecond() {  // in every driver phase a cancel is seen at the next step
+        const auto calib = small_calibration(2, 24);
+        for (const char* mode : {"exact", "fast"})
+            for (const double at : {0.05, 0.5, 0.95}) {
+                score::ScoreOptions opt;
+                opt.mode = mode;
+                opt.fast_estimator = "shortcut";
+                opt.memory = score::MemoryMode::LowMemory;
+                CancelToken token;
+                auto t_cancel = std::chrono::steady_clock::now();
+                bool sent = false;
+                JobContext job(token, [&](const Progress& p) {
+                    if (!sent && p.stage == "scoring" && p.fraction >= at) {
+                        sent = true;
+                        t_cancel = std::chrono::steady_clock::now();
+                        token.cancel();
+                    }
+                });
+                bool cancelled = false;
+                try {
+                    score::score_model(m_untied, calib, opt, job);
+                } catch (const Cancelled&) {
+                    cancelled = true;
+                }
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_cancel).count();
+                const QString what = QString("%1 at %2: %3 s").arg(mode).arg(at).arg(s);
+                QVERIFY2(sent && cancelled, qPrintable(what));
+                QVERIFY2(s < 1.0, qPrintable(what));
+            }
+    }
+
     void variantGroupingLeavesScoresBitIdentical() {
-        const auto calib = small_calibration(3, 32);
+        const auto calib = small_calibration(2, 24);
         for (const char* mode : {"exact", "fast"}) {
             score::ScoreOptions opt;
             opt.mode = mode;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// score_model_fisher: reference pass, self-sampled label gradients at the logits, backward layer by layer with
-// each layer's units scored from its diagonal Fisher as soon as the layer is done, then the embedding units.
+// score_model_fisher: the scoring driver's setup and reference pass on a CpuScoringEngine (open_scoring,
+// run_reference_pass), then self-sampled label gradients at the logits, backward layer by layer with each layer's
+// units scored from its diagonal Fisher as soon as the layer is done, then the embedding units.
 #include "core/score/fisher_scorer.h"
 
 #include <chrono>

@@ -31,9 +31,11 @@ std::vector<backend::Device> CudaBackend::devices(std::string* why) const {
     return out;
 }
 
-score::ScoreTable CudaBackend::score(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
-                                     const score::ScoreOptions& opt, const JobContext& job) const {
-    return score_model_cuda(std::move(model), calib, opt, job);
+std::unique_ptr<score::ScoringEngine> CudaBackend::scoring_engine(std::shared_ptr<const io::Model> model,
+                                                                  const score::CalibrationSet& calib,
+                                                                  const score::ScoreOptions& opt,
+                                                                  const JobContext& job) const {
+    return make_cuda_scoring_engine(std::move(model), calib, opt, job);
 }
 
 std::unique_ptr<engine::LanguageModel> CudaBackend::open_model(std::shared_ptr<const io::Model> model,

@@ -1,21 +1,22 @@
 // SPDX-License-Identifier: MIT
-// score_model_cuda: the reference pass caches every layer's input per sequence (device or pinned host memory) and,
-// when they fit, the reference logits; each decoder layer's linear inputs are captured once; each unit × candidate
-// becomes a variant image of its layer (RTN: fake-quantized on the device; k-quant: on the host with the captured
-// activations as importance) that is run from that layer to the lm_head, compared with the fused KL kernel.
+// CudaScoringEngine: the scoring building blocks (core/score/scoring_engine.h) on the CUDA decoder. The reference
+// pass caches every layer's input per sequence (device or pinned host memory) and, when they fit, the reference
+// logits; each decoder layer's linear inputs are captured once; each unit × candidate becomes a variant image of
+// its layer (RTN: fake-quantized on the device; k-quant: on the host with the captured activations as importance)
+// that is run from that layer to the lm_head, compared with the fused KL kernel. One variant at a time (one slot).
 #include "gpu/cuda_scorer.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
 
 #include "core/common/error.h"
 #include "core/engine/transformer.h"
-#include "core/quant/quantizer.h"
+#include "core/score/layer_units.h"
+#include "core/score/scoring_driver.h"
 #include "gpu/cublas_loader.h"
 #include "gpu/cuda_decoder.h"
 #include "gpu/cuda_resources.h"
@@ -36,20 +37,15 @@ constexpr const char* kWhere = "CUDA scorer";
 void ck(cudaError_t e, const char* what) { check_cuda(e, std::string(kWhere) + ": " + what); }
 void cb(cublasStatus_t st, const char* what) { check_cublas(st, std::string(kWhere) + ": " + what); }
 
-RowMatrix vcat(std::initializer_list<std::shared_ptr<const engine::Linear>> parts) {
-    int64_t rows = 0, cols = 0;
-    for (const auto& p : parts) {
-        rows += p->out_features();
-        cols = p->in_features();
+int tap_index(io::UnitKind k) {
+    switch (k) {
+        case io::UnitKind::QKV: return 0;
+        case io::UnitKind::O: return 1;
+        case io::UnitKind::GateUp: return 2;
+        case io::UnitKind::Down: return 3;
+        default: break;
     }
-    RowMatrix out(rows, cols);
-    int64_t r = 0;
-    for (const auto& p : parts) {
-        const auto& w = dynamic_cast<const engine::DenseLinear&>(*p).weight();
-        out.middleRows(r, w.rows()) = w;
-        r += w.rows();
-    }
-    return out;
+    fail(kWhere, "unit kind has no layer tap");
 }
 
 /// A decoder part's scratch: the variant image and everything a layer's candidates need, on the part's device.
@@ -58,13 +54,46 @@ struct PartScratch {
     DeviceBuffer taps[4];  // attn_in, o_in, mlp_in, down_in: [tokens, width] fp32
 };
 
-class CudaScorer {
+class CudaScoringEngine : public score::ScoringEngine {
 public:
-    CudaScorer(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib, const score::ScoreOptions& opt,
-               const JobContext& job, CudaScorerPlacement where)
-        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_where(std::move(where)) {}
+    CudaScoringEngine(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
+                      const score::ScoreOptions& opt, const JobContext& job, CudaScorerPlacement where)
+        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_where(std::move(where)),
+          m_exact(opt.mode == "exact") {}
+    ~CudaScoringEngine() override {  // the work queued on every part ends before its buffers go
+        if (!m_dec) return;
+        for (int p = 0; p < m_dec->parts(); ++p) cudaStreamSynchronize(static_cast<cudaStream_t>(m_dec->stream(p)));
+    }
 
-    score::ScoreTable run();
+    std::string backend_name() const override { return "cuda"; }
+    std::vector<uint64_t> device_free_bytes(const score::ScoringSetup& setup) override;
+    bool runs_multi_gpu() const override { return true; }
+    void open(const score::ScoringSetup& setup, const score::MemoryDecision& decision,
+              std::shared_ptr<const engine::Rotation> rotation) override;
+    std::string device_label() const override { return m_device_label; }
+
+    void embed_reference(int s) override;
+    void reference_layer(int layer, int s) override;
+    void end_reference() override;
+
+    int variant_slots() const override { return 1; }
+    void begin_layer(int layer) override;
+    std::vector<float> tap_importance(io::UnitKind kind) override;
+    score::OutputError make_layer_variant(int slot, const io::QuantUnit& unit, const quant::QuantFormat& format,
+                                          const float* importance) override;
+    void run_variant_layer(int slot, int s) override;
+    void drop_variant_weights(int) override {}  // the next variant overwrites the image
+    void release_taps() override {}             // the next layer overwrites them
+    void propagate(int slot, int layer, int s) override;
+    double variant_kl(int slot, int s) override;
+
+    std::shared_ptr<const RowMatrix> host_matrix(const std::string& tensor) override {
+        return m_tf->current_matrix(tensor);
+    }
+    std::vector<float> head_importance() override;
+    void set_table_variant(const io::QuantUnit& unit, const RowMatrix& wq) override;
+    void embed_variant(int s) override;
+    double table_variant_kl(int s, score::OutputError& head_error) override;
 
 private:
     std::shared_ptr<const io::Model> m_model;
@@ -72,12 +101,21 @@ private:
     const score::ScoreOptions& m_opt;
     const JobContext& m_job;
     CudaScorerPlacement m_where;
+    const bool m_exact;
 
-    score::ScoringSetup m_su;
+    std::unique_ptr<DeviceGuard> m_guard;  // the caller's device comes back when the engine goes
+    std::vector<DeviceInfo> m_devs;
+    std::vector<int> m_ids;              // the devices the memory decision weighed
+    std::vector<uint64_t> m_device_free;  // their free bytes (a device's share where it is listed k times)
+    int m_nseq = 0;
+    int64_t m_tokens = 0;
+    int64_t m_largest_layer_params = 0;
+    io::DType m_scale_dtype = io::DType::BF16;
+    std::string m_device_label;
     std::unique_ptr<engine::Transformer> m_tf;
     std::unique_ptr<CudaDecoder> m_dec;
     int L = 0, H = 0, V = 0, Q = 0, I = 0, m_maxT = 0;
-    int m_last = 0;          // the decoder's last part (final norm, lm_head, logits)
+    int m_last = 0;              // the decoder's last part (final norm, lm_head, logits)
     std::vector<int64_t> m_off;  // first token of each sequence in the flattened calibration set
     std::vector<int> m_len;
 
@@ -86,23 +124,27 @@ private:
     PinnedBuffer m_cache_pin;
     bool m_store_ref = false;
     std::vector<PartScratch> m_parts;
-    DeviceBuffer m_hv;  // first part: variant hidden states of every sequence [tokens, hidden] fp32
+    DeviceBuffer m_hv;       // first part: variant hidden states of every sequence [tokens, hidden] fp32
     DeviceBuffer m_embed_q;  // first part, when its device is not the last part's: the candidate embedding table
     DeviceBuffer m_ref, m_ref_tmp, m_logits, m_kl, m_head_q;  // last part
     PinnedBuffer m_kl_host;
     int m_tap_width[4] = {0, 0, 0, 0};
 
-    double m_work_total = 1, m_work_done = 0;
-    std::string m_item;
+    // The current layer.
+    int m_layer = -1, m_part = 0;
+    const uint8_t* m_ref_img = nullptr;
+    std::shared_ptr<const engine::LayerWeights> m_host_w;  // fp32 weights, only for host-side (k-quant) candidates
 
-    void step(double work) {
-        m_work_done += work;
-        m_job.report(m_work_done / m_work_total, "scoring", m_item);
-    }
+    // The current table variant.
+    bool m_tab_head = false, m_tab_embed = false;
+    std::shared_ptr<const RowMatrix> m_tab_ref;
+    RowMatrix m_tab_q;
+    const void* m_embed_table = nullptr;  // the candidate table where the embedding gather runs
+
     int len(int s) const { return m_len[static_cast<size_t>(s)]; }
     int64_t off(int s) const { return m_off[static_cast<size_t>(s)]; }
     float* cache(int l, int s) {
-        const size_t i = (static_cast<size_t>(l) * static_cast<size_t>(m_su.tokens) + static_cast<size_t>(off(s))) *
+        const size_t i = (static_cast<size_t>(l) * static_cast<size_t>(m_tokens) + static_cast<size_t>(off(s))) *
                          static_cast<size_t>(H);
         return (m_cache_host ? m_cache_pin.as<float>() : m_cache_dev.as<float>()) + i;
     }
@@ -131,47 +173,14 @@ private:
         for (int p = 0; p < m_dec->parts(); ++p)
             ck(cudaStreamSynchronize(static_cast<cudaStream_t>(m_dec->stream(p))), "synchronize");
     }
-
     float* hv(int s) { return m_hv.as<float>() + static_cast<size_t>(off(s)) * H; }
-    /// Runs every sequence's hidden state in m_hv through layers [from, L), layer by layer (so low_memory streams
-    /// each layer once; multi_gpu moves each sequence to the next device at a part boundary); `first_image` (on
-    /// layer from's device) replaces layer from's weights.
-    void propagate(int from, const void* first_image, double work_per_layer_seq) {
-        for (int l = from; l < L; ++l) {
-            const int p = m_dec->part_of_layer(l);
-            for (int s = 0; s < m_su.nseq; ++s) {
-                m_dec->set_residual(hv(s), len(s), p);
-                m_dec->run_layers(l, l + 1, len(s), l == from ? first_image : nullptr);
-                m_dec->get_residual(hv(s), len(s), p);
-                step(work_per_layer_seq);
-            }
-        }
-    }
-    void setup();
+
     void allocate_scratch(int part, bool low_memory);
-    void reference_pass();
     const float* ref_logits(int s);
     double kl_sum(const float* ref, const float* cand, int n);
-    void capture_taps(int layer);
-    std::vector<float> tap_importance(int layer, int kind_index);
-    void score_layer(int layer, const std::vector<size_t>& units);
-    void score_head_units(const std::vector<size_t>& units);
-    void set_candidate(size_t u, size_t c, double kld_sum, double num, double den) {
-        auto& cs = m_su.table.units[u].candidates[c];
-        cs.kld = kld_sum / static_cast<double>(m_su.tokens);
-        cs.rel_err = den > 0 ? std::sqrt(num / den) : 0.0;
-    }
-    RowMatrix quantize_named(const std::string& what, const RowMatrix& w, const quant::QuantFormat& f,
-                             const float* importance) const {
-        try {
-            return quant::fake_quantize(w, f, m_su.scale_dtype, importance, &m_job.token());
-        } catch (const Error& e) {
-            fail(m_model->dir().string(), what + ": " + e.what());
-        }
-    }
 };
 
-void CudaScorer::setup() {
+std::vector<uint64_t> CudaScoringEngine::device_free_bytes(const score::ScoringSetup& su) {
     const auto& cfg = m_model->config();
     if (cfg.has_sliding_window())
         fail(m_model->dir().string(), "sliding-window attention (sliding_window " + std::to_string(cfg.sliding_window) +
@@ -181,8 +190,13 @@ void CudaScorer::setup() {
     V = cfg.vocab_size;
     Q = cfg.q_dim();
     I = cfg.intermediate_size;
+    m_nseq = su.nseq;
+    m_tokens = su.tokens;
+    m_largest_layer_params = su.largest_layer_params;
+    m_scale_dtype = su.scale_dtype;
     std::string why;
-    const auto devs = list_devices(&why);
+    m_devs = list_devices(&why);
+    const auto& devs = m_devs;
     if (devs.empty()) fail(kWhere, why.empty() ? "CUDA unavailable: no device" : why);
     auto check_dev = [&](int dev) {
         if (dev < 0 || dev >= static_cast<int>(devs.size()))
@@ -206,27 +220,27 @@ void CudaScorer::setup() {
     std::vector<uint64_t> device_free;
     for (int dev : ids) device_free.push_back(devs[static_cast<size_t>(dev)].free_bytes / static_cast<uint64_t>(uses[dev]));
 
-    for (int s = 0; s < m_su.nseq; ++s) {
+    for (int s = 0; s < m_nseq; ++s) {
         m_off.push_back(s == 0 ? 0 : m_off.back() + m_len.back());
         m_len.push_back(static_cast<int>(m_calib.sequences[static_cast<size_t>(s)].size()));
         m_maxT = std::max(m_maxT, m_len.back());
     }
-    const size_t tokens = static_cast<size_t>(m_su.tokens), T = static_cast<size_t>(m_maxT);
+    m_ids = ids;
+    m_device_free = device_free;
+    return device_free;
+}
 
-    auto& t = m_su.table;
-    const score::MemoryDecision d =
-        score::choose_memory_mode(m_opt.memory, m_su.footprint, score::host_available_memory(), device_free, L,
-                                  static_cast<uint64_t>(m_su.largest_layer_params) * 4);
-    t.memory_mode = score::memory_mode_name(d.mode);
-    t.memory_reason = d.reason;
-    m_job.log(d.reason);
-    if (m_opt.on_placement) m_opt.on_placement("cuda", t.memory_mode, d.reason);
+void CudaScoringEngine::open(const score::ScoringSetup&, const score::MemoryDecision& d,
+                             std::shared_ptr<const engine::Rotation> rotation) {
+    const auto& cfg = m_model->config();
+    const auto& devs = m_devs;
+    const size_t tokens = static_cast<size_t>(m_tokens), T = static_cast<size_t>(m_maxT);
     const bool multi = d.mode == MemoryMode::MultiGpu;
     m_cache_host = d.mode == MemoryMode::Offload || multi;  // multi_gpu: one host cache that every device reads
 
     engine::EngineOptions eo;
     eo.resident = false;
-    eo.rotation = score::make_rotation(m_model, m_opt, t, m_job);
+    eo.rotation = std::move(rotation);
     m_tf = std::make_unique<engine::Transformer>(m_model, eo);
 
     CudaDecoderOptions o;
@@ -243,55 +257,59 @@ void CudaScorer::setup() {
         // scratch too).
         const uint64_t widths = static_cast<uint64_t>(2 * H + Q + I);
         const uint64_t max_n = static_cast<uint64_t>(std::max({Q + 2 * cfg.kv_dim(), 2 * I, H}));
-        const uint64_t scratch = static_cast<uint64_t>(m_su.largest_layer_params) * 4 + tokens * widths * 4 +
+        const uint64_t scratch = static_cast<uint64_t>(m_largest_layer_params) * 4 + tokens * widths * 4 +
                                  2 * T * max_n * 4 + 2 * T * static_cast<uint64_t>(H) * 4 +
                                  2 * static_cast<uint64_t>(V) * H * 4 + T * static_cast<uint64_t>(V) * 4 +
                                  tokens * static_cast<uint64_t>(H) * 4;
-        o.devices = ids;
+        o.devices = m_ids;
         o.layer_split = m_where.layer_split;
-        for (uint64_t f : device_free) o.device_budgets.push_back(f * 85 / 100 > scratch ? f * 85 / 100 - scratch : 0);
+        for (uint64_t f : m_device_free) o.device_budgets.push_back(f * 85 / 100 > scratch ? f * 85 / 100 - scratch : 0);
     }
     m_dec = std::make_unique<CudaDecoder>(*m_tf, o);
     m_last = m_dec->parts() - 1;
-    t.device.clear();
+    m_device_label.clear();
     for (int p = 0; p < m_dec->parts(); ++p) {
         const int dev = m_dec->part_device(p);
-        t.device += (p ? " + " : "") + std::string("cuda:") + std::to_string(dev) + " (" +
-                    devs[static_cast<size_t>(dev)].name + ")";
+        m_device_label += (p ? " + " : "") + std::string("cuda:") + std::to_string(dev) + " (" +
+                          devs[static_cast<size_t>(dev)].name + ")";
     }
-    DeviceGuard g(m_dec->part_device(0));
+    {
+        DeviceGuard g(m_dec->part_device(0));
 
-    const size_t cache_bytes = static_cast<size_t>(L + 1) * tokens * H * 4;
-    if (m_cache_host) m_cache_pin.allocate(cache_bytes);
-    else m_cache_dev.allocate(cache_bytes);
-    m_tap_width[0] = H;
-    m_tap_width[1] = Q;
-    m_tap_width[2] = H;
-    m_tap_width[3] = I;
-    m_parts.resize(static_cast<size_t>(m_dec->parts()));
-    for (int p = 0; p < m_dec->parts(); ++p) allocate_scratch(p, o.mode == MemoryMode::LowMemory);
-    m_hv.allocate(tokens * H * 4);
-    if (m_dec->part_device(0) != m_dec->part_device(m_last)) m_embed_q.allocate(static_cast<size_t>(V) * H * 4);
-    m_kl_host.allocate(T * 8);
-    DeviceGuard gl(m_dec->part_device(m_last));
-    m_logits.allocate(T * V * 4);
-    m_kl.allocate(T * 8);
-    m_head_q.allocate(static_cast<size_t>(V) * H * 4);
-    size_t free_b = 0, total_b = 0;
-    ck(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
-    const size_t ref_bytes = tokens * V * 4;
-    m_store_ref = ref_bytes <= free_b / 2;
-    if (m_store_ref) m_ref.allocate(ref_bytes);
-    else m_ref_tmp.allocate(T * V * 4);
-    m_job.log(std::string("CUDA scorer: ") + m_dec->describe() + "; hidden cache " + score::format_bytes(cache_bytes) +
-              (m_cache_host ? " in pinned host memory" : " on the device") + "; reference logits " +
-              (m_store_ref ? "kept (" + score::format_bytes(ref_bytes) + ")" : std::string("recomputed per use")));
+        const size_t cache_bytes = static_cast<size_t>(L + 1) * tokens * H * 4;
+        if (m_cache_host) m_cache_pin.allocate(cache_bytes);
+        else m_cache_dev.allocate(cache_bytes);
+        m_tap_width[0] = H;
+        m_tap_width[1] = Q;
+        m_tap_width[2] = H;
+        m_tap_width[3] = I;
+        m_parts.resize(static_cast<size_t>(m_dec->parts()));
+        for (int p = 0; p < m_dec->parts(); ++p) allocate_scratch(p, o.mode == MemoryMode::LowMemory);
+        m_hv.allocate(tokens * H * 4);
+        if (m_dec->part_device(0) != m_dec->part_device(m_last)) m_embed_q.allocate(static_cast<size_t>(V) * H * 4);
+        m_kl_host.allocate(T * 8);
+        DeviceGuard gl(m_dec->part_device(m_last));
+        m_logits.allocate(T * V * 4);
+        m_kl.allocate(T * 8);
+        m_head_q.allocate(static_cast<size_t>(V) * H * 4);
+        size_t free_b = 0, total_b = 0;
+        ck(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+        const size_t ref_bytes = tokens * V * 4;
+        m_store_ref = ref_bytes <= free_b / 2;
+        if (m_store_ref) m_ref.allocate(ref_bytes);
+        else m_ref_tmp.allocate(T * V * 4);
+        m_job.log(std::string("CUDA scorer: ") + m_dec->describe() + "; hidden cache " +
+                  score::format_bytes(cache_bytes) + (m_cache_host ? " in pinned host memory" : " on the device") +
+                  "; reference logits " +
+                  (m_store_ref ? "kept (" + score::format_bytes(ref_bytes) + ")" : std::string("recomputed per use")));
+    }
+    m_guard = std::make_unique<DeviceGuard>(m_dec->part_device(0));  // on() switches devices part by part
 }
 
-void CudaScorer::allocate_scratch(int part, bool low_memory) {
+void CudaScoringEngine::allocate_scratch(int part, bool low_memory) {
     DeviceGuard g(m_dec->part_device(part));
     PartScratch& ps = m_parts[static_cast<size_t>(part)];
-    const size_t tokens = static_cast<size_t>(m_su.tokens), T = static_cast<size_t>(m_maxT);
+    const size_t tokens = static_cast<size_t>(m_tokens), T = static_cast<size_t>(m_maxT);
     ps.tmp_a.allocate(T * H * 4);
     ps.tmp_b.allocate(T * H * 4);
     if (m_dec->layers_per_device()[static_cast<size_t>(part)] == 0) return;  // no layer to score here
@@ -304,38 +322,38 @@ void CudaScorer::allocate_scratch(int part, bool low_memory) {
     if (low_memory) ps.ref_img.allocate(lay.bytes);
 }
 
-void CudaScorer::reference_pass() {
-    for (int s = 0; s < m_su.nseq; ++s) {
-        m_dec->embed_residual(m_calib.sequences[static_cast<size_t>(s)]);
-        m_dec->get_residual(cache(0, s), len(s), 0);
-    }
-    for (int l = 0; l < L; ++l) {  // layer-major: low_memory streams each layer once
-        m_item = "reference pass, layer " + std::to_string(l);
-        const int p = m_dec->part_of_layer(l);
-        for (int s = 0; s < m_su.nseq; ++s) {
-            m_dec->set_residual(cache(l, s), len(s), p);
-            m_dec->run_layers(l, l + 1, len(s));
-            m_dec->get_residual(cache(l + 1, s), len(s), p);
-            step(1);
-        }
-        sync_all();
-    }
+// --- reference pass ---
+
+void CudaScoringEngine::embed_reference(int s) {
+    m_dec->embed_residual(m_calib.sequences[static_cast<size_t>(s)]);
+    m_dec->get_residual(cache(0, s), len(s), 0);
+}
+
+void CudaScoringEngine::reference_layer(int l, int s) {  // layer-major: low_memory streams each layer once
+    const int p = m_dec->part_of_layer(l);
+    m_dec->set_residual(cache(l, s), len(s), p);
+    m_dec->run_layers(l, l + 1, len(s));
+    m_dec->get_residual(cache(l + 1, s), len(s), p);
+    if (s == m_nseq - 1) sync_all();  // the layer is done
+}
+
+void CudaScoringEngine::end_reference() {
     if (m_store_ref)
-        for (int s = 0; s < m_su.nseq; ++s) {
+        for (int s = 0; s < m_nseq; ++s) {
             m_dec->set_residual(cache(L, s), len(s), m_last);
             m_dec->logits_device(len(s), m_ref.as<float>() + static_cast<size_t>(off(s)) * V);
         }
     sync_all();
 }
 
-const float* CudaScorer::ref_logits(int s) {
+const float* CudaScoringEngine::ref_logits(int s) {
     if (m_store_ref) return m_ref.as<float>() + static_cast<size_t>(off(s)) * V;
     m_dec->set_residual(cache(L, s), len(s), m_last);
     m_dec->logits_device(len(s), m_ref_tmp.as<float>());
     return m_ref_tmp.as<float>();
 }
 
-double CudaScorer::kl_sum(const float* ref, const float* cand, int n) {
+double CudaScoringEngine::kl_sum(const float* ref, const float* cand, int n) {
     const cudaStream_t st = on(m_last);
     ck(kl_rows(ref, cand, io::DType::F32, n, V, 0, m_kl.as<double>(), st), "kl_rows");
     ck(cudaMemcpyAsync(m_kl_host.data(), m_kl.data(), static_cast<size_t>(n) * 8, cudaMemcpyDeviceToHost, st), "kl");
@@ -345,272 +363,215 @@ double CudaScorer::kl_sum(const float* ref, const float* cand, int n) {
     return sum;
 }
 
-void CudaScorer::capture_taps(int layer) {
-    const int p = m_dec->part_of_layer(layer);
-    PartScratch& ps = m_parts[static_cast<size_t>(p)];
-    for (int s = 0; s < m_su.nseq; ++s) {
+// --- a decoder layer's units ---
+
+void CudaScoringEngine::begin_layer(int layer) {
+    const auto& lay = m_dec->layer_layout();
+    m_layer = layer;
+    m_part = m_dec->part_of_layer(layer);
+    m_host_w.reset();
+    PartScratch& ps = m_parts[static_cast<size_t>(m_part)];
+    m_ref_img = static_cast<const uint8_t*>(m_dec->layer_image(layer));
+    if (!ps.ref_img.empty()) {  // low_memory: the layer's reference image on the device
+        ck(cudaMemcpyAsync(ps.ref_img.data(), m_ref_img, lay.bytes, cudaMemcpyHostToDevice, on(m_part)),
+           "layer image");
+        m_ref_img = ps.ref_img.as<uint8_t>();
+    }
+    // The inputs of the layer's linears for every sequence.
+    for (int s = 0; s < m_nseq; ++s) {
         const size_t o = static_cast<size_t>(off(s));
         CudaDecoder::LayerTaps taps;
         taps.attn_in = ps.taps[0].as<float>() + o * m_tap_width[0];
         taps.o_in = ps.taps[1].as<float>() + o * m_tap_width[1];
         taps.mlp_in = ps.taps[2].as<float>() + o * m_tap_width[2];
         taps.down_in = ps.taps[3].as<float>() + o * m_tap_width[3];
-        m_dec->set_residual(cache(layer, s), len(s), p);
+        m_dec->set_residual(cache(layer, s), len(s), m_part);
         m_dec->run_layers(layer, layer + 1, len(s), nullptr, &taps);
     }
-    ck(cudaStreamSynchronize(on(p)), "synchronize");
+    ck(cudaStreamSynchronize(on(m_part)), "synchronize");
 }
 
-std::vector<float> CudaScorer::tap_importance(int layer, int kind_index) {
-    const int p = m_dec->part_of_layer(layer);
-    RowMatrix x(m_su.tokens, m_tap_width[kind_index]);
-    const cudaStream_t st = on(p);
-    ck(cudaMemcpyAsync(x.data(), m_parts[static_cast<size_t>(p)].taps[kind_index].data(),
+std::vector<float> CudaScoringEngine::tap_importance(io::UnitKind kind) {
+    const int ti = tap_index(kind);
+    RowMatrix x(m_tokens, m_tap_width[ti]);
+    const cudaStream_t st = on(m_part);
+    ck(cudaMemcpyAsync(x.data(), m_parts[static_cast<size_t>(m_part)].taps[ti].data(),
                        static_cast<size_t>(x.size()) * 4, cudaMemcpyDeviceToHost, st),
        "taps to host");
     ck(cudaStreamSynchronize(st), "synchronize");
     return score::channel_importance({&x});
 }
 
-int tap_index(io::UnitKind k) {
-    switch (k) {
-        case io::UnitKind::QKV: return 0;
-        case io::UnitKind::O: return 1;
-        case io::UnitKind::GateUp: return 2;
-        case io::UnitKind::Down: return 3;
-        default: break;
-    }
-    fail(kWhere, "unit kind has no layer tap");
-}
-
-void CudaScorer::score_layer(int layer, const std::vector<size_t>& units) {
-    const auto& cands = m_su.table.candidates;
+score::OutputError CudaScoringEngine::make_layer_variant(int, const io::QuantUnit& unit, const quant::QuantFormat& f,
+                                                         const float* importance) {
     const auto& lay = m_dec->layer_layout();
-    const int p = m_dec->part_of_layer(layer);
+    const int p = m_part;
     PartScratch& ps = m_parts[static_cast<size_t>(p)];
-    const bool low = !ps.ref_img.empty();
-    const uint8_t* ref_img = static_cast<const uint8_t*>(m_dec->layer_image(layer));
-    if (low) {
-        ck(cudaMemcpyAsync(ps.ref_img.data(), ref_img, lay.bytes, cudaMemcpyHostToDevice, on(p)), "layer image");
-        ref_img = ps.ref_img.as<uint8_t>();
+    const int ti = tap_index(unit.kind);
+    const LinearSlot& slot = ti == 0 ? lay.qkv : ti == 1 ? lay.o : ti == 2 ? lay.gate_up : lay.down;
+    if (slot.quantized || slot.dtype != io::DType::F32) fail(kWhere, "variant slots must be dense fp32");
+    if (static_cast<int64_t>(unit.numel()) != slot.n * slot.k)
+        fail(kWhere, "unit " + unit.name + " does not cover its fused linear");
+    cudaStream_t st = on(p);  // the previous candidate ended on the last part
+    ck(cudaMemcpyAsync(ps.img.data(), m_ref_img, lay.bytes, cudaMemcpyDeviceToDevice, st), "variant image");
+    float* wq = reinterpret_cast<float*>(ps.img.as<uint8_t>() + slot.weight_off);
+    if (f.method == quant::Method::RTN) {
+        ck(fake_quantize_rtn(wq, wq, slot.n, slot.k, f.bits, f.block_size, f.symmetric, m_scale_dtype, st),
+           "fake_quantize_rtn");
+    } else {
+        if (!m_host_w) m_host_w = m_tf->layer(m_layer);
+        const RowMatrix full = score::fused_unit_weight(*m_host_w, unit.kind);
+        const RowMatrix q = score::quantize_for_scoring(*m_model, "unit '" + unit.name + "'", full, f, m_scale_dtype,
+                                                        importance, m_job);
+        st = on(p);
+        ck(cudaMemcpyAsync(wq, q.data(), static_cast<size_t>(q.size()) * 4, cudaMemcpyHostToDevice, st),
+           "upload variant");
+        ck(cudaStreamSynchronize(st), "synchronize");
     }
-    m_item = "layer " + std::to_string(layer) + " inputs";
-    capture_taps(layer);
-    std::shared_ptr<const engine::LayerWeights> host_w;  // fp32 weights, only for host-side (k-quant) candidates
-    for (size_t u : units) {
-        const auto& unit = m_model->layout().units[u];
-        const int ti = tap_index(unit.kind);
-        const LinearSlot& slot = ti == 0 ? lay.qkv : ti == 1 ? lay.o : ti == 2 ? lay.gate_up : lay.down;
-        if (slot.quantized || slot.dtype != io::DType::F32) fail(kWhere, "variant slots must be dense fp32");
-        if (static_cast<int64_t>(unit.numel()) != slot.n * slot.k)
-            fail(kWhere, "unit " + unit.name + " does not cover its fused linear");
-        std::vector<float> importance;
-        for (size_t c = 0; c < cands.size(); ++c) {
-            const auto& f = cands[c];
-            m_item = unit.name + " " + f.name();
-            cudaStream_t st = on(p);  // the previous candidate ended on the last part
-            ck(cudaMemcpyAsync(ps.img.data(), ref_img, lay.bytes, cudaMemcpyDeviceToDevice, st), "variant image");
-            float* wq = reinterpret_cast<float*>(ps.img.as<uint8_t>() + slot.weight_off);
-            if (f.method == quant::Method::RTN) {
-                ck(fake_quantize_rtn(wq, wq, slot.n, slot.k, f.bits, f.block_size, f.symmetric, m_su.scale_dtype, st),
-                   "fake_quantize_rtn");
-            } else {
-                if (importance.empty()) importance = tap_importance(layer, ti);
-                if (!host_w) host_w = m_tf->layer(layer);
-                const auto& w = *host_w;
-                const RowMatrix full = ti == 0   ? vcat({w.q, w.k, w.v})
-                                       : ti == 1 ? vcat({w.o})
-                                       : ti == 2 ? vcat({w.gate, w.up})
-                                                 : vcat({w.down});
-                const RowMatrix q = quantize_named("unit '" + unit.name + "'", full, f, importance.data());
-                st = on(p);
-                ck(cudaMemcpyAsync(wq, q.data(), static_cast<size_t>(q.size()) * 4, cudaMemcpyHostToDevice, st),
-                   "upload variant");
-                ck(cudaStreamSynchronize(st), "synchronize");
-            }
-            // Relative output error on the captured inputs.
-            double num = 0, den = 0;
-            const float* w_ref = reinterpret_cast<const float*>(ref_img + slot.weight_off);
-            const cublasHandle_t h = blas(p);
-            for (int s = 0; s < m_su.nseq; ++s) {
-                const int n = len(s);
-                const float* x = ps.taps[ti].as<float>() + static_cast<size_t>(off(s)) * m_tap_width[ti];
-                cb(gemm_wt(h, x, w_ref, io::DType::F32, ps.y.data(), io::DType::F32, n, static_cast<int>(slot.n),
-                           static_cast<int>(slot.k), st),
-                   "gemm");
-                cb(gemm_wt(h, x, wq, io::DType::F32, ps.yq.data(), io::DType::F32, n, static_cast<int>(slot.n),
-                           static_cast<int>(slot.k), st),
-                   "gemm");
-                const int cnt = n * static_cast<int>(slot.n);
-                const float minus_one = -1.0f;
-                cb(cublas_saxpy(h, cnt, &minus_one, ps.y.as<float>(), 1, ps.yq.as<float>(), 1), "saxpy");
-                float a = 0, b = 0;
-                cb(cublas_snrm2(h, cnt, ps.yq.as<float>(), 1, &a), "nrm2");
-                cb(cublas_snrm2(h, cnt, ps.y.as<float>(), 1, &b), "nrm2");
-                num += static_cast<double>(a) * a;
-                den += static_cast<double>(b) * b;
-            }
-            // KL through the rest of the model (exact) or with the residual shortcut (fast).
-            double kl = 0;
-            if (m_opt.mode == "exact") {
-                for (int s = 0; s < m_su.nseq; ++s)
-                    ck(cudaMemcpyAsync(hv(s), cache(layer, s), static_cast<size_t>(len(s)) * H * 4, cudaMemcpyDefault,
-                                       on(p)),
-                       "variant input");
-                propagate(layer, ps.img.data(), 1);
-            }
-            for (int s = 0; s < m_su.nseq; ++s) {
-                const int n = len(s);
-                const float* ref = ref_logits(s);
-                if (m_opt.mode == "exact") {
-                    m_dec->set_residual(hv(s), n, m_last);
-                } else {  // final residual + (variant layer output − reference layer output), on the layer's part
-                    m_dec->set_residual(cache(layer, s), n, p);
-                    m_dec->run_layers(layer, layer + 1, n, ps.img.data());
-                    const float one = 1.0f, minus_one = -1.0f;
-                    const float* fin = cache_on_device(L, s, ps.tmp_a, p);
-                    const float* out = cache_on_device(layer + 1, s, ps.tmp_b, p);
-                    const cublasHandle_t hp = blas(p);
-                    cb(cublas_saxpy(hp, n * H, &one, fin, 1, m_dec->residual_device(p), 1), "saxpy");
-                    cb(cublas_saxpy(hp, n * H, &minus_one, out, 1, m_dec->residual_device(p), 1), "saxpy");
-                    if (p != m_last) m_dec->set_residual(m_dec->residual_device(p), n, m_last);
-                }
-                m_dec->logits_device(n, m_logits.as<float>());
-                kl += kl_sum(ref, m_logits.as<float>(), n);
-                if (m_opt.mode != "exact") step(1);
-            }
-            set_candidate(u, c, kl, num, den);
-        }
-        if (m_opt.on_unit) m_opt.on_unit(m_su.table.units[u]);
+    // Relative output error on the captured inputs.
+    score::OutputError err;
+    const float* w_ref = reinterpret_cast<const float*>(m_ref_img + slot.weight_off);
+    const cublasHandle_t h = blas(p);
+    for (int s = 0; s < m_nseq; ++s) {
+        const int n = len(s);
+        const float* x = ps.taps[ti].as<float>() + static_cast<size_t>(off(s)) * m_tap_width[ti];
+        cb(gemm_wt(h, x, w_ref, io::DType::F32, ps.y.data(), io::DType::F32, n, static_cast<int>(slot.n),
+                   static_cast<int>(slot.k), st),
+           "gemm");
+        cb(gemm_wt(h, x, wq, io::DType::F32, ps.yq.data(), io::DType::F32, n, static_cast<int>(slot.n),
+                   static_cast<int>(slot.k), st),
+           "gemm");
+        const int cnt = n * static_cast<int>(slot.n);
+        const float minus_one = -1.0f;
+        cb(cublas_saxpy(h, cnt, &minus_one, ps.y.as<float>(), 1, ps.yq.as<float>(), 1), "saxpy");
+        float a = 0, b = 0;
+        cb(cublas_snrm2(h, cnt, ps.yq.as<float>(), 1, &a), "nrm2");
+        cb(cublas_snrm2(h, cnt, ps.y.as<float>(), 1, &b), "nrm2");
+        err.num += static_cast<double>(a) * a;
+        err.den += static_cast<double>(b) * b;
     }
+    return err;
 }
 
-void CudaScorer::score_head_units(const std::vector<size_t>& units) {
-    const auto& cands = m_su.table.candidates;
-    bool any_kquant = false;
-    for (const auto& f : cands) any_kquant |= f.method == quant::Method::KQuant;
-    std::vector<float> head_importance;
+void CudaScoringEngine::run_variant_layer(int, int s) {
+    m_dec->set_residual(cache(m_layer, s), len(s), m_part);
+    m_dec->run_layers(m_layer, m_layer + 1, len(s), m_parts[static_cast<size_t>(m_part)].img.data());
+    m_dec->get_residual(hv(s), len(s), m_part);
+}
+
+void CudaScoringEngine::propagate(int, int l, int s) {  // multi_gpu: to the next device at a part boundary
+    const int p = m_dec->part_of_layer(l);
+    m_dec->set_residual(hv(s), len(s), p);
+    m_dec->run_layers(l, l + 1, len(s));
+    m_dec->get_residual(hv(s), len(s), p);
+}
+
+double CudaScoringEngine::variant_kl(int, int s) {
+    const int n = len(s), p = m_part;
+    PartScratch& ps = m_parts[static_cast<size_t>(p)];
+    const float* ref = ref_logits(s);
+    if (m_exact) {
+        m_dec->set_residual(hv(s), n, m_last);
+    } else {  // final residual + (variant layer output − reference layer output), on the layer's part
+        m_dec->set_residual(hv(s), n, p);
+        const float one = 1.0f, minus_one = -1.0f;
+        const float* fin = cache_on_device(L, s, ps.tmp_a, p);
+        const float* out = cache_on_device(m_layer + 1, s, ps.tmp_b, p);
+        const cublasHandle_t hp = blas(p);
+        cb(cublas_saxpy(hp, n * H, &one, fin, 1, m_dec->residual_device(p), 1), "saxpy");
+        cb(cublas_saxpy(hp, n * H, &minus_one, out, 1, m_dec->residual_device(p), 1), "saxpy");
+        if (p != m_last) m_dec->set_residual(m_dec->residual_device(p), n, m_last);
+    }
+    m_dec->logits_device(n, m_logits.as<float>());
+    return kl_sum(ref, m_logits.as<float>(), n);
+}
+
+// --- lm_head / embedding units ---
+
+std::vector<float> CudaScoringEngine::head_importance() {
     float* const final_rows = m_parts[static_cast<size_t>(m_last)].tmp_a.as<float>();  // on the last part
-    if (any_kquant) {
-        RowMatrix finals(m_su.tokens, H);
-        for (int s = 0; s < m_su.nseq; ++s) {
-            m_dec->set_residual(cache(L, s), len(s), m_last);
-            m_dec->final_norm_device(len(s), final_rows);
-            const cudaStream_t st = on(m_last);
-            ck(cudaMemcpyAsync(finals.data() + static_cast<size_t>(off(s)) * H, final_rows,
-                               static_cast<size_t>(len(s)) * H * 4, cudaMemcpyDeviceToHost, st),
-               "final hidden");
-            ck(cudaStreamSynchronize(st), "synchronize");
-        }
-        head_importance = score::channel_importance({&finals});
+    RowMatrix finals(m_tokens, H);
+    for (int s = 0; s < m_nseq; ++s) {
+        m_dec->set_residual(cache(L, s), len(s), m_last);
+        m_dec->final_norm_device(len(s), final_rows);
+        const cudaStream_t st = on(m_last);
+        ck(cudaMemcpyAsync(finals.data() + static_cast<size_t>(off(s)) * H, final_rows,
+                           static_cast<size_t>(len(s)) * H * 4, cudaMemcpyDeviceToHost, st),
+           "final hidden");
+        ck(cudaStreamSynchronize(st), "synchronize");
     }
-    for (size_t u : units) {
-        const auto& unit = m_model->layout().units[u];
-        const bool uses_head = unit.kind == io::UnitKind::LmHead || unit.kind == io::UnitKind::TiedEmbedding;
-        const bool uses_embed = unit.kind == io::UnitKind::Embedding || unit.kind == io::UnitKind::TiedEmbedding;
-        const std::string tensor = unit.members[0].name;
-        const auto w = m_tf->current_matrix(tensor);
-        for (size_t c = 0; c < cands.size(); ++c) {
-            m_item = unit.name + " " + cands[c].name();
-            const bool weighted = cands[c].method == quant::Method::KQuant && uses_head;
-            const RowMatrix wq = quantize_named("tensor '" + tensor + "'", *w, cands[c],
-                                                weighted ? head_importance.data() : nullptr);
-            const size_t table_bytes = static_cast<size_t>(wq.size()) * 4;
-            ck(cudaMemcpyAsync(m_head_q.data(), wq.data(), table_bytes, cudaMemcpyHostToDevice, on(m_last)),
-               "upload table");
-            const void* embed_table = m_head_q.data();  // the candidate table where the embedding gather runs
-            if (uses_embed && !m_embed_q.empty()) {
-                ck(cudaMemcpyAsync(m_embed_q.data(), wq.data(), table_bytes, cudaMemcpyHostToDevice, on(0)),
-                   "upload table");
-                embed_table = m_embed_q.data();
-            }
-            double num = 0, den = 0, kl = 0;
-            if (!uses_head) {  // embedding gather only: relative error of the gathered rows, as the CPU scorer
-                for (const auto& seq : m_calib.sequences) {
-                    const RowMatrix a = engine::Transformer::gather_rows(*w, seq);
-                    const RowMatrix b = engine::Transformer::gather_rows(wq, seq);
-                    num += (a - b).squaredNorm();
-                    den += a.squaredNorm();
-                }
-            }
-            if (uses_embed && m_opt.mode == "exact") {
-                for (int s = 0; s < m_su.nseq; ++s) {
-                    m_dec->embed_residual(m_calib.sequences[static_cast<size_t>(s)], embed_table);
-                    m_dec->get_residual(hv(s), len(s), 0);
-                }
-                propagate(0, nullptr, 1);
-            }
-            for (int s = 0; s < m_su.nseq; ++s) {
-                const int n = len(s);
-                const auto& seq = m_calib.sequences[static_cast<size_t>(s)];
-                const float* ref = ref_logits(s);
-                if (!uses_embed) {
-                    m_dec->set_residual(cache(L, s), n, m_last);
-                } else if (m_opt.mode == "exact") {
-                    m_dec->set_residual(hv(s), n, m_last);
-                } else {  // fast: the embedding change carried unchanged to the final residual stream
-                    RowMatrix fin(n, H);
-                    sync_all();
-                    ck(cudaMemcpy(fin.data(), cache(L, s), static_cast<size_t>(n) * H * 4, cudaMemcpyDefault), "cache");
-                    fin += engine::Transformer::gather_rows(wq, seq) - engine::Transformer::gather_rows(*w, seq);
-                    m_dec->set_residual(fin.data(), n, m_last);
-                }
-                m_dec->logits_device(n, m_logits.as<float>(), uses_head ? m_head_q.data() : nullptr);
-                kl += kl_sum(ref, m_logits.as<float>(), n);
-                if (uses_head) {  // ‖X·ΔWᵀ‖ with X the reference final hidden states (X·Wᵀ is the reference)
-                    if (uses_embed) {  // tied: the logits above came from the perturbed stream
-                        m_dec->set_residual(cache(L, s), n, m_last);
-                        m_dec->logits_device(n, m_logits.as<float>(), m_head_q.data());
-                    }
-                    const int cnt = n * V;
-                    const float minus_one = -1.0f;
-                    float a = 0, b = 0;
-                    const cublasHandle_t h = blas(m_last);
-                    cb(cublas_saxpy(h, cnt, &minus_one, ref, 1, m_logits.as<float>(), 1), "saxpy");
-                    cb(cublas_snrm2(h, cnt, m_logits.as<float>(), 1, &a), "nrm2");
-                    cb(cublas_snrm2(h, cnt, ref, 1, &b), "nrm2");
-                    num += static_cast<double>(a) * a;
-                    den += static_cast<double>(b) * b;
-                }
-                step(1);
-            }
-            set_candidate(u, c, kl, num, den);
-        }
-        if (m_opt.on_unit) m_opt.on_unit(m_su.table.units[u]);
+    return score::channel_importance({&finals});
+}
+
+void CudaScoringEngine::set_table_variant(const io::QuantUnit& unit, const RowMatrix& wq) {
+    m_tab_head = unit.kind == io::UnitKind::LmHead || unit.kind == io::UnitKind::TiedEmbedding;
+    m_tab_embed = unit.kind == io::UnitKind::Embedding || unit.kind == io::UnitKind::TiedEmbedding;
+    m_tab_ref = m_tf->current_matrix(unit.members[0].name);
+    m_tab_q = wq;
+    const size_t table_bytes = static_cast<size_t>(wq.size()) * 4;
+    ck(cudaMemcpyAsync(m_head_q.data(), wq.data(), table_bytes, cudaMemcpyHostToDevice, on(m_last)), "upload table");
+    m_embed_table = m_head_q.data();
+    if (m_tab_embed && !m_embed_q.empty()) {
+        ck(cudaMemcpyAsync(m_embed_q.data(), wq.data(), table_bytes, cudaMemcpyHostToDevice, on(0)), "upload table");
+        m_embed_table = m_embed_q.data();
     }
 }
 
-score::ScoreTable CudaScorer::run() {
-    const auto t0 = std::chrono::steady_clock::now();
-    m_su = score::prepare_scoring(*m_model, m_calib, m_opt, m_job);
-    setup();
-    DeviceGuard g(m_dec->part_device(0));  // on() switches devices part by part; the caller's comes back at the end
-    const double C = static_cast<double>(m_su.table.candidates.size());
-    m_work_total = static_cast<double>(L) * m_su.nseq;
-    for (const auto& [l, us] : m_su.by_layer)
-        m_work_total += static_cast<double>(us.size()) * C * m_su.nseq * (m_opt.mode == "exact" ? L - l : 1);
-    // (exact: L − l layer steps per sequence; fast: one step per sequence)
-    for (size_t u : m_su.head_units) {
-        const bool embed = m_model->layout().units[u].kind != io::UnitKind::LmHead;
-        m_work_total += C * m_su.nseq * (embed && m_opt.mode == "exact" ? L + 1 : 1);
+void CudaScoringEngine::embed_variant(int s) {
+    m_dec->embed_residual(m_calib.sequences[static_cast<size_t>(s)], m_embed_table);
+    m_dec->get_residual(hv(s), len(s), 0);
+}
+
+double CudaScoringEngine::table_variant_kl(int s, score::OutputError& err) {
+    const int n = len(s);
+    const auto& seq = m_calib.sequences[static_cast<size_t>(s)];
+    const float* ref = ref_logits(s);
+    if (!m_tab_embed) {
+        m_dec->set_residual(cache(L, s), n, m_last);
+    } else if (m_exact) {
+        m_dec->set_residual(hv(s), n, m_last);
+    } else {  // fast: the embedding change carried unchanged to the final residual stream
+        RowMatrix fin(n, H);
+        sync_all();
+        ck(cudaMemcpy(fin.data(), cache(L, s), static_cast<size_t>(n) * H * 4, cudaMemcpyDefault), "cache");
+        fin += engine::Transformer::gather_rows(m_tab_q, seq) - engine::Transformer::gather_rows(*m_tab_ref, seq);
+        m_dec->set_residual(fin.data(), n, m_last);
     }
-    reference_pass();
-    score_head_units(m_su.head_units);
-    for (const auto& [l, us] : m_su.by_layer) score_layer(l, us);
-    sync_all();
-    m_job.report(1.0, "scoring", "done");
-    m_su.table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return std::move(m_su.table);
+    m_dec->logits_device(n, m_logits.as<float>(), m_tab_head ? m_head_q.data() : nullptr);
+    const double kl = kl_sum(ref, m_logits.as<float>(), n);
+    if (m_tab_head) {  // ‖X·ΔWᵀ‖ with X the reference final hidden states (X·Wᵀ is the reference)
+        if (m_tab_embed) {  // tied: the logits above came from the perturbed stream
+            m_dec->set_residual(cache(L, s), n, m_last);
+            m_dec->logits_device(n, m_logits.as<float>(), m_head_q.data());
+        }
+        const int cnt = n * V;
+        const float minus_one = -1.0f;
+        float a = 0, b = 0;
+        const cublasHandle_t h = blas(m_last);
+        cb(cublas_saxpy(h, cnt, &minus_one, ref, 1, m_logits.as<float>(), 1), "saxpy");
+        cb(cublas_snrm2(h, cnt, m_logits.as<float>(), 1, &a), "nrm2");
+        cb(cublas_snrm2(h, cnt, ref, 1, &b), "nrm2");
+        err.num += static_cast<double>(a) * a;
+        err.den += static_cast<double>(b) * b;
+    }
+    return kl;
 }
 
 }  // namespace
 
-score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
-                                   const score::ScoreOptions& opt, const JobContext& job, CudaScorerPlacement where) {
+std::unique_ptr<score::ScoringEngine> make_cuda_scoring_engine(std::shared_ptr<const io::Model> model,
+                                                              const score::CalibrationSet& calib,
+                                                              const score::ScoreOptions& opt, const JobContext& job,
+                                                              CudaScorerPlacement where) {
     std::string why;
     if (!cuda_available(&why, false)) fail(kWhere, why);
-    CudaScorer s(std::move(model), calib, opt, job, std::move(where));
-    return s.run();
+    return std::make_unique<CudaScoringEngine>(std::move(model), calib, opt, job, std::move(where));
+}
+
+score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
+                                   const score::ScoreOptions& opt, const JobContext& job, CudaScorerPlacement where) {
+    const auto engine = make_cuda_scoring_engine(model, calib, opt, job, std::move(where));
+    return score::run_scoring(*engine, std::move(model), calib, opt, job);
 }
 
 }  // namespace mixq::gpu

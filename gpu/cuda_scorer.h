@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The CUDA scoring backend: score::score_model's algorithm (reference pass with cached layer inputs, each unit's
-// variants run from its own layer, KL against the reference distribution, relative output error on the layer's
-// captured inputs; fast mode adds the layer's output change to the final residual) with every pass on the device.
+// The CUDA scoring engine: the building blocks (core/score/scoring_engine.h) that the one scoring driver
+// (score::run_scoring: reference pass with cached layer inputs, each unit's variants run from its own layer, KL
+// against the reference distribution, relative output error on the layer's captured inputs; fast mode adds the
+// layer's output change to the final residual) asks of a device, with every pass on the CUDA decoder.
 // fp32 weights and activations, so scores match the CPU scorer's up to summation order. Memory modes: full
 // (weights and hidden cache on the device), low_memory (layers streamed from pinned host memory, cache on the
 // device), offload (layers streamed, cache in pinned host memory), multi_gpu (the CUDA decoder's placement: whole
@@ -16,6 +17,7 @@
 #include "core/io/model.h"
 #include "core/score/calibration.h"
 #include "core/score/scorer.h"
+#include "core/score/scoring_engine.h"
 
 namespace mixq::gpu {
 
@@ -29,7 +31,14 @@ struct CudaScorerPlacement {
     std::vector<int> layer_split;
 };
 
-/// Scores every unit of `model` on CUDA devices. Throws mixq::Error "CUDA unavailable: ..." when no device can be
+/// The CUDA scoring engine for `model` (for score::run_scoring). Throws mixq::Error "CUDA unavailable: ..." when
+/// no device can be used.
+std::unique_ptr<score::ScoringEngine> make_cuda_scoring_engine(std::shared_ptr<const io::Model> model,
+                                                              const score::CalibrationSet& calib,
+                                                              const score::ScoreOptions& opt, const JobContext& job,
+                                                              CudaScorerPlacement where = {});
+
+/// Scores every unit of `model` on CUDA devices (the scoring driver on make_cuda_scoring_engine). Throws mixq::Error "CUDA unavailable: ..." when no device can be
 /// used (callers check gpu::cuda_available() first), mixq::Cancelled on cancel.
 score::ScoreTable score_model_cuda(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
                                    const score::ScoreOptions& opt, const JobContext& job = null_job(),

@@ -2,7 +2,7 @@
 // ComputeBackend: one kind of device that runs models — the CPU engine (core/backend/cpu) or the CUDA backend
 // (gpu/cuda_backend.h) — with the devices it can use and their memory, and what scoring and evaluation ask of it.
 // Each backend is registered once at start-up (register_backend, by the executables and the test harness); scoring
-// (score::score_model_on) and evaluation (eval::run_evaluation) pick one with select_backend, so core never
+// (score::score_model_on, which runs the one scoring driver on the backend's ScoringEngine) and evaluation (eval::run_evaluation) pick one with select_backend, so core never
 // depends on gpu/. The scoring and evaluation types are only declared here: this module sits below them.
 #pragma once
 #include <cstdint>
@@ -16,9 +16,9 @@
 #include "core/io/model.h"
 
 namespace mixq::score {
-struct ScoreTable;
 struct CalibrationSet;
 struct ScoreOptions;
+class ScoringEngine;
 }  // namespace mixq::score
 namespace mixq::plan {
 struct Plan;
@@ -54,9 +54,12 @@ public:
     /// The first device's describe(), or name() when there is none.
     std::string device_name() const;
 
-    /// Scores every unit of `model` (score::score_model's contract); throws mixq::Cancelled on cancel.
-    virtual score::ScoreTable score(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
-                                    const score::ScoreOptions& opt, const JobContext& job) const = 0;
+    /// The scoring building blocks on the first device (score/scoring_engine.h), for the one scoring driver
+    /// (score::run_scoring) to score `model` with; `calib`, `opt` and `job` outlive the engine.
+    virtual std::unique_ptr<score::ScoringEngine> scoring_engine(std::shared_ptr<const io::Model> model,
+                                                                 const score::CalibrationSet& calib,
+                                                                 const score::ScoreOptions& opt,
+                                                                 const JobContext& job) const = 0;
     /// A model folder as a LanguageModel on the first device (`log`: one line per event, e.g. the memory mode).
     virtual std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model> model,
                                                               const LogFn& log) const = 0;

@@ -1,57 +1,33 @@
 // SPDX-License-Identifier: MIT
-// score_model_fisher: reference pass, self-sampled label gradients at the logits, backward layer by layer with
-// each layer's units scored from its diagonal Fisher as soon as the layer is done, then the embedding units.
+// score_model_fisher: the scoring driver's setup and reference pass on a CpuScoringEngine (open_scoring,
+// run_reference_pass), then self-sampled label gradients at the logits, backward layer by layer with each layer's
+// units scored from its diagonal Fisher as soon as the layer is done, then the embedding units.
 #include "core/score/fisher_scorer.h"
 
 #include <chrono>
 #include <cmath>
-#include <random>
 #include <unordered_map>
 
 #include "core/common/error.h"
 #include "core/engine/layer_backward.h"
-#include "core/quant/quantizer.h"
+#include "core/score/cpu_scoring_engine.h"
 #include "core/score/fisher.h"
-#include "core/score/hidden_cache.h"
 #include "core/score/kl_divergence.h"
+#include "core/score/layer_units.h"
+#include "core/score/scoring_driver.h"
 
 namespace mixq::score {
-namespace fs = std::filesystem;
 using engine::RowMatrix;
 using engine::Transformer;
 
 namespace {
 
-const RowMatrix& tap_of(const Transformer::LayerTaps& t, io::UnitKind kind) {
-    switch (kind) {
-        case io::UnitKind::QKV: return t.attn_in;
-        case io::UnitKind::O: return t.o_in;
-        case io::UnitKind::GateUp: return t.mlp_in;
-        case io::UnitKind::Down: return t.down_in;
-        default: break;
-    }
-    fail("scorer", "unit kind has no layer tap");
-}
-
-/// Σ‖X·ΔWᵀ‖² and Σ‖X·Wᵀ‖² over sequences (the relative output error).
-void add_output_error(const std::vector<const RowMatrix*>& xs, const RowMatrix& w, const RowMatrix& wq, double& num,
-                      double& den, const JobContext& job) {
-    const RowMatrix dw = w - wq;
-    for (const auto* x : xs) {
-        job.check_cancel();
-        RowMatrix y, dy;
-        engine::matmul_wt(*x, w, y);
-        engine::matmul_wt(*x, dw, dy);
-        num += static_cast<double>(dy.squaredNorm());
-        den += static_cast<double>(y.squaredNorm());
-    }
-}
-
 class FisherScorer {
 public:
     FisherScorer(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
                  const JobContext& job)
-        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job) {}
+        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_engine(m_model, calib, opt, job),
+          m_progress(job) {}
     ScoreTable run();
 
 private:
@@ -59,29 +35,21 @@ private:
     const CalibrationSet& m_calib;
     const ScoreOptions& m_opt;
     const JobContext& m_job;
-    std::unique_ptr<Transformer> m_tf;
-    std::unique_ptr<HiddenCache> m_cache;
-    std::shared_ptr<const RowMatrix> m_head;
+    CpuScoringEngine m_engine;  ///< the model, hidden cache and reference log-probs (the driver's setup)
+    ScoringProgress m_progress;
+    Transformer* m_tf = nullptr;
     ScoreTable m_table;
     io::DType m_scale_dtype = io::DType::BF16;
     int m_nseq = 0, m_samples = 1;
     int64_t m_tokens = 0;
-    double m_work_total = 1, m_work_done = 0;
-    std::string m_item;
     std::vector<std::vector<RowMatrix>> m_grad;  ///< [seq][sample]: dL/d(residual stream) at the current level
     std::vector<double> m_head_kl;               ///< per candidate: exact KL of a tied table's lm_head use
 
-    void step(double work) {
-        m_work_done += work;
-        m_job.report(m_work_done / m_work_total, "scoring", m_item);
-    }
+    void step(double work) { m_progress.step(work); }
+    void set_item(std::string item) { m_progress.set_item(std::move(item)); }
     RowMatrix quantize_named(const std::string& tensor, const RowMatrix& w, const quant::QuantFormat& f,
                              const float* importance) const {
-        try {
-            return quant::fake_quantize(w, f, m_scale_dtype, importance, &m_job.token());
-        } catch (const Error& e) {
-            fail(m_model->dir().string(), "tensor '" + tensor + "': " + e.what());
-        }
+        return quantize_for_scoring(*m_model, "tensor '" + tensor + "'", w, f, m_scale_dtype, importance, m_job);
     }
     void set_candidate(size_t u, size_t c, double kld_sum, double num, double den) {
         auto& cs = m_table.units[u].candidates[c];
@@ -91,26 +59,17 @@ private:
     void finish_unit(size_t u) {
         if (m_opt.on_unit) m_opt.on_unit(m_table.units[u]);
     }
-    void reference_and_head_pass(const std::vector<size_t>& head_units);
+    void head_pass(const std::vector<size_t>& head_units);
     void backward_layer(int layer, const std::vector<size_t>& units);
     void score_embedding_units(const std::vector<size_t>& units);
 };
 
-void FisherScorer::reference_and_head_pass(const std::vector<size_t>& head_units) {
+void FisherScorer::head_pass(const std::vector<size_t>& head_units) {
     const int L = m_tf->config().num_layers;
     const auto& cands = m_table.candidates;
+    const RowMatrix& head = m_engine.head();
     std::vector<RowMatrix> finals(static_cast<size_t>(m_nseq));
-    for (int s = 0; s < m_nseq; ++s) {
-        RowMatrix h = m_tf->embed(m_calib.sequences[static_cast<size_t>(s)]);
-        m_cache->put(0, s, h);
-        for (int l = 0; l < L; ++l) {
-            m_item = "reference pass, layer " + std::to_string(l);
-            m_tf->run_layer(l, h);
-            m_cache->put(l + 1, s, h);
-            step(1);
-        }
-        finals[static_cast<size_t>(s)] = std::move(h);
-    }
+    for (int s = 0; s < m_nseq; ++s) finals[static_cast<size_t>(s)] = m_engine.cache().get(L, s);
     // Per sequence: reference log-probs, the lm_head's exact variants, the label samples' gradients.
     std::vector<const RowMatrix*> xs;
     std::vector<RowMatrix> normed;
@@ -127,18 +86,21 @@ void FisherScorer::reference_and_head_pass(const std::vector<size_t>& head_units
         const auto& unit = m_model->layout().units[u];
         if (unit.kind != io::UnitKind::LmHead && unit.kind != io::UnitKind::TiedEmbedding) continue;
         for (size_t c = 0; c < cands.size(); ++c) {
-            m_item = unit.name + " " + cands[c].name();
+            set_item(unit.name + " " + cands[c].name());
             const bool weighted = cands[c].method == quant::Method::KQuant;
-            HeadVariant v{u, c, quantize_named(unit.members[0].name, *m_head, cands[c],
+            HeadVariant v{u, c, quantize_named(unit.members[0].name, head, cands[c],
                                                weighted ? head_importance.data() : nullptr)};
-            add_output_error(xs, *m_head, v.wq, v.num, v.den, m_job);
+            OutputError e;
+            accumulate_output_error(xs, head, v.wq, e, m_job);
+            v.num = e.num;
+            v.den = e.den;
             hv.push_back(std::move(v));
         }
     }
     m_grad.assign(static_cast<size_t>(m_nseq), std::vector<RowMatrix>(static_cast<size_t>(m_samples)));
     for (int s = 0; s < m_nseq; ++s) {
-        m_item = "output gradients, sequence " + std::to_string(s);
-        const RowMatrix ref = log_softmax(m_tf->logits_with(finals[static_cast<size_t>(s)], *m_head));
+        set_item("output gradients, sequence " + std::to_string(s));
+        const RowMatrix& ref = m_engine.reference_logp(s);
         for (auto& v : hv) {
             v.kl += kl_sum(ref, m_tf->logits_with(finals[static_cast<size_t>(s)], v.wq));
             step(1);
@@ -146,7 +108,7 @@ void FisherScorer::reference_and_head_pass(const std::vector<size_t>& head_units
         for (int r = 0; r < m_samples; ++r) {
             const uint64_t seed = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(s * 1000 + r + 1);
             m_grad[static_cast<size_t>(s)][static_cast<size_t>(r)] = engine::head_backward(
-                *m_tf, finals[static_cast<size_t>(s)], *m_head, sampled_label_grad(ref, seed));
+                *m_tf, finals[static_cast<size_t>(s)], head, sampled_label_grad(ref, seed));
             step(1);
         }
     }
@@ -172,9 +134,9 @@ void FisherScorer::backward_layer(int layer, const std::vector<size_t>& units) {
     fisher.samples = m_samples;
     std::vector<Transformer::LayerTaps> taps(static_cast<size_t>(m_nseq));
     for (int s = 0; s < m_nseq; ++s) {
-        m_item = "backward pass, layer " + std::to_string(layer);
+        set_item("backward pass, layer " + std::to_string(layer));
         engine::LayerTape tape;
-        RowMatrix h = m_cache->get(layer, s);
+        RowMatrix h = m_engine.cache().get(layer, s);
         engine::layer_forward_taped(cfg, rope, *w, layer, h, tape);
         for (int r = 0; r < m_samples; ++r) {
             engine::LinearGrads lg;
@@ -189,17 +151,20 @@ void FisherScorer::backward_layer(int layer, const std::vector<size_t>& units) {
     for (size_t u : units) {
         const auto& unit = m_model->layout().units[u];
         std::vector<const RowMatrix*> xs;
-        for (const auto& t : taps) xs.push_back(&tap_of(t, unit.kind));
+        for (const auto& t : taps) xs.push_back(&tap_for(t, unit.kind));
         const std::vector<float> importance = channel_importance(xs);
         std::vector<std::shared_ptr<const RowMatrix>> member_w;  // as stored (packed tensors whole)
         for (const auto& m : unit.members) member_w.push_back(m_tf->current_matrix(m.name));
         for (size_t c = 0; c < cands.size(); ++c) {
-            m_item = unit.name + " " + cands[c].name();
+            set_item(unit.name + " " + cands[c].name());
             double kl = 0, num = 0, den = 0;
             for (size_t i = 0; i < unit.members.size(); ++i) {
                 const RowMatrix wq = quantize_named(unit.members[i].name, *member_w[i], cands[c],
                                                     cands[c].method == quant::Method::KQuant ? importance.data() : nullptr);
-                add_output_error(xs, *member_w[i], wq, num, den, m_job);
+                OutputError e{num, den};
+                accumulate_output_error(xs, *member_w[i], wq, e, m_job);
+                num = e.num;
+                den = e.den;
                 kl += fisher.member_kld_sum(unit.members[i].role, *member_w[i], wq);
             }
             set_candidate(u, c, kl, num, den);
@@ -239,7 +204,7 @@ void FisherScorer::score_embedding_units(const std::vector<size_t>& units) {
         const auto w = m_tf->current_matrix(tensor);
         const bool tied = unit.kind == io::UnitKind::TiedEmbedding;
         for (size_t c = 0; c < cands.size(); ++c) {
-            m_item = unit.name + " " + cands[c].name();
+            set_item(unit.name + " " + cands[c].name());
             const RowMatrix wq = quantize_named(tensor, *w, cands[c], nullptr);
             double kl = 0;
             for (const auto& [id, f] : fe)
@@ -264,45 +229,35 @@ void FisherScorer::score_embedding_units(const std::vector<size_t>& units) {
 ScoreTable FisherScorer::run() {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& cfg = m_model->config();
-    const auto& layout = m_model->layout();
-    ScoringSetup setup = prepare_scoring(*m_model, m_calib, m_opt, m_job);
+    ScoringSetup setup = open_scoring(m_engine, m_model, m_calib, m_opt, m_job);
+    m_tf = &m_engine.transformer();
     m_nseq = setup.nseq;
     m_tokens = setup.tokens;
     m_scale_dtype = setup.scale_dtype;
     m_samples = std::max(1, m_opt.fisher_samples);
     m_table = std::move(setup.table);
 
-    const MemoryDecision decision =
-        choose_memory_mode(m_opt.memory, setup.footprint, host_available_memory(), {}, cfg.num_layers,
-                           static_cast<uint64_t>(setup.largest_layer_params) * 4);
-    if (decision.mode == MemoryMode::MultiGpu) fail("", "memory mode multi_gpu scores on CUDA devices (--device cuda)");
-    m_table.memory_mode = memory_mode_name(decision.mode);
-    m_table.memory_reason = decision.reason;
-    m_job.log(decision.reason);
-    engine::EngineOptions eo;
-    eo.resident = decision.mode == MemoryMode::Full;
-    eo.rotation = make_rotation(m_model, m_opt, m_table, m_job);
-    m_tf = std::make_unique<Transformer>(m_model, eo);
-    fs::path off = m_opt.offload_dir.empty() ? fs::temp_directory_path() : m_opt.offload_dir;
-    std::random_device rd;
-    off /= "mixq-offload-" + std::to_string(rd());
-    m_cache = std::make_unique<HiddenCache>(cfg.num_layers + 1, m_nseq, decision.mode == MemoryMode::Offload, off);
-    m_head = m_tf->current_matrix(layout.tied_embeddings ? io::TensorNames::embed() : io::TensorNames::lm_head());
-
+    // Work units: reference pass and backward passes (a layer on one sequence, per label sample), output
+    // gradients (per sequence and sample), the lm_head's exact variants (per sequence) and one per scored variant.
     const double C = static_cast<double>(m_opt.candidates.size());
-    size_t layer_units = 0;
-    for (const auto& [l, us] : setup.by_layer) layer_units += us.size();
-    m_work_total = static_cast<double>(cfg.num_layers) * m_nseq * (1 + m_samples) + m_nseq * m_samples +
-                   C * (static_cast<double>(layer_units) + static_cast<double>(setup.head_units.size())) +
-                   C * m_nseq * static_cast<double>(setup.head_units.size());
+    double layer_units = 0, head_users = 0, embed_units = 0;
+    for (const auto& [l, us] : setup.by_layer) layer_units += static_cast<double>(us.size());
+    for (size_t u : setup.head_units) {
+        const auto kind = m_model->layout().units[u].kind;
+        head_users += kind == io::UnitKind::LmHead || kind == io::UnitKind::TiedEmbedding;
+        embed_units += kind != io::UnitKind::LmHead;
+    }
+    m_progress.set_total(static_cast<double>(cfg.num_layers) * m_nseq * (1 + m_samples) + m_nseq * m_samples +
+                         C * (layer_units + embed_units) + C * m_nseq * head_users);
 
-    reference_and_head_pass(setup.head_units);
+    run_reference_pass(m_engine, setup, cfg.num_layers, m_progress);
+    head_pass(setup.head_units);
     for (int l = cfg.num_layers - 1; l >= 0; --l) {
         auto it = setup.by_layer.find(l);
         backward_layer(l, it == setup.by_layer.end() ? std::vector<size_t>{} : it->second);
     }
     score_embedding_units(setup.head_units);
-    m_job.report(1.0, "scoring", "done");
+    m_progress.finish();
     m_table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return m_table;
 }

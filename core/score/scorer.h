@@ -3,7 +3,8 @@
 // format, the mean per-token KL(p_fp ‖ p_quant) with only that unit quantized, and the unit's relative output
 // error ‖ΔW·X‖/‖W·X‖ on its calibration inputs. Decoder-layer inputs are cached from one reference pass, so a
 // unit's passes start at its own layer; layers are visited in order and each is converted once per visit, with all
-// of a layer's variants batched (low_memory streams one layer at a time; offload keeps the cache on disk).
+// of a layer's variants batched (low_memory streams one layer at a time; offload keeps the cache on disk). The one
+// driver of those passes is scoring_driver.h; each backend supplies its building blocks (scoring_engine.h).
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -47,7 +48,7 @@ struct ScoreOptions {
 /// The default candidate list ("int4-g32,int4-g128,int8-g128") parsed; `method` applies to all of them.
 std::vector<quant::QuantFormat> parse_candidates(const std::string& list, quant::Method method);
 
-/// What every scoring backend (the CPU scorer here, the CUDA scorer in gpu/) shares: the checked calibration slice
+/// What every scorer (the scoring driver on any backend's ScoringEngine, the Fisher estimate) shares: the checked calibration slice
 /// (nseq sequences, `tokens` tokens in all), the scale dtype, the table skeleton (header, units with members,
 /// shapes and each candidate's exact storage; scores 0), the units grouped by decoder layer, and the footprint
 /// estimate for the memory-mode choice.
@@ -71,7 +72,8 @@ std::shared_ptr<const engine::Rotation> make_rotation(std::shared_ptr<const io::
 /// Mean of x² per input channel over all rows of all matrices (the k-quant importance weights).
 std::vector<float> channel_importance(const std::vector<const engine::RowMatrix*>& xs);
 
-/// Scores every unit of `model`. Throws mixq::Cancelled when the job is cancelled (nothing is written by this
+/// Scores every unit of `model` on the CPU: the Fisher estimate (fast mode, fast_estimator "fisher",
+/// fisher_scorer.h), else the scoring driver (scoring_driver.h) on CpuScoringEngine. Throws mixq::Cancelled when the job is cancelled (nothing is written by this
 /// call; the caller saves the table), mixq::Error on bad input.
 ScoreTable score_model(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
                        const JobContext& job = null_job());

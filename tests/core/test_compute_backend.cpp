@@ -7,6 +7,7 @@
 #include "core/common/error.h"
 #include "core/eval/speed_bench.h"
 #include "core/score/scorer.h"
+#include "core/score/scoring_engine.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -25,8 +26,8 @@ public:
         }
         return {backend::Device{"cuda", 0, "Fake GPU", 80ull << 30, 79ull << 30}};
     }
-    score::ScoreTable score(std::shared_ptr<const io::Model>, const score::CalibrationSet&, const score::ScoreOptions&,
-                            const JobContext&) const override {
+    std::unique_ptr<score::ScoringEngine> scoring_engine(std::shared_ptr<const io::Model>, const score::CalibrationSet&,
+                                                         const score::ScoreOptions&, const JobContext&) const override {
         fail("fake", "not a device");
     }
     std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model>,

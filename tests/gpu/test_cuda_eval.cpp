@@ -16,6 +16,7 @@
 #include "core/export/exporter.h"
 #include "core/plan/plan_weights.h"
 #include "core/score/scorer.h"
+#include "core/score/scoring_engine.h"
 #include "gpu/cuda_backend.h"
 #include "gpu/cuda_language_model.h"
 #include "gpu/gpu_test_support.h"
@@ -53,8 +54,8 @@ public:
         if (why) *why = "CUDA unavailable: no device";
         return {};
     }
-    score::ScoreTable score(std::shared_ptr<const io::Model>, const score::CalibrationSet&, const score::ScoreOptions&,
-                            const JobContext&) const override {
+    std::unique_ptr<score::ScoringEngine> scoring_engine(std::shared_ptr<const io::Model>, const score::CalibrationSet&,
+                                                         const score::ScoreOptions&, const JobContext&) const override {
         fail("test", "no device");
     }
     std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model>,

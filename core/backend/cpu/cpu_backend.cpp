@@ -11,7 +11,7 @@
 #include "core/eval/engine_model.h"
 #include "core/eval/speed_bench.h"
 #include "core/score/memory_mode.h"
-#include "core/score/scorer.h"
+#include "core/score/cpu_scoring_engine.h"
 
 namespace mixq::backend {
 namespace {
@@ -42,9 +42,11 @@ std::vector<Device> CpuBackend::devices(std::string* why) const {
     return {d};
 }
 
-score::ScoreTable CpuBackend::score(std::shared_ptr<const io::Model> model, const score::CalibrationSet& calib,
-                                    const score::ScoreOptions& opt, const JobContext& job) const {
-    return score::score_model(std::move(model), calib, opt, job);
+std::unique_ptr<score::ScoringEngine> CpuBackend::scoring_engine(std::shared_ptr<const io::Model> model,
+                                                                 const score::CalibrationSet& calib,
+                                                                 const score::ScoreOptions& opt,
+                                                                 const JobContext& job) const {
+    return std::make_unique<score::CpuScoringEngine>(std::move(model), calib, opt, job);
 }
 
 std::unique_ptr<engine::LanguageModel> CpuBackend::open_model(std::shared_ptr<const io::Model> model,

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/engine/transformer.h"
 #include "core/quant/quantizer.h"
 #include "gpu/cublas_loader.h"
@@ -160,6 +161,7 @@ private:
         auto& cs = m_su.table.units[u].candidates[c];
         cs.kld = kld_sum / static_cast<double>(m_su.tokens);
         cs.rel_err = den > 0 ? std::sqrt(num / den) : 0.0;
+        engine::check_finite_value(cs.kld, m_model->dir().string(), engine::kld_step(m_su.table.units[u].name, cs.format.name()));
     }
     RowMatrix quantize_named(const std::string& what, const RowMatrix& w, const quant::QuantFormat& f,
                              const float* importance) const {

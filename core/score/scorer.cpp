@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/engine/transformer.h"
 #include "core/quant/quantizer.h"
 #include "core/score/fisher_scorer.h"
@@ -280,6 +281,10 @@ private:
     void finish_unit(size_t u) {
         if (m_opt.on_unit) m_opt.on_unit(m_table.units[u]);
     }
+    /// What a non-finite value met while computing a variant stopped (engine::NonFiniteStep).
+    std::string variant_step(const Variant& v) const {
+        return engine::kld_step(m_table.units[v.unit].name, m_table.candidates[v.candidate].name());
+    }
     void set_candidate(size_t u, size_t c, double kld_sum, double num, double den) {
         auto& cs = m_table.units[u].candidates[c];
         cs.kld = kld_sum / static_cast<double>(m_tokens);
@@ -334,6 +339,7 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
         const std::vector<float> importance = channel_importance(xs);
         for (size_t c = 0; c < cands.size(); ++c) {
             m_item = unit.name + " " + cands[c].name();
+            const engine::NonFiniteStep kld_of(engine::kld_step(unit.name, cands[c].name()));
             Variant v{u, c, *ref_w, {}, 0, 0};
             for (const auto& m : unit.members) {
                 const RowMatrix w = member_weight(*ref_w, m.role);
@@ -358,11 +364,13 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
         for (int l = layer + 1; l < L; ++l) {
             m_item = "layer " + std::to_string(layer) + " variants through layer " + std::to_string(l);
             auto w = m_tf->layer(l);
-            for (auto& v : variants)
+            for (auto& v : variants) {
+                const engine::NonFiniteStep kld_of(variant_step(v));
                 for (int s = 0; s < m_nseq; ++s) {
                     m_tf->run_layer_with(*w, l, v.hidden[static_cast<size_t>(s)]);
                     step(1);
                 }
+            }
         }
     }
     std::vector<double> kl(variants.size(), 0.0);
@@ -372,6 +380,7 @@ void Scorer::score_layer(int layer, const std::vector<size_t>& units) {
         if (m_opt.mode == "fast") final_ref = m_cache->get(L, s);
         for (size_t i = 0; i < variants.size(); ++i) {
             auto& v = variants[i];
+            const engine::NonFiniteStep kld_of(variant_step(v));
             RowMatrix final_h;
             if (m_opt.mode == "exact") {
                 final_h = std::move(v.hidden[static_cast<size_t>(s)]);
@@ -408,6 +417,7 @@ void Scorer::score_head_units(const std::vector<size_t>& units) {
         const auto w = m_tf->current_matrix(tensor);
         for (size_t c = 0; c < cands.size(); ++c) {
             m_item = unit.name + " " + cands[c].name();
+            const engine::NonFiniteStep kld_of(engine::kld_step(unit.name, cands[c].name()));
             const bool weighted = cands[c].method == quant::Method::KQuant && uses_head;
             const RowMatrix wq = quantize_named(tensor, *w, cands[c], weighted ? head_importance.data() : nullptr);
             double num = 0, den = 0;

@@ -61,6 +61,8 @@ struct CommandRegistrar {
 void check_output_file(const std::string& path);
 /// Parses "1,2,3" into ids; throws mixq::Error on junk.
 std::vector<int> parse_id_list(const std::string& s);
+/// Refuses (exit 1) an --ids value outside the model's vocabulary, naming the option rather than the engine.
+void check_ids_in_vocab(const std::vector<int>& ids, int vocab_size);
 /// Prints a progress line on stderr ("\r[stage] 42.0% item ETA 12s"), throttled; newline when fraction hits 1.
 void print_progress(double fraction, const std::string& stage, const std::string& item, double eta);
 /// Ends a pending progress line (so an error message starts on its own line).

@@ -137,6 +137,13 @@ std::vector<int> parse_id_list(const std::string& s) {
     return ids;
 }
 
+void check_ids_in_vocab(const std::vector<int>& ids, int vocab_size) {
+    for (int id : ids)
+        if (id >= vocab_size)
+            fail("--ids", "token id " + std::to_string(id) + " is outside the vocabulary of the model (size " +
+                              std::to_string(vocab_size) + ", config.json vocab_size)");
+}
+
 bool& progress_line_open() {
     static bool open = false;
     return open;

@@ -24,6 +24,7 @@ int run_generate(const Args& args) {
         tok::check_ids_in_model_vocab(*tok, ids, model->config().vocab_size, model->tokenizer_path().string());
     } else if (auto s = args.get("--ids")) {
         ids = parse_id_list(*s);
+        check_ids_in_vocab(ids, model->config().vocab_size);
     } else {
         usage_fail("give --prompt STR or --ids 1,2,3");
     }

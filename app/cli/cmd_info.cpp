@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
-// `mixq info MODEL [--json]`: architecture, dimensions, parameter count, dtype, tying and the linear layers.
+// `mixq info MODEL [--json] [--no-scan]`: architecture, dimensions, parameter count, dtype, tying and the linear
+// layers; every weight is first scanned for NaN / Inf (a refusal naming the shard, tensor and element) unless
+// --no-scan (the scan reads the whole model once: about the time of copying its files).
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "app/cli/cli_command.h"
 #include "core/common/error.h"
 #include "core/io/model.h"
+#include "core/io/weight_scan.h"
 
 namespace mixq::cli {
 namespace {
@@ -20,8 +23,10 @@ std::string window_summary(const io::ModelConfig& c) {
 }
 
 int run_info(const Args& args) {
-    args.allow_only({"--json"});
+    args.allow_only({"--json", "--no-scan"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
+    const bool scan = !args.has("--no-scan");
+    const io::WeightScan ws = scan ? io::scan_weights(model->weights()) : io::WeightScan{};
     const auto& c = model->config();
     const auto& L = model->layout();
     nlohmann::json j;
@@ -72,6 +77,8 @@ int run_info(const Args& args) {
                          {"weights", u.numel()}});
     }
     j["units"] = units;
+    j["weights_scanned"] = scan;  // true: every weight was read and is finite (a NaN / Inf refuses the model)
+    if (scan) j["weights_scan_seconds"] = ws.seconds;
     if (args.has("--json")) {
         std::cout << j.dump(2) << "\n";
         return 0;
@@ -82,6 +89,11 @@ int run_info(const Args& args) {
               << c.head_dim << ", vocab " << c.vocab_size << ")\n"
               << "parameters:   " << model->parameter_count() << " (" << io::dtype_name(model->weight_dtype()) << ", "
               << model->weights().total_bytes() << " bytes)\n"
+              << "weights:      "
+              << (scan ? "all finite (" + std::to_string(ws.tensors) + " tensors scanned for NaN / Inf in " +
+                             std::to_string(static_cast<int>(ws.seconds * 1000 + 0.5)) + " ms)"
+                       : std::string("not scanned for NaN / Inf (--no-scan)"))
+              << "\n"
               << "rope:         theta " << c.rope_theta << ", scaling " << c.rope_scaling.type << "\n"
               << "attention:    " << window_summary(c) << "\n"
               << "tied embeddings: " << (L.tied_embeddings ? "yes" : "no") << ", packed qkv: "
@@ -110,9 +122,10 @@ int run_info(const Args& args) {
     return 0;
 }
 
-CommandRegistrar reg({"info", "mixq info MODEL [--json]",
-                      "Prints the architecture, dimensions, parameter count, dtype and linear layers of a model folder.",
-                      {"--json"}, run_info});
+CommandRegistrar reg({"info", "mixq info MODEL [--json] [--no-scan]",
+                      "Prints the architecture, dimensions, parameter count, dtype and linear layers of a model folder; "
+                      "refuses a model holding a NaN or Inf weight (every weight is scanned unless --no-scan).",
+                      {"--json", "--no-scan"}, run_info});
 
 }  // namespace
 }  // namespace mixq::cli

@@ -17,6 +17,7 @@ int run_logits(const Args& args) {
     args.allow_only({"--ids", "--out", "--plan", "--json"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto ids = parse_id_list(args.get_or("--ids", ""));
+    check_ids_in_vocab(ids, model->config().vocab_size);
     const auto out = args.get("--out");
     if (!out) usage_fail("missing --out FILE");
     check_output_file(*out);

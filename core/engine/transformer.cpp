@@ -3,6 +3,7 @@
 #include "core/engine/transformer.h"
 
 #include "core/engine/act_quant.h"
+#include "core/engine/finite_check.h"
 #include "core/engine/half_linear.h"
 
 #include <cmath>
@@ -18,6 +19,16 @@ uint64_t LayerWeights::bytes() const {
         if (*l) b += (*l)->weight_bytes();
     return b;
 }
+
+namespace {
+/// Stops the job when `m` (activations after a layer part, or logits: part == nullptr) holds a NaN or an Inf,
+/// naming the model folder, "layer 3 attention output" and the position. Allocates nothing when all is finite.
+void check_finite(const RowMatrix& m, const io::Model& model, int layer, const char* part, int pos0) {
+    if (first_nonfinite_row(m) < 0) return;
+    if (!part) check_finite_rows(m, model.dir().string(), "logits", "", pos0);
+    check_finite_rows(m, model.dir().string(), "activations", "layer " + std::to_string(layer) + " " + part, pos0);
+}
+}  // namespace
 
 void rms_norm_rows(RowMatrix& x, const Vector& weight, float eps) {
     for (int64_t t = 0; t < x.rows(); ++t) {
@@ -344,6 +355,7 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
     RowMatrix o;
     w.o->forward(attn, o);
     hidden += o;
+    check_finite(hidden, *m_model, layer, "attention output", pos0);
 
     x = hidden;
     rms_norm_rows(x, w.post_norm, eps);
@@ -356,6 +368,7 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
     RowMatrix down;
     w.down->forward(gate, down);
     hidden += down;
+    check_finite(hidden, *m_model, layer, "MLP output", pos0);
 }
 
 void Transformer::run_layer(int layer, RowMatrix& hidden, KVCache* cache, int pos0) {
@@ -374,7 +387,15 @@ RowMatrix Transformer::final_hidden(const RowMatrix& hidden) {
     return x;
 }
 
-RowMatrix Transformer::logits(const RowMatrix& hidden) {
+RowMatrix Transformer::logits(const RowMatrix& hidden) { return head_logits(hidden, 0); }
+
+RowMatrix Transformer::head_logits(const RowMatrix& hidden, int pos0) {
+    RowMatrix out = unchecked_logits(hidden);
+    check_finite(out, *m_model, -1, nullptr, pos0);
+    return out;
+}
+
+RowMatrix Transformer::unchecked_logits(const RowMatrix& hidden) {
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
     const bool tied = m_model->layout().tied_embeddings;
@@ -395,6 +416,7 @@ RowMatrix Transformer::logits_with(const RowMatrix& hidden, const RowMatrix& lm_
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
     matmul_wt(x, lm_head, out);
+    check_finite(out, *m_model, -1, nullptr, 0);
     return out;
 }
 
@@ -404,7 +426,7 @@ RowMatrix Transformer::forward(const std::vector<int>& ids, KVCache* cache) {
     RowMatrix h = embed(ids);
     for (int l = 0; l < config().num_layers; ++l) run_layer(l, h, cache, pos0);
     if (cache) cache->length = pos0 + static_cast<int>(ids.size());
-    return logits(h);
+    return head_logits(h, pos0);
 }
 
 uint64_t Transformer::decode_weight_bytes() {

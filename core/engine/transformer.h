@@ -128,6 +128,9 @@ private:
     int64_t act_block(const std::string& tensor) const;
     const RowMatrix& embed_table();
     const RowMatrix& lm_head_matrix();
+    /// logits() of tokens at positions pos0..: non-finite rows stop the job (check_finite_rows).
+    RowMatrix head_logits(const RowMatrix& hidden, int pos0);
+    RowMatrix unchecked_logits(const RowMatrix& hidden);
     void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0, LayerTaps* taps);
     void invalidate(const std::string& tensor);
 };

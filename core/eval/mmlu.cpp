@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/eval/csv.h"
 #include "core/common/text_file.h"
 
@@ -91,6 +92,7 @@ MmluResult run_mmlu(LoglikSource& lm, const std::vector<MmluQuestion>& questions
         const auto& q = questions[i];
         job.report(static_cast<double>(i) / static_cast<double>(questions.size()), "mmlu",
                    std::to_string(i + 1) + "/" + std::to_string(questions.size()) + " " + q.subject);
+        const engine::NonFiniteStep step("MMLU question " + q.where);
         const auto res = lm.score(mmlu_prompt(q), kLetters);
         int best = 0;
         for (int c = 1; c < 4; ++c)

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 
 namespace mixq::eval {
 
@@ -21,6 +22,7 @@ PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const
         job.report(static_cast<double>(r.windows) / static_cast<double>(n_windows), "perplexity",
                    "window " + std::to_string(r.windows + 1) + "/" + std::to_string(n_windows));
         std::vector<int> ids(stream.begin() + start, stream.begin() + start + window);
+        const engine::NonFiniteStep in_window("perplexity window " + std::to_string(r.windows + 1));
         const engine::RowMatrix logits = logits_fn(ids);
         for (int t = 0; t < window; ++t) {
             const int target = stream[static_cast<size_t>(start + t + 1)];
@@ -39,6 +41,7 @@ PerplexityResult windowed_perplexity(const std::function<engine::RowMatrix(const
         ++r.windows;
     }
     r.ppl = std::exp(r.nll_sum / static_cast<double>(r.tokens));
+    engine::check_finite_value(r.ppl, label, "perplexity (mean loss " + std::to_string(r.nll_sum / r.tokens) + " nats)");
     job.report(1.0, "perplexity");
     return r;
 }

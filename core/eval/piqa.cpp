@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/common/text_file.h"
 
 namespace mixq::eval {
@@ -90,6 +91,7 @@ PiqaResult run_piqa(LoglikSource& lm, const std::vector<PiqaItem>& items, const 
         const auto& it = items[i];
         job.report(static_cast<double>(i) / static_cast<double>(items.size()), "piqa",
                    std::to_string(i + 1) + "/" + std::to_string(items.size()));
+        const engine::NonFiniteStep step("PIQA item " + it.where);
         const auto res = lm.score(piqa_context(it), {" " + it.sol1, " " + it.sol2});
         const int pred = res[1].logprob > res[0].logprob ? 1 : 0;
         const double n0 = res[0].logprob / static_cast<double>(std::max<int64_t>(utf8_length(it.sol1), 1));

@@ -242,7 +242,10 @@ private:
             v.insert(v.end(), all.begin() + p.offset, all.begin() + p.offset + p.length);
         }
         m_data.begin(v.size() * io::dtype_size(m_store));
-        write_as(m_data, v.data(), v.size(), m_store);
+        const auto& first = m_model.weights().info(parts.front().tensor);
+        write_as(m_data, v.data(), v.size(), m_store,
+                 m_model.weights().files()[static_cast<size_t>(first.file_index)].string() + ": tensor '" +
+                     parts.front().tensor + "'");
         m_g.external_initializer(name, store_type(), {static_cast<int64_t>(v.size())}, m_data.end(name));
         return as_fp32(name);
     }
@@ -466,7 +469,7 @@ private:
         const io::DType cache_dtype = act_type() == kFloat ? io::DType::F32 : io::DType::F16;
         for (const auto& [name, v] : {std::pair<const char*, const std::vector<float>*>{"cos_cache", &cos}, {"sin_cache", &sin}}) {
             m_data.begin(v->size() * io::dtype_size(cache_dtype));
-            write_as(m_data, v->data(), v->size(), cache_dtype);
+            write_as(m_data, v->data(), v->size(), cache_dtype, name);
             m_g.external_initializer(name, act_type(), {max_pos, half}, m_data.end(name));
         }
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sstream>
 
 #include "core/common/error.h"
 #include "core/quant/quantizer.h"
@@ -55,11 +56,31 @@ int64_t chunk_rows(int64_t cols) {
     return std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / (4 * static_cast<uint64_t>(std::max<int64_t>(cols, 1)))));
 }
 
-void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store) {
+void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store, const std::string& label) {
     if (store == io::DType::F32) return out.write(v, n * sizeof(float));
     std::vector<uint16_t> h(n);
-    for (size_t i = 0; i < n; ++i) h[i] = store == io::DType::BF16 ? float_to_bf16(v[i]) : float_to_f16(v[i]);
+    const bool bf16 = store == io::DType::BF16;
+    for (size_t i = 0; i < n; ++i) h[i] = bf16 ? float_to_bf16(v[i]) : float_to_f16(v[i]);
+    // The values are finite (checked when read); one beyond the 16-bit range would be stored as Inf.
+    const uint16_t exp_mask = bf16 ? 0x7F80 : 0x7C00;
+    uint16_t bad = 0;
+    for (size_t i = 0; i < n; ++i) bad |= static_cast<uint16_t>((h[i] & exp_mask) == exp_mask);
+    if (bad) {
+        size_t i = 0;
+        while ((h[i] & exp_mask) != exp_mask) ++i;
+        std::ostringstream msg;
+        msg << "value " << v[i] << " does not fit in " << (bf16 ? "bfloat16" : "float16") << " (largest "
+            << (bf16 ? "3.39e+38" : "65504") << "): the export would hold Inf; export for --target cpu or use another model";
+        fail(label, msg.str());
+    }
     out.write(h.data(), n * sizeof(uint16_t));
+}
+
+std::string RowSource::describe() const {
+    std::string names;
+    for (const auto& seg : m_segments) names += (names.empty() ? "'" : ", '") + seg.tensor + "'";
+    const auto& info = m_store.info(m_segments.front().tensor);
+    return m_store.files()[static_cast<size_t>(info.file_index)].string() + ": tensor " + names;
 }
 
 /// The shape fields of a quantized [n, k] matrix (regions empty).
@@ -115,7 +136,7 @@ QuantizedRegions write_quantized(ExternalDataWriter& out, const RowSource& src, 
     r.packed = out.end(name);
     // Scales are rounded to scale_dtype, so storing them in it (or in F32) is exact.
     out.begin(scales.size() * io::dtype_size(scale_store));
-    write_as(out, scales.data(), scales.size(), scale_store);
+    write_as(out, scales.data(), scales.size(), scale_store, src.describe() + " (quantization scales)");
     r.scales = out.end(name + " scales");
     if (!zps.empty()) r.zero_points = out.put(name + " zero points", zps.data(), zps.size());
     return r;
@@ -130,7 +151,7 @@ DataRegion write_float_rows(ExternalDataWriter& out, const RowSource& src, io::D
     for (int64_t r0 = 0; r0 < n; r0 += step) {
         const int64_t rows = std::min(step, n - r0);
         src.read(r0, rows, buf.data());
-        write_as(out, buf.data(), static_cast<size_t>(rows * k), store);
+        write_as(out, buf.data(), static_cast<size_t>(rows * k), store, src.describe());
         if (tick) tick(rows * k);
     }
     return out.end(name);
@@ -157,7 +178,7 @@ DataRegion write_float_transposed(ExternalDataWriter& out, const RowSource& src,
             for (int64_t c = 0; c < cs; ++c)
                 for (int64_t r = t0; r < te; ++r) buf[static_cast<size_t>(c * n + r)] = w[static_cast<size_t>(r * k + c0 + c)];
         }
-        write_as(out, buf.data(), static_cast<size_t>(cs * n), store);
+        write_as(out, buf.data(), static_cast<size_t>(cs * n), store, src.describe());
     }
     return out.end(name);
 }

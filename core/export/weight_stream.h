@@ -33,6 +33,8 @@ public:
     /// Rows [r0, r0 + n) into out ([n, cols] row-major); drops the mapped pages of the tensors it touched.
     void read(int64_t r0, int64_t n, float* out) const;
     const std::vector<RowSegment>& segments() const { return m_segments; }
+    /// "<shard file>: tensor 'a', 'b'": where its values come from, for errors.
+    std::string describe() const;
 
 private:
     const io::TensorStore& m_store;
@@ -60,7 +62,8 @@ struct QuantizedRegions {
 };
 
 /// `n` fp32 values written as `store` (F32, or BF16/F16 rounded to nearest even), inside an open tensor of `out`.
-void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store);
+/// A value beyond the 16-bit range (it would be stored as Inf) throws mixq::Error "<label>: value V does not fit ...".
+void write_as(ExternalDataWriter& out, const float* v, size_t n, io::DType store, const std::string& label);
 
 /// Quantizes `src` with `f` (scales rounded to `scale_dtype`, stored as `scale_store`: the same dtype, or F32; no
 /// importance) chunk by chunk and

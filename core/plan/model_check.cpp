@@ -2,7 +2,9 @@
 // Score-table / plan vs model consistency checks and the planner's model facts.
 #include "core/plan/model_check.h"
 
+#include <cmath>
 #include <map>
+#include <sstream>
 
 #include "core/common/error.h"
 
@@ -56,6 +58,24 @@ void check_scores_for_model(const score::ScoreTable& table, const io::Model& mod
                 fail(label, "unit '" + su.name + "' member " + su.members[i] + " " + shape_str(su.shapes[i]) +
                                 " does not match the model's " + mu.members[i].name + " " + shape_str(shape));
         }
+    }
+    // A plan's predicted KLD is a sum over units: scores whose sum leaves the range of a double predict nothing
+    // (the planner's frontier would silently break on Inf).
+    double total = 0, largest = -1;
+    std::string where;
+    for (const auto& su : table.units)
+        for (const auto& c : su.candidates) {
+            total += c.kld;
+            if (c.kld > largest) {
+                largest = c.kld;
+                where = "unit '" + su.name + "' " + c.format.name();
+            }
+        }
+    if (!std::isfinite(total)) {
+        std::ostringstream msg;
+        msg << "non-finite sum of the KLDs (largest: " << where << ", kld " << largest
+            << "): not the scores of a usable model; re-run mixq score";
+        fail(label, msg.str());
     }
 }
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/engine/layer_backward.h"
 #include "core/score/cpu_scoring_engine.h"
 #include "core/score/fisher.h"
@@ -55,6 +56,7 @@ private:
         auto& cs = m_table.units[u].candidates[c];
         cs.kld = kld_sum / static_cast<double>(m_tokens);
         cs.rel_err = den > 0 ? std::sqrt(num / den) : 0.0;
+        engine::check_finite_value(cs.kld, m_model->dir().string(), "KLD of unit '" + m_table.units[u].name + "' as " + cs.format.name());
     }
     void finish_unit(size_t u) {
         if (m_opt.on_unit) m_opt.on_unit(m_table.units[u]);
@@ -102,6 +104,7 @@ void FisherScorer::head_pass(const std::vector<size_t>& head_units) {
         set_item("output gradients, sequence " + std::to_string(s));
         const RowMatrix& ref = m_engine.reference_logp(s);
         for (auto& v : hv) {
+            const engine::NonFiniteStep kld_of(engine::kld_step(m_model->layout().units[v.unit].name, cands[v.cand].name()));
             v.kl += kl_sum(ref, m_tf->logits_with(finals[static_cast<size_t>(s)], v.wq));
             step(1);
         }
@@ -211,6 +214,8 @@ void FisherScorer::score_embedding_units(const std::vector<size_t>& units) {
                 kl += 0.5 * static_cast<double>((f.array() * (w->row(id) - wq.row(id)).array().square()).sum()) / m_samples;
             if (tied) {
                 m_table.units[u].candidates[c].kld = (kl + m_head_kl[c]) / static_cast<double>(m_tokens);
+                engine::check_finite_value(m_table.units[u].candidates[c].kld, m_model->dir().string(),
+                                           "KLD of unit '" + unit.name + "' as " + cands[c].name());
             } else {
                 double num = 0, den = 0;
                 for (const auto& seq : m_calib.sequences) {

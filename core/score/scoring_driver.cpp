@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/engine/transformer.h"
 #include "core/quant/quantizer.h"
 
@@ -108,10 +109,13 @@ private:
         auto& cs = m_su.table.units[u].candidates[c];
         cs.kld = kld_sum / static_cast<double>(m_su.tokens);
         cs.rel_err = err.den > 0 ? std::sqrt(err.num / err.den) : 0.0;
-        if (!std::isfinite(cs.kld) || !std::isfinite(cs.rel_err))
-            fail(m_model->dir().string(), "unit '" + m_su.table.units[u].name + "' as " + cs.format.name() +
-                                              ": non-finite KLD (the logits hold NaN or Inf: its weights or "
-                                              "activations overflow); no scores file is written");
+        engine::check_finite_value(cs.kld, m_model->dir().string(), "KLD of unit '" + m_su.table.units[u].name + "' as " + cs.format.name());
+        engine::check_finite_value(cs.rel_err, m_model->dir().string(),
+                                   "relative output error of unit '" + m_su.table.units[u].name + "' as " + cs.format.name());
+    }
+    /// What a non-finite value met while computing a variant stopped (engine::NonFiniteStep).
+    std::string step_of(size_t unit, size_t cand) const {
+        return engine::kld_step(m_su.table.units[unit].name, m_su.table.candidates[cand].name());
     }
     void finish_unit(size_t u) {
         if (m_opt.on_unit) m_opt.on_unit(m_su.table.units[u]);
@@ -153,6 +157,7 @@ void Driver::score_layer(int layer, const std::vector<size_t>& units) {
                 imp = it->second.data();
             }
             const int slot = static_cast<int>(i - g0);
+            const engine::NonFiniteStep kld_of(engine::kld_step(unit.name, f.name()));  // names it in a deep check
             v.err = m_eng.make_layer_variant(slot, unit, f, imp);
             for (int s = 0; s < m_su.nseq; ++s) {
                 m_eng.run_variant_layer(slot, s);
@@ -164,15 +169,18 @@ void Driver::score_layer(int layer, const std::vector<size_t>& units) {
         if (m_exact)
             for (int l = layer + 1; l < m_L; ++l) {
                 m_progress.set_item("layer " + std::to_string(layer) + " variants through layer " + std::to_string(l));
-                for (size_t i = g0; i < g1; ++i)
+                for (size_t i = g0; i < g1; ++i) {
+                    const engine::NonFiniteStep kld_of(step_of(all[i].unit, all[i].cand));
                     for (int s = 0; s < m_su.nseq; ++s) {
                         m_eng.propagate(static_cast<int>(i - g0), l, s);
                         m_progress.step(1);
                     }
+                }
             }
         std::vector<double> kl(g1 - g0, 0.0);
         for (int s = 0; s < m_su.nseq; ++s)  // sequence-major: one reference per sequence for the whole group
             for (size_t i = g0; i < g1; ++i) {
+                const engine::NonFiniteStep kld_of(step_of(all[i].unit, all[i].cand));
                 kl[i - g0] += m_eng.variant_kl(static_cast<int>(i - g0), s);
                 m_progress.step(1);
             }
@@ -195,6 +203,7 @@ void Driver::score_table_units() {
         const auto w = m_eng.host_matrix(tensor);
         for (size_t c = 0; c < cands.size(); ++c) {
             m_progress.set_item(unit.name + " " + cands[c].name());
+            const engine::NonFiniteStep kld_of(engine::kld_step(unit.name, cands[c].name()));
             const bool weighted = cands[c].method == quant::Method::KQuant && uses_head;
             if (weighted && head_importance.empty()) head_importance = m_eng.head_importance();
             const RowMatrix wq = quantize_for_scoring(*m_model, "tensor '" + tensor + "'", *w, cands[c],

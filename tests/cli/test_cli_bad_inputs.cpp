@@ -190,7 +190,8 @@ private slots:
         const auto out = mixq_test::scratch("bad_calib_out");
         const QString demo = q(mixq_test::demo_model());
         check_error(run_cli({"score", demo, "--out", q(out / "s.json"), "--calib", q(bad() / "calib/empty.txt"), "--quiet"}), {"empty.txt", "empty"});
-        check_error(run_cli({"generate", demo, "--ids", "1,99999", "-n", "2"}), {"99999", "outside the vocabulary"});
+        check_error(run_cli({"generate", demo, "--ids", "1,99999", "-n", "2"}), {"--ids", "99999", "outside the vocabulary"});
+        check_error(run_cli({"logits", demo, "--ids", "1,1024", "--out", q(out / "l.f32")}), {"--ids", "1024", "outside the vocabulary", "size 1024"});
         check_error(run_cli({"logits", demo, "--ids", "-1", "--out", q(out / "l.f32")}), {"--ids", "'-1'"}, 2);  // usage
         check_empty(out);
         const bool ok = is_error(run_cli({"ppl", demo, "--text", q(bad() / "calib/empty.txt")}), {"empty.txt"});

@@ -134,22 +134,104 @@ private slots:
         check_error(run_cli({"generate", inf, "--ids", "1,2", "-n", "2"}), {"model.safetensors", "model.embed_tokens.weight"});
         check_empty(out);
     }
+    void nonFiniteResults_data() {
+        // Finite weights whose computation overflows (nonfinite/make_cases.py): where the first NaN / Inf arises.
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("where");
+        QTest::newRow("logits") << "overflow_logits" << "non-finite logits at position 0";
+        QTest::newRow("attention") << "overflow_attention" << "non-finite activations at layer 0 attention output, position 0";
+        QTest::newRow("mlp") << "overflow_mlp" << "non-finite activations at layer 0 MLP output, position 0";
+    }
     void nonFiniteResults() {
-        // Finite weights whose logits overflow: every command that computes from logits stops, naming the model.
-        const auto out = mixq_test::scratch("strict_overflow_out");
+        // Every job that computes with the model stops at the first non-finite value, naming the model folder and
+        // where it arose; nothing is written (a scores file never holds null, no report, no logits file).
+        QFETCH(QString, name);
+        QFETCH(QString, where);
+        const auto out = mixq_test::scratch("strict_overflow_out_" + name.toStdString());
         const QString text = q(mixq_test::demo_model().parent_path() / "calibration" / "builtin.txt");
-        const auto dir = case_model("overflow_logits");
-        const QString m = q(dir);
-        check_error(run_cli({"logits", m, "--ids", "1,2", "--out", q(out / "l.f32")}), {m, "hold NaN or Inf"});
+        const QString m = q(case_model(name.toStdString()));
+        const QString scores = q(out / "s.json"), report = q(out / "r.json");
+        const QStringList score{"score", m, "--out", scores, "--samples", "1", "--seq-len", "8", "--quiet"};
+        const QStringList eval{"eval", m, "--no-baseline", "--quiet", "--out", report};
+        const QList<QStringList> jobs{
+            {"logits", m, "--ids", "1,2", "--out", q(out / "l.f32")},
+            {"generate", m, "--ids", "1,2", "-n", "2"},
+            score + QStringList{"--mode", "exact"},
+            score + QStringList{"--mode", "fast"},
+            score + QStringList{"--mode", "fast", "--fast-estimator", "fisher"},
+            eval + QStringList{"--mmlu", "builtin", "--mmlu-limit", "2"},
+            eval + QStringList{"--piqa", "builtin", "--piqa-limit", "2"},
+        };
+        for (const auto& args : jobs) {
+            qInfo("%s", qPrintable(args[0] + " " + args.mid(2).join(' ')));
+            check_error(run_cli(args), {m + ": " + where}, 1, {"null"});
+        }
+        // Windowed perplexity (ppl, eval --ppl) names the window as well.
         check_error(run_cli({"ppl", m, "--text", text, "--window", "16", "--max-tokens", "64", "--quiet"}),
-                    {m, "non-finite loss", "window 1"});
-        check_error(run_cli({"eval", m, "--ppl", text, "--ppl-window", "16", "--ppl-limit", "2", "--no-baseline", "--quiet",
-                             "--out", q(out / "r.json")}),
-                    {m, "non-finite loss"});
-        // A scores file never holds null: scoring stops at the first non-finite KLD and writes nothing.
-        check_error(run_cli({"score", m, "--out", q(out / "s.json"), "--samples", "1", "--seq-len", "8", "--quiet"}),
-                    {m, "non-finite KLD"}, 1, {"null"});
+                    {m + ": " + where, "while computing perplexity window 1"});
+        check_error(run_cli(eval + QStringList{"--ppl", text, "--ppl-window", "16", "--ppl-limit", "2"}),
+                    {m + ": " + where, "while computing perplexity window 1"});
         check_empty(out);
+    }
+    void nonFiniteInsideAnExport() {
+        // The built-in ONNX runner checks every node's float output: the overflow in the MLP is reported at the
+        // node where it arose (the int8 activation blocks after it would turn the Inf into 0: ppl 1024, exit 0).
+        const auto out = mixq_test::scratch("strict_overflow_export");
+        const auto exp = out.parent_path() / "strict_overflow_export_model";
+        fs::remove_all(exp);
+        const Run e = run_cli({"bench-export", q(case_model("overflow_mlp")), "--format", "int4-g32", "--out", q(exp), "--quiet"});
+        QVERIFY2(e.code == 0, qPrintable(e.err));
+        const QString text = q(mixq_test::demo_model().parent_path() / "calibration" / "builtin.txt");
+        const QStringList eval{"eval", q(exp), "--no-baseline", "--quiet", "--out", q(out / "r.json")};
+        const QStringList where{q(exp / "model.onnx") + ": non-finite values in the output of node '/model/layers.0/mlp/Mul'"};
+        check_error(run_cli(eval + QStringList{"--ppl", text, "--ppl-window", "16", "--ppl-limit", "2"}), where);
+        check_error(run_cli(eval + QStringList{"--mmlu", "builtin", "--mmlu-limit", "2"}), where);
+        check_error(run_cli(eval + QStringList{"--piqa", "builtin", "--piqa-limit", "2"}), where);
+        check_empty(out);
+    }
+    void exportRefusesValuesBeyondItsStorage() {
+        // Norm weights of 1e5 run on the CPU and export as bfloat16 (--target cpu), but a float16 export (--target
+        // cuda) would store them as Inf: refused naming the shard and the tensor, no folder written.
+        const auto out = mixq_test::scratch("strict_beyond_f16_out");
+        const auto work = mixq_test::scratch("strict_beyond_f16_plan");
+        const QString m = q(case_model("beyond_float16"));
+        Run r = run_cli({"score", m, "--out", q(work / "s.json"), "--samples", "1", "--seq-len", "8", "--quiet"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = run_cli({"plan", m, "--scores", q(work / "s.json"), "--target-bits", "5", "--out", q(work / "p.json")});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        check_error(run_cli({"export", m, "--plan", q(work / "p.json"), "--out", q(out / "e"), "--target", "cuda", "--quiet"}),
+                    {m + "/model.safetensors: tensor 'model.layers.0.input_layernorm.weight'", "does not fit in float16",
+                     "would hold Inf"});
+        check_empty(out);
+        r = run_cli({"export", m, "--plan", q(work / "p.json"), "--out", q(out / "e"), "--quiet"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY(fs::exists(out / "e" / "model.onnx"));
+    }
+    void planRefusesScoresSummingPastDouble() {
+        // KLDs of 1e308 each: their sum (the plan's predicted KLD) is Inf; refused naming the scores file and the
+        // largest value instead of a misleading "target below the smallest reachable average".
+        const auto out = mixq_test::scratch("strict_huge_kld_out");
+        const auto work = demo_plan().parent_path();
+        auto j = nlohmann::json::parse(mixq_test::read_text(work / "s.json"));
+        for (auto& u : j["units"])
+            for (auto& [fmt, c] : u["scores"].items()) c["kld"] = 1e308;
+        const auto huge = mixq_test::scratch("strict_huge_kld") / "scores.json";
+        std::ofstream(huge) << j.dump();
+        check_error(run_cli({"plan", demo(), "--scores", q(huge), "--target-bits", "5", "--out", q(out / "p.json")}),
+                    {q(huge), "non-finite sum of the KLDs", "1e+308", "re-run mixq score"});
+        check_empty(out);
+    }
+    void infoScansWeights() {
+        // info reads every weight once: a NaN is refused like every other command; --no-scan skips the scan.
+        check_error(run_cli({"info", q(case_model("nan_final_norm"))}),
+                    {"model.safetensors", "model.norm.weight", "NaN", "[5]"});
+        const Run skipped = run_cli({"info", q(case_model("nan_final_norm")), "--no-scan"});
+        QVERIFY2(skipped.code == 0 && skipped.out.contains("not scanned for NaN / Inf"), qPrintable(skipped.err + skipped.out));
+        const Run ok = run_cli({"info", demo()});
+        QVERIFY2(ok.code == 0 && ok.out.contains("weights:      all finite ("), qPrintable(ok.err + ok.out));
+        const Run js = run_cli({"info", demo(), "--json"});
+        QVERIFY2(js.code == 0, qPrintable(js.err));
+        QCOMPARE(nlohmann::json::parse(js.out.toStdString())["weights_scanned"].get<bool>(), true);
     }
 
     // --- Export over an existing folder: never delete what MixQ did not write. ---

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The app's error dialog on a representative few of the issue-22 bad inputs (tests/data/bad): a named pipe as
 // config.json (must not hang the loader), a config.json symlink loop and a wrong-typed config value each open one
-// non-blocking dialog whose text is the loader's one-line message naming config.json; no model is loaded.
+// non-blocking dialog whose text is the loader's one-line message naming config.json; no model is loaded. A model
+// with finite weights whose MLP overflows loads, and scoring it stops with the dialog naming the model folder and
+// where the first non-finite value arose; no scores are written.
 #include <sys/stat.h>
 
 #include <QApplication>
@@ -12,6 +14,7 @@
 #include "test_errors.h"
 #include "test_support.h"
 #include "ui/main_window.h"
+#include "ui/scoring_controller.h"
 #include "ui_test_env.h"
 
 namespace fs = std::filesystem;
@@ -77,6 +80,35 @@ private slots:
         QTRY_VERIFY(box->isVisible());
         QCOMPARE(box->text(), msg);
         QVERIFY(!w.model());
+        box->close();
+    }
+
+    void nonFiniteScoringNamesTheModelAndWhere() {
+        const auto dir = mixq_test::scratch("ui_bad_overflow_mlp") / "model";
+        fs::create_directories(dir);
+        for (const auto& e : fs::directory_iterator(bad() / "nonfinite" / "overflow_mlp"))
+            fs::copy_file(e.path(), dir / e.path().filename(), fs::copy_options::overwrite_existing);
+        for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+            fs::copy_file(mixq_test::demo_model() / f, dir / f, fs::copy_options::overwrite_existing);
+        MainWindow w;  // error dialogs on; the model is scored when it opens
+        w.setRememberRecent(false);
+        w.scoring()->setSettings(mixq_test::small_settings(1, 8), false);
+        w.show();
+        QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+        QSignalSpy errors(&w, &MainWindow::errorReported);
+        QSignalSpy written(w.scoring(), &mixq::ui::ScoringController::cacheWritten);
+        w.openModel(QString::fromStdString(dir.string()));
+        QTRY_COMPARE_WITH_TIMEOUT(errors.count(), 1, 60000);
+        QCOMPARE(loaded.count(), 1);
+        const QString msg = errors.at(0).at(1).toString();
+        const QString want = QString::fromStdString(dir.string()) + ": non-finite activations at layer 0 MLP output, position 0";
+        QVERIFY2(msg.contains(want) && !msg.contains('\n'), qPrintable(msg));
+        auto* box = w.findChild<QMessageBox*>("errorDialog");
+        QVERIFY(box);
+        QTRY_VERIFY(box->isVisible());
+        QCOMPARE(box->text(), msg);
+        QTRY_VERIFY(!w.isBusy());
+        QCOMPARE(written.count(), 0);
         box->close();
     }
 };

@@ -7,6 +7,7 @@
 
 #include "core/common/error.h"
 #include "core/common/text_file.h"
+#include "core/engine/finite_check.h"
 
 namespace mixq::eval::onnx {
 namespace fs = std::filesystem;
@@ -134,9 +135,10 @@ public:
             m_past_k[static_cast<size_t>(i)] = std::move(k);
             m_past_v[static_cast<size_t>(i)] = std::move(res[layer_name(c.present_value_names, i)]);
         }
-        m_len += S;
         engine::RowMatrix out(S, c.vocab_size);
         std::copy(lg.data<float>(), lg.data<float>() + lg.numel(), out.data());
+        engine::check_finite_rows(out, r.graph().label, "logits", "", m_len);
+        m_len += S;
         return out;
     }
     int length() const override { return static_cast<int>(m_len); }
@@ -153,6 +155,7 @@ private:
 OnnxModel::OnnxModel(const fs::path& export_dir) {
     m_cfg = load_genai_config(export_dir / "genai_config.json");
     m_runner = OnnxRunner::load(export_dir / m_cfg.filename);
+    m_runner->set_check_finite(true);
     const auto& g = m_runner->graph();
     if (!m_runner->has_input(m_cfg.input_ids)) fail(g.label, "graph has no input '" + m_cfg.input_ids + "'");
     if (!m_runner->has_output(m_cfg.logits)) fail(g.label, "graph has no output '" + m_cfg.logits + "'");

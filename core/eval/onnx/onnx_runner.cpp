@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/common/error.h"
+#include "core/engine/finite_check.h"
 #include "core/eval/onnx/onnx_ops.h"
 
 namespace mixq::eval::onnx {
@@ -136,6 +137,10 @@ std::vector<Tensor> OnnxRunner::execute(const Node& nd,
     for (size_t i = 0; i < nd.outputs.size(); ++i)
         if (!nd.outputs[i].empty() && !ctx.outputs[i].defined())
             fail(label, nd.label() + ": output " + std::to_string(i) + " was not produced");
+    if (m_check_finite)
+        for (const auto& t : ctx.outputs)
+            if (t.defined() && t.dtype() == DType::Float && !engine::all_finite(t.data<float>(), t.numel()))
+                engine::fail_nonfinite(label, "values in the output of " + nd.label());
     return std::move(ctx.outputs);
 }
 

@@ -32,6 +32,12 @@ public:
     /// Nodes computed once at load (all inputs constant); their outputs are held as initializers.
     int folded_nodes() const { return m_folded; }
 
+    /// When on, a float output of any node holding a NaN or an Inf stops run() with mixq::Error "<file>:
+    /// non-finite values in the output of node '...' (Op)": an overflow inside the graph can vanish before the
+    /// logits (e.g. int8 activation blocks turn Inf into 0), so it is caught where it arose. Off by default (op tests
+    /// feed Inf on purpose); OnnxModel turns it on.
+    void set_check_finite(bool on) { m_check_finite = on; }
+
     /// Runs the graph. `outputs` empty: all graph outputs. Inputs absent from the graph are an error.
     std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
                                       const std::vector<std::string>& outputs = {}) const;
@@ -42,6 +48,7 @@ private:
     std::vector<Tensor> execute(const Node& nd, const std::function<const Tensor*(const std::string&)>& value) const;
     Graph m_graph;
     int m_folded = 0;
+    bool m_check_finite = false;
     std::vector<size_t> m_order;  ///< topological order of m_graph.nodes
     std::vector<std::vector<std::string>> m_free_after;  ///< per position in m_order: values last used there
 };

@@ -60,3 +60,16 @@ write("nan_final_norm", lambda t: None, {"model.norm.weight": at(5, 0x7FC0)})   
 write("inf_embedding", lambda t: None, {"model.embed_tokens.weight": at(3 * H + 7, 0x7F80)})  # +Inf, row 3
 # Finite weights whose logits overflow: the final norm scales the hidden state by ~3e38.
 write("overflow_logits", lambda t: t.update({"model.norm.weight": [[3.0e38] * H]}))
+
+def scaled(names, factor):
+    def f(t):
+        for n in names: t[n] = [[v * factor for v in r] for r in t[n]]
+    return f
+L0 = "model.layers.0."
+# Finite weights, infinite attention scores: q and k ~4e19 per value, so q.k overflows and softmax gives NaN.
+write("overflow_attention", scaled([L0 + "self_attn.q_proj.weight", L0 + "self_attn.k_proj.weight"], 1e20))
+# Finite weights, infinite MLP activations: silu(gate) * up ~ (4e19)^2.
+write("overflow_mlp", scaled([L0 + "mlp.gate_proj.weight", L0 + "mlp.up_proj.weight"], 1e20))
+# A finite model (runs on the CPU) with norm weights beyond float16's range (65504): a float16 export (--target
+# cuda / dml) would store them as Inf.
+write("beyond_float16", lambda t: t.update({L0 + "input_layernorm.weight": [[1.0e5] * H]}))

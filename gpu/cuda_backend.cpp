@@ -45,7 +45,7 @@ std::unique_ptr<engine::LanguageModel> CudaBackend::open_model(std::shared_ptr<c
     return std::make_unique<CudaLanguageModel>(std::move(model), o);
 }
 
-eval::DecoderSession CudaBackend::speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
+std::unique_ptr<eval::DecoderSession> CudaBackend::speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
                                                 int capacity, const backend::LogFn& log) const {
     CudaDecoderOptions o;
     o.mode = score::MemoryMode::Auto;
@@ -54,11 +54,9 @@ eval::DecoderSession CudaBackend::speed_session(std::shared_ptr<const io::Model>
     o.max_positions = capacity;
     o.log = log;
     if (plan) apply_plan_formats(*plan, model->config().num_layers, o);
-    eval::DecoderSession s = cuda_decoder_session(std::make_shared<CudaDecoder>(std::move(model), o), true);
-    s.device = device_name();
-    s.threads = 1;
-    s.bandwidth = [] { return measure_d2d_bandwidth(size_t(256) << 20); };  // the GPU's HBM, not host DRAM
-    return s;
+    // Last-row logits (a tokens/s benchmark's need); the decode bound is the GPU's HBM, not host DRAM.
+    return std::make_unique<CudaDecoderSession>(std::make_shared<CudaDecoder>(std::move(model), o), true, device_name(),
+                                                true);
 }
 
 void register_cuda_backend() { backend::register_backend(std::make_shared<CudaBackend>()); }

@@ -20,7 +20,7 @@ public:
     std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model> model,
                                                       const backend::LogFn& log) const override;
     bool has_speed_session() const override { return true; }
-    eval::DecoderSession speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
+    std::unique_ptr<eval::DecoderSession> speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
                                        const backend::LogFn& log) const override;
 };
 

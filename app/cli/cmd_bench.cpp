@@ -12,6 +12,7 @@
 #include "app/cli/cli_signals.h"
 #include "core/engine/transformer.h"
 #include "core/eval/eval_report.h"
+#include "core/eval/engine_model.h"
 #include "core/eval/speed_bench.h"
 
 namespace mixq::cli {
@@ -28,13 +29,8 @@ int run_bench(const Args& args) {
     const std::string weights = args.get_or("--weights", "stored");
     if (weights != "stored" && weights != "fp32") usage_fail("--weights must be stored or fp32, not '" + weights + "'");
     eo.weights_as_stored = weights == "stored";  // BF16 / F16 weights computed in place from the mapped file
-    engine::Transformer tf(model, eo);
-    engine::KVCache cache;
-    eval::DecoderSession s;
-    s.reset = [&] { cache = tf.make_cache(prompt + gen + 1); };
-    s.feed = [&](const std::vector<int>& ids) { return tf.forward(ids, &cache); };
-    s.weight_bytes_per_token = tf.decode_weight_bytes();
-    s.threads = omp_get_max_threads();
+    eval::EngineModel lm(std::make_shared<engine::Transformer>(model, eo));
+    eval::LanguageModelSession s(lm, prompt + gen + 1, "cpu", omp_get_max_threads());
     const auto r = eval::run_speed_bench(s, prompt, gen, runs, model->config().vocab_size, make_cli_job(true));
     nlohmann::json j = eval::speed_json(r);
     j["model"] = model->dir().string();
@@ -49,7 +45,7 @@ int run_bench(const Args& args) {
               << ")\n"
               << "decode:  " << r.decode_tokens_per_s << " tokens/s (" << gen << " tokens)\n"
               << "bound:   " << r.decode_bound_tokens_per_s << " tokens/s = " << r.bandwidth_bytes_per_s / 1e9
-              << " GB/s read bandwidth / " << r.weight_bytes_per_token / 1e6 << " MB fp32 weights per token ("
+              << " GB/s read bandwidth / " << r.weight_bytes_per_token / 1e6 << " MB of weights per token (" << weights << ", "
               << std::setprecision(0) << 100.0 * j["decode_fraction_of_bound"].get<double>() << "% of bound)\n";
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "core/score/memory_mode.h"
 #ifdef MIXQ_WITH_CUDA
 #include "gpu/cuda_decoder.h"
+#include "gpu/decoder_session.h"
 #include "gpu/cuda_resources.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_bench.h"
@@ -111,12 +112,9 @@ int run_bench_gpu(const Args& args) {
         o.log = [&](const std::string& line) {
             if (!args.has("--json")) std::cerr << line << "\n";
         };
-        gpu::CudaDecoder dec(model, o);
-        eval::DecoderSession s;
-        s.reset = [&] { dec.reset(); };
-        s.feed = [&](const std::vector<int>& ids) { return dec.forward_last(ids); };
-        s.weight_bytes_per_token = dec.weight_bytes_per_token();
-        s.device = "cuda:" + std::to_string(device);
+        auto decoder = std::make_shared<gpu::CudaDecoder>(model, o);
+        gpu::CudaDecoder& dec = *decoder;
+        gpu::CudaDecoderSession s(decoder, true, "cuda:" + std::to_string(device), false);
         const auto r = eval::run_speed_bench(s, prompt, gen, runs, c.vocab_size, make_cli_job(true));
         const bool graphed = dec.decode_graph_active();
         double direct_decode = 0;  // the same decode with one launch per kernel (the baseline of the graph)
@@ -125,7 +123,7 @@ int run_bench_gpu(const Args& args) {
             direct_decode = eval::run_speed_bench(s, prompt, gen, runs, c.vocab_size, make_cli_job(true)).decode_tokens_per_s;
             dec.set_cuda_graphs(true);
         }
-        const double bound = (low ? h2d : d2d) / static_cast<double>(s.weight_bytes_per_token);
+        const double bound = (low ? h2d : d2d) / static_cast<double>(s.weight_bytes_per_token());
         // The gate|up linear alone at decode shape: the kernel's share of the copy bandwidth, without launch gaps.
         const int gu_n = 2 * c.intermediate_size, gu_k = c.hidden_size;
         const double gemv_s = gpu::measure_linear_decode_seconds(gu_n, gu_k, f);
@@ -164,7 +162,7 @@ int run_bench_gpu(const Args& args) {
                            {"gate_up_gemv_us", gemv_s * 1e6},
                            {"gate_up_gemv_gb_s", gemv_bytes / gemv_s / 1e9},
                            {"gate_up_gemv_fraction_of_copy_bw", gemv_bytes / gemv_s / d2d},
-                           {"weight_bytes_per_token", s.weight_bytes_per_token},
+                           {"weight_bytes_per_token", s.weight_bytes_per_token()},
                            {"decode_tokens_per_s", r.decode_tokens_per_s},
                            {"decode_cuda_graph", graphed},
                            {"decode_tokens_per_s_direct_launches", graphed ? nlohmann::json(direct_decode) : nlohmann::json(nullptr)},

@@ -24,7 +24,7 @@ namespace mixq::plan {
 struct Plan;
 }
 namespace mixq::eval {
-struct DecoderSession;
+class DecoderSession;
 }
 
 namespace mixq::backend {
@@ -67,7 +67,7 @@ public:
     virtual bool has_speed_session() const { return false; }
     /// The speed task's decoder, as deployed: weights dense (plan null) or quantized per `plan` (an export's
     /// mixq_plan.json applied to its source model). Only where has_speed_session().
-    virtual eval::DecoderSession speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
+    virtual std::unique_ptr<eval::DecoderSession> speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
                                                int capacity, const LogFn& log) const = 0;
 };
 

@@ -126,10 +126,10 @@ struct Placement {
 
 /// What ran a speed measurement, for the label beside every tokens/s figure.
 std::string speed_runtime_label(const std::string& kind, bool on_accelerator, const DecoderSession& s) {
-    const std::string threads = std::to_string(s.threads) + (s.threads == 1 ? " thread" : " threads");
-    if (on_accelerator) return "MixQ CUDA decoder on " + s.device;
+    const std::string threads = std::to_string(s.threads()) + (s.threads() == 1 ? " thread" : " threads");
+    if (on_accelerator) return "MixQ CUDA decoder on " + s.device();
     if (kind == "export") return "MixQ built-in ONNX runner (stand-in for ONNX Runtime), CPU, " + threads;
-    return s.device == "cpu" ? "MixQ CPU engine (fp32), " + threads : "MixQ engine on " + s.device;
+    return s.device() == "cpu" ? "MixQ CPU engine (fp32), " + threads : "MixQ engine on " + s.device();
 }
 
 /// An export's speed in ONNX Runtime itself when it is installed (ort_speed.h): its figures become the row's, the
@@ -255,8 +255,7 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         } else if (task == "speed") {
             const int capacity = req.speed_prompt + req.speed_decode + 1;
-            std::unique_ptr<engine::LmSession> session;
-            DecoderSession s;
+            std::unique_ptr<DecoderSession> s;
             bool reset_ok = false;  // VmHWM reset before the timed decoder is built (accelerator: its upload counts)
             if (where.speed_on_accelerator) {
                 const auto timed_model = kind == "export" ? io::Model::open(*where.speed_source) : model;
@@ -264,17 +263,13 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
                 s = where.backend->speed_session(timed_model, kind == "export" ? where.speed_plan : nullptr, capacity,
                                                  [&job](const std::string& line) { job.log(line); });
             } else {
-                engine::LanguageModel* timed = lm.get();  // by value: outlives this block's names
-                s.reset = [&session, timed, capacity] { session = timed->start(capacity); };
-                s.feed = [&session](const std::vector<int>& ids) { return session->feed(ids); };
-                s.weight_bytes_per_token = timed->weight_bytes_per_token();
-                s.device = accel ? accel_device : "cpu";
-                s.threads = accel ? 1 : omp_get_max_threads();
+                s = std::make_unique<LanguageModelSession>(*lm, capacity, accel ? accel_device : "cpu",
+                                                           accel ? 1 : omp_get_max_threads());
                 reset_ok = reset_peak_rss();
             }
-            const auto r = run_speed_bench(s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
+            const auto r = run_speed_bench(*s, req.speed_prompt, req.speed_decode, req.speed_runs, lm->vocab_size(), sub);
             run.tasks["speed"] = speed_json(r);
-            run.tasks["speed"]["runtime"] = speed_runtime_label(kind, where.speed_on_accelerator, s);
+            run.tasks["speed"]["runtime"] = speed_runtime_label(kind, where.speed_on_accelerator, *s);
             if (kind == "export" && !where.speed_on_accelerator) time_in_onnx_runtime(run.tasks["speed"], dir, req, job);
             if (where.speed_on_accelerator)
                 run.tasks["speed"]["weights"] = kind == "export"

@@ -16,14 +16,23 @@ double median(std::vector<double> v) {
 }
 }  // namespace
 
-SpeedResult run_speed_bench(const DecoderSession& s, int prompt_tokens, int decode_tokens, int runs, int vocab,
+void LanguageModelSession::reset() { m_session = m_lm.start(m_capacity); }
+
+engine::RowMatrix LanguageModelSession::feed(const std::vector<int>& ids) {
+    if (!m_session) reset();
+    return m_session->feed(ids);
+}
+
+uint64_t LanguageModelSession::weight_bytes_per_token() const { return m_lm.weight_bytes_per_token(); }
+
+SpeedResult run_speed_bench(DecoderSession& s, int prompt_tokens, int decode_tokens, int runs, int vocab,
                             const JobContext& job) {
     SpeedResult r;
     r.prompt_tokens = prompt_tokens;
     r.decode_tokens = decode_tokens;
     r.runs = runs;
-    r.device = s.device;
-    r.threads = s.threads;
+    r.device = s.device();
+    r.threads = s.threads();
     std::vector<int> prompt(static_cast<size_t>(prompt_tokens));
     for (int i = 0; i < prompt_tokens; ++i) prompt[static_cast<size_t>(i)] = (i * 7919 + 13) % std::max(vocab, 1);
     std::vector<double> pre, dec;
@@ -47,10 +56,11 @@ SpeedResult run_speed_bench(const DecoderSession& s, int prompt_tokens, int deco
     r.prefill_tokens_per_s = median(pre);
     r.decode_tokens_per_s = median(dec);
     r.peak_rss = peak_rss_bytes();  // before the bandwidth probe, whose 512 MiB buffer is not the model's
-    r.bandwidth_bytes_per_s = s.bandwidth ? s.bandwidth() : measure_read_bandwidth();
-    r.weight_bytes_per_token = s.weight_bytes_per_token;
-    if (s.weight_bytes_per_token > 0)
-        r.decode_bound_tokens_per_s = r.bandwidth_bytes_per_s / static_cast<double>(s.weight_bytes_per_token);
+    const double device_bandwidth = s.bound_bandwidth();
+    r.bandwidth_bytes_per_s = device_bandwidth > 0 ? device_bandwidth : measure_read_bandwidth();
+    r.weight_bytes_per_token = s.weight_bytes_per_token();
+    if (r.weight_bytes_per_token > 0)
+        r.decode_bound_tokens_per_s = r.bandwidth_bytes_per_s / static_cast<double>(r.weight_bytes_per_token);
     job.report(1.0, "speed");
     return r;
 }

@@ -34,7 +34,7 @@ public:
                                                       const backend::LogFn&) const override {
         fail("fake", "not a device");
     }
-    eval::DecoderSession speed_session(std::shared_ptr<const io::Model>, const plan::Plan*, int,
+    std::unique_ptr<eval::DecoderSession> speed_session(std::shared_ptr<const io::Model>, const plan::Plan*, int,
                                        const backend::LogFn&) const override {
         fail("fake", "not a device");
     }

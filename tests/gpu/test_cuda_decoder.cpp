@@ -146,17 +146,18 @@ private slots:
 
     void sessionUsesCudaOrFallsBackToCpu() {  // runs with and without a GPU
         auto o = opts(DType::F32, DType::F32);
-        auto s = gpu::make_decoder_session(m_model, o, 32);
+        auto session = gpu::make_decoder_session(m_model, o, 32);
+        eval::DecoderSession& s = *session;
         const bool gpu_present = !gpu::list_devices().empty();
-        QCOMPARE(s.device, std::string(gpu_present ? "cuda:0" : "cpu"));
+        QCOMPARE(s.device(), std::string(gpu_present ? "cuda:0" : "cpu"));
         s.reset();
         const auto got = s.feed(std::vector<int>(kIds.begin(), kIds.begin() + 7));
         auto rest = s.feed(std::vector<int>(kIds.begin() + 7, kIds.end()));
         QCOMPARE(got.rows(), Eigen::Index(7));
         QCOMPARE(rest.rows(), Eigen::Index(5));
         const double err = std::max(max_abs(got, m_ref.topRows(7)), max_abs(rest, m_ref.bottomRows(5)));
-        QVERIFY2(err <= (gpu_present ? 1e-3 : 1e-4), qPrintable(QString("%1 session: %2").arg(s.device.c_str()).arg(err)));
-        QVERIFY(s.weight_bytes_per_token > 0);
+        QVERIFY2(err <= (gpu_present ? 1e-3 : 1e-4), qPrintable(QString("%1 session: %2").arg(s.device().c_str()).arg(err)));
+        QVERIFY(s.weight_bytes_per_token() > 0);
     }
 
     void fp32LogitsMatchCpu() {

@@ -62,7 +62,7 @@ public:
                                                       const backend::LogFn&) const override {
         fail("test", "no device");
     }
-    eval::DecoderSession speed_session(std::shared_ptr<const io::Model>, const plan::Plan*, int,
+    std::unique_ptr<eval::DecoderSession> speed_session(std::shared_ptr<const io::Model>, const plan::Plan*, int,
                                        const backend::LogFn&) const override {
         fail("test", "no device");
     }

@@ -56,7 +56,7 @@ std::unique_ptr<engine::LanguageModel> CpuBackend::open_model(std::shared_ptr<co
     return std::make_unique<eval::EngineModel>(std::make_shared<engine::Transformer>(std::move(model), eo));
 }
 
-eval::DecoderSession CpuBackend::speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
+std::unique_ptr<eval::DecoderSession> CpuBackend::speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan,
                                                int capacity, const LogFn& log) const {
     fail("cpu", "the CPU backend has no deployment decoder (the evaluator times its LanguageModel)");
 }

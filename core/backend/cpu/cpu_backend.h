@@ -18,7 +18,7 @@ public:
     std::unique_ptr<engine::LanguageModel> open_model(std::shared_ptr<const io::Model> model,
                                                       const LogFn& log) const override;
     /// Not built: the evaluator times the CPU engine through its LanguageModel (fails if called).
-    eval::DecoderSession speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
+    std::unique_ptr<eval::DecoderSession> speed_session(std::shared_ptr<const io::Model> model, const plan::Plan* plan, int capacity,
                                        const LogFn& log) const override;
 };
 

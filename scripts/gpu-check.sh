@@ -166,8 +166,7 @@ if want score8b; then
   out ""
   out "## Scoring an 8B-shaped model (Llama-3-8B shapes, BF16 random weights; fp32 on the device)"
   M8="$WORK/m8b"
-  [ -f "$M8/config.json" ] || "$B" gen-model "$M8" --hidden 4096 --layers 32 --heads 32 --kv-heads 8 \
-    --intermediate 14336 --vocab 128256 --untied --dtype BF16 >/dev/null
+  [ -f "$M8/config.json" ] || "$B" gen-model "$M8" --preset 8b >/dev/null
   out "| mode | calibration | memory | seconds | peak device MiB | est. TFLOP | TFLOP/s | fraction of fp32 peak | peak host RSS MiB |"
   out "|---|---|---|---|---|---|---|---|---|"
   peak=$(fp32_peak_tflops)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// `mixq gen-model OUT_DIR [--preset tiny|100m|1b] [--hidden H ...] [--json]`: writes a synthetic model folder.
+// `mixq gen-model OUT_DIR [--preset tiny|100m|1b|8b] [--hidden H ...] [--json]`: writes a synthetic model folder.
 #include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -30,7 +30,7 @@ int run_gen_model(const Args& args) {
         c.num_heads % c.num_kv_heads != 0 || c.num_layers <= 0 || c.intermediate_size <= 0 || c.vocab_size < 1024)
         usage_fail("invalid dimensions (heads must divide hidden, kv-heads divide heads, vocab >= 1024)");
     c.head_dim = c.hidden_size / c.num_heads;
-    c.tie_word_embeddings = !args.has("--untied");
+    if (args.has("--untied")) c.tie_word_embeddings = false;  // else the preset's (8b is untied, as Llama-3-8B)
     spec.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, INT64_MAX));
     spec.packed_qkv = args.has("--packed-qkv");
     spec.fused_gate_up = args.has("--fused-gate-up");
@@ -47,7 +47,7 @@ int run_gen_model(const Args& args) {
 }
 
 CommandRegistrar reg({"gen-model",
-                      "mixq gen-model OUT_DIR [--preset tiny|100m|1b] [--hidden H] [--layers L] [--heads A] [--kv-heads G] "
+                      "mixq gen-model OUT_DIR [--preset tiny|100m|1b|8b] [--hidden H] [--layers L] [--heads A] [--kv-heads G] "
                       "[--intermediate I] [--vocab V] [--untied] [--packed-qkv] [--fused-gate-up] [--shards S] "
                       "[--model-type llama|mistral|qwen2|qwen3] [--dtype BF16|F16|F32] [--seed N] [--json]",
                       "Writes a synthetic Hugging Face model folder with seeded random weights (tests, benchmarks).",

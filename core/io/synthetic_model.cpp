@@ -34,8 +34,13 @@ SyntheticSpec SyntheticSpec::preset(const std::string& name) {
     } else if (name == "1b") {
         c.hidden_size = 2048; c.intermediate_size = 8192; c.num_layers = 16; c.num_heads = 32; c.num_kv_heads = 8;
         c.vocab_size = 32000; c.tie_word_embeddings = true;
+    } else if (name == "8b") {  // Llama-3-8B's shapes (issue 20's GPU scoring target): 8.03B parameters, untied
+        c.hidden_size = 4096; c.intermediate_size = 14336; c.num_layers = 32; c.num_heads = 32; c.num_kv_heads = 8;
+        c.vocab_size = 128256; c.tie_word_embeddings = false;
+        c.rope_theta = 500000.0;
+        c.max_position_embeddings = 8192;
     } else {
-        fail("synthetic model", "unknown preset '" + name + "' (tiny, 100m, 1b)");
+        fail("synthetic model", "unknown preset '" + name + "' (tiny, 100m, 1b, 8b)");
     }
     c.head_dim = c.hidden_size / c.num_heads;
     return s;

@@ -20,7 +20,8 @@ struct SyntheticSpec {
     int shards = 1;              ///< > 1 writes model-0000i-of-0000n.safetensors + index
     float init_std = 0.02f;
 
-    /// Named presets: "tiny" (~0.3M), "100m" (~100M), "1b" (~1B). Throws for other names.
+    /// Named presets: "tiny" (~0.3M), "100m" (~100M), "1b" (~1B), "8b" (Llama-3-8B's shapes, 8.03B, ~16 GB of BF16).
+    /// Throws for other names.
     static SyntheticSpec preset(const std::string& name);
 };
 

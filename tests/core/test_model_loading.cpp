@@ -57,6 +57,23 @@ class TestModelLoading : public QObject {
     Q_OBJECT
 
 private slots:
+    void preset8bHasLlama3Shapes() {
+        // `mixq gen-model --preset 8b` (issue 20's scoring target): Llama-3-8B's published shapes, whose parameter
+        // count is 8,030,261,248 (embedding and lm_head untied, two RMSNorms per layer and a final one).
+        const auto c = io::SyntheticSpec::preset("8b").config;
+        QCOMPARE(c.hidden_size, 4096);
+        QCOMPARE(c.intermediate_size, 14336);
+        QCOMPARE(c.num_layers, 32);
+        QCOMPARE(c.num_heads, 32);
+        QCOMPARE(c.num_kv_heads, 8);
+        QCOMPARE(c.vocab_size, 128256);
+        QCOMPARE(c.head_dim, 128);
+        QVERIFY(!c.tie_word_embeddings);
+        const int64_t H = c.hidden_size, I = c.intermediate_size, KV = int64_t(c.num_kv_heads) * c.head_dim;
+        const int64_t layer = H * H * 2 + H * KV * 2 + 3 * H * I + 2 * H;
+        QCOMPARE(2 * int64_t(c.vocab_size) * H + c.num_layers * layer + H, int64_t(8030261248));
+    }
+
     void demoModelLayout() {
         auto m = io::Model::open(mixq_test::demo_model());
         const auto cfg = nlohmann::json::parse(mixq_test::read_text(mixq_test::demo_model() / "config.json"));

@@ -58,7 +58,8 @@ json speed_json(const SpeedResult& r) {
 
 json loglik_json(const LoglikStats& s) {
     return {{"requests", s.requests}, {"tokens_fed", s.tokens_fed}, {"truncated", s.truncated},
-            {"boundary_mismatches", s.boundary_mismatches}};
+            {"boundary_mismatches", s.boundary_mismatches}, {"forwards", s.forwards},
+            {"padding_tokens", s.padding_tokens}};
 }
 
 double agreement(const std::vector<int>& a, const std::vector<int>& b) {

@@ -6,7 +6,7 @@
 //  "target": {"path", "kind": "export"|"model", "backend": "onnx-runner"|"engine", "plan": {...}|null},
 //  "baseline": {"path", "from": "--baseline"|"mixq_plan.json", "backend": "engine", "matches_plan_hash": bool (when the
 //               plan records the source model's hash)} | null, "baseline_note": "...",
-//  "settings": {"limit", "data": {"mmlu", "piqa", "ppl"} (paths or null), "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "ppl_window",
+//  "settings": {"limit", "data": {"mmlu", "piqa", "ppl"} (paths or null), "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "batch", "ppl_window",
 //               "speed": {"prompt_tokens", "decode_tokens", "runs"}},
 //  "tasks": {"mmlu"|"piqa"|"ppl"|"speed": {"target": {...}, "baseline": {...}|null, "delta": {...}|null}},
 //  "loglik": {"target": {...}, "baseline": {...}},

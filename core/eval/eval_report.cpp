@@ -20,6 +20,7 @@ json mmlu_json(const MmluResult& r) {
             {"correct", r.overall.correct},
             {"macro_acc", r.macro_acc()},
             {"seconds", r.seconds},
+            {"cpu_seconds", r.cpu_seconds},
             {"seconds_per_100", n > 0 ? 100.0 * r.seconds / n : 0.0},
             {"subjects", subjects}};
 }
@@ -32,6 +33,7 @@ json piqa_json(const PiqaResult& r) {
             {"acc_norm_stderr", r.acc_norm.stderr_()},
             {"n", r.acc.n},
             {"seconds", r.seconds},
+            {"cpu_seconds", r.cpu_seconds},
             {"seconds_per_100", n > 0 ? 100.0 * r.seconds / n : 0.0}};
 }
 

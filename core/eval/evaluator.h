@@ -42,6 +42,8 @@ struct EvalRequest {
     /// Loglikelihood sequences per forward (MMLU / PIQA) where the model batches natively (exports on the ONNX
     /// runner); 1: one question at a time. The CPU engine scores one question at a time whatever this says.
     int batch = kDefaultEvalBatch;
+    /// Padded positions per batched forward at most (0: the scorer's default, kDefaultBatchTokens).
+    int64_t batch_tokens = 0;
 };
 
 /// Kind of folder: "export" (model.onnx + genai_config.json), "model" (config.json), or throws.

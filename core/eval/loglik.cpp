@@ -27,18 +27,6 @@ double token_logprob(const float* logits, int vocab, int target, bool* is_argmax
 LoglikScorer::LoglikScorer(engine::LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt)
     : m_lm(lm), m_tok(tok), m_opt(opt) {}
 
-std::vector<std::vector<LoglikResult>> LoglikSource::score_many(const std::vector<LoglikQuestion>& questions,
-                                                                const CancelToken& cancel, const LoglikProgress& progress) {
-    std::vector<std::vector<LoglikResult>> out;
-    out.reserve(questions.size());
-    for (const auto& q : questions) {
-        cancel.check();
-        out.push_back(score(q.context, q.continuations));
-        if (progress) progress(static_cast<double>(out.size()) / static_cast<double>(questions.size()));
-    }
-    return out;
-}
-
 std::vector<LoglikScorer::Encoded> LoglikScorer::encode(const std::string& context_in, const std::vector<std::string>& conts) {
     // Trailing whitespace of the context belongs to the continuation (lm-eval-harness _encode_pair).
     std::string context = context_in;

@@ -51,10 +51,23 @@ public:
     /// checking `cancel` and reporting progress after each; a batching source runs many per forward.
     virtual std::vector<std::vector<LoglikResult>> score_many(const std::vector<LoglikQuestion>& questions,
                                                               const CancelToken& cancel,
-                                                              const LoglikProgress& progress = {});
+                                                              const LoglikProgress& progress = {}) {
+        std::vector<std::vector<LoglikResult>> out;
+        out.reserve(questions.size());
+        for (const auto& q : questions) {
+            cancel.check();
+            out.push_back(score(q.context, q.continuations));
+            if (progress) progress(static_cast<double>(out.size()) / static_cast<double>(questions.size()));
+        }
+        return out;
+    }
     /// How many questions tasks should hand score_many at once (1: one at a time).
     virtual int questions_per_call() const { return 1; }
 };
+
+/// Padded positions per batched forward by default: more rows make each weight dequantization serve more positions,
+/// but a forward much larger than this runs slower per position here (docs/PERFORMANCE.md, "Batched loglikelihood").
+inline constexpr int64_t kDefaultBatchTokens = 256;
 
 struct LoglikOptions {
     bool reuse_prefix = true;
@@ -64,8 +77,8 @@ struct LoglikOptions {
     /// Sequences per forward in score_many; > 1 batches when the model runs batches natively, 1 scores one
     /// question at a time (with prefix reuse as above).
     int batch = 1;
-    /// Padded positions per batched forward at most (its logits hold this many rows); 0: as many as keep the
-    /// logits within 256 MiB.
+    /// Padded positions per batched forward at most; 0: kDefaultBatchTokens. Always also capped so the forward's
+    /// logits stay within 256 MiB; a longer single row still runs alone.
     int64_t max_batch_tokens = 0;
 };
 

@@ -2,7 +2,8 @@
 // LoglikScorer::score_many when batching: every question's continuations become rows of fresh sequences (one per
 // multi-token continuation: context + continuation without its last token; one-token continuations read the
 // context's last position from a row with the same context, the context alone if none), rows are sorted by length
-// and handed to the model in forwards of at most `batch` rows and `max_batch_tokens` padded positions. Each
+// and handed to the model in forwards of at most `batch` rows and `max_batch_tokens` padded positions (and logits
+// within 256 MiB). Each
 // continuation is scored at the same positions of the same sequence as one-at-a-time scoring does.
 #include <algorithm>
 #include <map>
@@ -19,7 +20,7 @@ struct Use {
 };
 
 /// Padded positions per forward that keep its logits within 256 MiB.
-int64_t default_token_cap(int vocab) {
+int64_t logits_token_cap(int vocab) {
     return std::max<int64_t>(1, (int64_t(256) << 20) / (4 * static_cast<int64_t>(std::max(vocab, 1))));
 }
 
@@ -69,7 +70,8 @@ std::vector<std::vector<LoglikResult>> LoglikScorer::score_many(const std::vecto
     std::vector<size_t> order(rows.size());
     std::iota(order.begin(), order.end(), size_t(0));
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].ids.size() < rows[b].ids.size(); });
-    const int64_t cap = m_opt.max_batch_tokens > 0 ? m_opt.max_batch_tokens : default_token_cap(m_lm.vocab_size());
+    const int64_t cap = std::min(m_opt.max_batch_tokens > 0 ? m_opt.max_batch_tokens : kDefaultBatchTokens,
+                                 logits_token_cap(m_lm.vocab_size()));
 
     std::vector<std::vector<LoglikResult>> out(questions.size());
     for (size_t q = 0; q < questions.size(); ++q) out[q].resize(questions[q].continuations.size());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <ctime>
 
 #include "core/common/error.h"
 #include "core/eval/csv.h"
@@ -86,6 +87,7 @@ double MmluResult::macro_acc() const {
 MmluResult run_mmlu(LoglikSource& lm, const std::vector<MmluQuestion>& questions, const JobContext& job) {
     MmluResult r;
     const auto t0 = std::chrono::steady_clock::now();
+    const std::clock_t c0 = std::clock();
     static const std::vector<std::string> kLetters{" A", " B", " C", " D"};
     const size_t n = questions.size();
     const size_t chunk = static_cast<size_t>(std::max(lm.questions_per_call(), 1));
@@ -112,6 +114,7 @@ MmluResult run_mmlu(LoglikSource& lm, const std::vector<MmluQuestion>& questions
         }
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
     job.report(1.0, "mmlu");
     return r;
 }

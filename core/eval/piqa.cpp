@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -87,6 +88,7 @@ std::string piqa_context(const PiqaItem& it) { return "Question: " + it.goal + "
 PiqaResult run_piqa(LoglikSource& lm, const std::vector<PiqaItem>& items, const JobContext& job) {
     PiqaResult r;
     const auto t0 = std::chrono::steady_clock::now();
+    const std::clock_t c0 = std::clock();
     const size_t n = items.size();
     const size_t chunk = static_cast<size_t>(std::max(lm.questions_per_call(), 1));
     for (size_t i0 = 0; i0 < n; i0 += chunk) {
@@ -115,6 +117,7 @@ PiqaResult run_piqa(LoglikSource& lm, const std::vector<PiqaItem>& items, const 
         }
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
     job.report(1.0, "piqa");
     return r;
 }

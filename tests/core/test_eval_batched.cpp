@@ -134,7 +134,7 @@ private slots:
             return worst;
         };
         const Run one = run(*m_lm, 1, true, 0);        // one question at a time, shared-prefix KV forks
-        const Run many = run(*m_lm, 8, true, 0);       // 8 rows per forward
+        const Run many = run(*m_lm, 8, true, 4096);    // 8 rows per forward
         const Run tight = run(*m_lm, 5, false, 600);   // no prefix reuse, small forwards (many splits)
         QCOMPARE(one.lp.size(), size_t(32 * 4 + 32 * 2));
         QCOMPARE(one.stats.padding_tokens, int64_t(0));
@@ -150,7 +150,7 @@ private slots:
               (long long)one.stats.forwards, many.secs, (long long)many.stats.forwards, (long long)many.stats.padding_tokens);
         // Level 4: the same decisions; loglikelihoods within a few int8 rounding steps.
         const Run one4 = run(*m_lm_l4, 1, true, 0);
-        const Run many4 = run(*m_lm_l4, 8, true, 0);
+        const Run many4 = run(*m_lm_l4, 8, true, 4096);
         const double worst4 = worst_diff(many4, one4);
         qInfo("level 4: max |batched - one at a time| = %.2e", worst4);
         QVERIFY2(worst4 <= 0.05, qPrintable(QString("max |diff| %1").arg(worst4)));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/common/job.h"
+#include "core/engine/batch_seq.h"
 #include "core/engine/tensor.h"
 
 namespace mixq::engine {
@@ -22,12 +23,6 @@ public:
     virtual int length() const = 0;  ///< positions already fed
     /// An independent copy of the KV state (continuing it does not affect this session).
     virtual std::unique_ptr<LmSession> fork() const = 0;
-};
-
-/// One sequence of a batched forward: a fresh sequence `ids` whose logits are wanted from position `first` on.
-struct BatchSeq {
-    std::vector<int> ids;
-    int first = 0;  ///< logits rows [first, ids.size()) come back
 };
 
 class LanguageModel {
@@ -44,7 +39,8 @@ public:
     }
     /// Logits of several fresh sequences: element i holds rows [seqs[i].first, seqs[i].ids.size()) of sequence i's
     /// logits. A backend that batches natively runs them as one forward (right-padded rows; padding never reaches
-    /// the results); this default runs one forward each, checking `cancel` between them.
+    /// the results), or computes shared prefixes once (batch_seq.h); this default runs one forward each, checking
+    /// `cancel` between them.
     virtual std::vector<RowMatrix> logits_batch(const std::vector<BatchSeq>& seqs, const CancelToken& cancel) {
         std::vector<RowMatrix> out;
         out.reserve(seqs.size());

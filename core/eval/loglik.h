@@ -14,8 +14,9 @@
 // state; one-token continuations (MMLU's " A") then cost nothing beyond the context.
 // Batched (batch > 1 on a model that batches natively, e.g. the ONNX runner): score_many packs many questions'
 // sequences into each forward (loglik_batched.cpp): one row per multi-token continuation (context + continuation),
-// and for one-token continuations the context's own row (shared by all choices with that context); rows are sorted
-// by length and right-padded, and every result equals the one-at-a-time scoring's (same sequences, same positions).
+// and for one-token continuations the context's own row (shared by all choices with that context); each row names
+// its context as a shared prefix (computed once per forward by the ONNX runner), rows are ordered by length and
+// right-padded, and every result equals the one-at-a-time scoring's (same sequences, same positions).
 #pragma once
 #include <functional>
 #include <string>

@@ -85,6 +85,26 @@ private slots:
         const auto b = m_lm->logits_batch({{ids_of(33, 9, V), 0}, {seqs[0], 0}}, CancelToken());
         QVERIFY(max_abs_diff(a[0], b[1]) <= 1e-5f);
         QVERIFY(max_abs_diff(a[0], got[0]) <= 1e-5f);
+        // Shared prefixes: two distinct contexts (20 and 7 tokens), ragged endings, one row that is its context alone;
+        // computed as the contexts, then the endings on their KV cache. Each row still equals its own forward.
+        const auto ctx_a = ids_of(20, 11, V), ctx_b = ids_of(7, 12, V);
+        auto cat = [](std::vector<int> a, const std::vector<int>& b) {
+            a.insert(a.end(), b.begin(), b.end());
+            return a;
+        };
+        const std::vector<engine::BatchSeq> shared{{cat(ctx_a, ids_of(9, 13, V)), 19, 20},
+                                                   {cat(ctx_a, ids_of(3, 14, V)), 0, 20},
+                                                   {cat(ctx_b, ids_of(12, 15, V)), 6, 7},
+                                                   {ctx_a, 19, 20},
+                                                   {cat(ctx_b, ids_of(1, 16, V)), 3, 7}};
+        QVERIFY(engine::batch_shape(shared).split);
+        const auto got_shared = m_lm->logits_batch(shared, CancelToken());
+        QCOMPARE(got_shared.size(), shared.size());
+        for (size_t i = 0; i < shared.size(); ++i) {
+            const engine::RowMatrix solo = m_lm->logits(shared[i].ids);
+            const float d = max_abs_diff(got_shared[i], solo.bottomRows(solo.rows() - shared[i].first));
+            QVERIFY2(d <= 1e-4f, qPrintable(QString("shared-prefix row %1: max |diff| %2").arg(i).arg(d)));
+        }
         // A cancelled token stops the forward (checked between nodes).
         CancelToken cancel;
         cancel.cancel();

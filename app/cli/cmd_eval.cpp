@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR] [--piqa DIR] [--ppl FILE|builtin] [--speed] [--limit N] [--mmlu-limit N]
 // [--piqa-limit N] [--ppl-limit N] [--baseline MODEL_DIR] [--plan plan.json]
-// [--device auto|cpu|cuda] [--out results.json] [--json]`: accuracy, perplexity and speed of an export (built-in
+// [--device auto|cpu|cuda] [--out results.json] [--json] [--batch N] [--batch-tokens N]`: accuracy, perplexity and speed of an export (built-in
 // ONNX runner) or a model folder (CPU engine), next to the unquantized baseline. With no task given it evaluates the
 // MMLU and PIQA data and the held-out text shipped with MixQ (`builtin` names them explicitly: `--mmlu builtin`,
 // `--ppl builtin`). A model folder with --plan evaluates the plan (the same call as the app's "Evaluate current plan").
@@ -22,7 +22,7 @@ namespace {
 int run_eval(const Args& args) {
     args.allow_only({"--mmlu", "--piqa", "--ppl", "--speed", "--limit", "--baseline", "--no-baseline", "--device",
                      "--out", "--json", "--quiet", "--ppl-window", "--runs", "--no-prefix-reuse", "--mmlu-limit",
-                     "--piqa-limit", "--ppl-limit", "--plan"});
+                     "--piqa-limit", "--ppl-limit", "--plan", "--batch", "--batch-tokens"});
     eval::EvalRequest req;
     req.target = args.positional_at(0, "EXPORT_DIR or MODEL folder");
     if (args.positional().size() > 1) usage_fail("unexpected argument '" + args.positional()[1] + "'");
@@ -50,6 +50,8 @@ int run_eval(const Args& args) {
     req.ppl_window = static_cast<int>(args.get_int("--ppl-window", 128, 2, 1 << 20));
     req.speed_runs = static_cast<int>(args.get_int("--runs", 3, 1, 10000));
     req.reuse_prefix = !args.has("--no-prefix-reuse");
+    req.batch = static_cast<int>(args.get_int("--batch", eval::kDefaultEvalBatch, 1, 4096));
+    req.batch_tokens = args.get_int("--batch-tokens", 0, 1, 1 << 24);
     const auto out = args.get("--out");
     if (out) check_output_file(*out);
     const bool json_out = args.has("--json");
@@ -81,11 +83,13 @@ int run_eval(const Args& args) {
 CommandRegistrar reg({"eval",
                       "mixq eval (EXPORT_DIR | MODEL) [--mmlu DIR|builtin] [--piqa DIR|builtin] [--ppl FILE|builtin] [--speed] [--limit N] "
                       "[--mmlu-limit N] [--piqa-limit N] [--ppl-limit N] [--plan plan.json] [--baseline MODEL_DIR | --no-baseline] [--device auto|cpu|cuda] [--out results.json] [--json] "
-                      "[--ppl-window N] [--runs N] [--no-prefix-reuse]",
+                      "[--ppl-window N] [--runs N] [--no-prefix-reuse] [--batch N] [--batch-tokens N]",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
                       "(CPU engine; with --plan, the plan's fake-quant weights beside the dense model on the same questions), with the "
                       "unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed it runs the MMLU-Redux sample and "
-                      "PIQA validation data and the held-out text shipped with MixQ (perplexity and, beside a plan or export, its measured KLD).",
+                      "PIQA validation data and the held-out text shipped with MixQ (perplexity and, beside a plan or export, its measured KLD). --batch N: loglikelihood sequences per forward on an export (default " +
+                          std::to_string(eval::kDefaultEvalBatch) + "; 1: one question at a time), at most --batch-tokens padded positions each (default " +
+                          std::to_string(eval::kDefaultBatchTokens) + ").",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});
 

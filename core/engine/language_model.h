@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // LanguageModel: what evaluation tasks need from a decoder, whichever backend runs it (the CPU engine or the
 // ONNX runner): incremental sessions with a KV state that can be forked (a shared prompt computed once and
-// continued several ways), logits of whole sequences, and what the speed benchmark reports.
+// continued several ways), logits of whole sequences (one at a time, or several as one batched forward), and what
+// the speed benchmark reports.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/common/job.h"
+#include "core/engine/batch_seq.h"
 #include "core/engine/tensor.h"
 
 namespace mixq::engine {
@@ -34,6 +37,22 @@ public:
     virtual RowMatrix logits(const std::vector<int>& ids) {
         return start(static_cast<int>(ids.size()))->feed(ids);
     }
+    /// Logits of several fresh sequences: element i holds rows [seqs[i].first, seqs[i].ids.size()) of sequence i's
+    /// logits. A backend that batches natively runs them as one forward (right-padded rows; padding never reaches
+    /// the results), or computes shared prefixes once (batch_seq.h); this default runs one forward each, checking
+    /// `cancel` between them.
+    virtual std::vector<RowMatrix> logits_batch(const std::vector<BatchSeq>& seqs, const CancelToken& cancel) {
+        std::vector<RowMatrix> out;
+        out.reserve(seqs.size());
+        for (const auto& s : seqs) {
+            cancel.check();
+            const RowMatrix all = logits(s.ids);
+            out.push_back(all.bottomRows(all.rows() - s.first));
+        }
+        return out;
+    }
+    /// True when logits_batch runs several sequences as one forward (worth batching loglikelihood requests for).
+    virtual bool batches_natively() const { return false; }
     /// Weight bytes read per decoded token (the decode bandwidth bound's numerator).
     virtual uint64_t weight_bytes_per_token() = 0;
 };

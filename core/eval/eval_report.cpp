@@ -20,6 +20,7 @@ json mmlu_json(const MmluResult& r) {
             {"correct", r.overall.correct},
             {"macro_acc", r.macro_acc()},
             {"seconds", r.seconds},
+            {"cpu_seconds", r.cpu_seconds},
             {"seconds_per_100", n > 0 ? 100.0 * r.seconds / n : 0.0},
             {"subjects", subjects}};
 }
@@ -32,6 +33,7 @@ json piqa_json(const PiqaResult& r) {
             {"acc_norm_stderr", r.acc_norm.stderr_()},
             {"n", r.acc.n},
             {"seconds", r.seconds},
+            {"cpu_seconds", r.cpu_seconds},
             {"seconds_per_100", n > 0 ? 100.0 * r.seconds / n : 0.0}};
 }
 
@@ -58,7 +60,8 @@ json speed_json(const SpeedResult& r) {
 
 json loglik_json(const LoglikStats& s) {
     return {{"requests", s.requests}, {"tokens_fed", s.tokens_fed}, {"truncated", s.truncated},
-            {"boundary_mismatches", s.boundary_mismatches}};
+            {"boundary_mismatches", s.boundary_mismatches}, {"forwards", s.forwards},
+            {"padding_tokens", s.padding_tokens}};
 }
 
 double agreement(const std::vector<int>& a, const std::vector<int>& b) {

@@ -6,14 +6,14 @@
 //  "target": {"path", "kind": "export"|"model", "backend": "onnx-runner"|"engine", "plan": {...}|null},
 //  "baseline": {"path", "from": "--baseline"|"mixq_plan.json", "backend": "engine", "matches_plan_hash": bool (when the
 //               plan records the source model's hash)} | null, "baseline_note": "...",
-//  "settings": {"limit", "data": {"mmlu", "piqa", "ppl"} (paths or null), "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "ppl_window",
+//  "settings": {"limit", "data": {"mmlu", "piqa", "ppl"} (paths or null), "device", "threads", "order", "stderr", "tokenization", "prefix_reuse", "batch", "ppl_window",
 //               "speed": {"prompt_tokens", "decode_tokens", "runs"}},
 //  "tasks": {"mmlu"|"piqa"|"ppl"|"speed": {"target": {...}, "baseline": {...}|null, "delta": {...}|null}},
 //  "loglik": {"target": {...}, "baseline": {...}},
 //  "measured_kld": {"mean", "max", "top1_agreement", "tokens", "windows", "predicted" (the plan's, or null),
 //                   "ratio_to_predicted" (or null), ...} (with a baseline and a perplexity text)}
-// mmlu: acc, stderr, n, correct, macro_acc, seconds, seconds_per_100, subjects {name: {acc, stderr, n}};
-// piqa: acc, acc_stderr, acc_norm, acc_norm_stderr, n, seconds, seconds_per_100;
+// mmlu: acc, stderr, n, correct, macro_acc, seconds, cpu_seconds (process CPU time, all threads), seconds_per_100, subjects {name: {acc, stderr, n}};
+// piqa: acc, acc_stderr, acc_norm, acc_norm_stderr, n, seconds, cpu_seconds, seconds_per_100;
 // ppl: ppl, nll_sum, tokens, windows, window, seconds; speed: prefill/decode tokens/s (medians), device, threads,
 // weight_bytes_per_token, read_bandwidth_gb_s, decode_bound_tokens_per_s, peak_rss_mb.
 // Deltas are target − baseline (acc, acc_norm, ppl, plus ppl_ratio), agreement = fraction of items where both

@@ -229,7 +229,10 @@ ModelRun evaluate_model(const fs::path& dir, const std::string& kind, const Data
     const std::shared_ptr<const io::Model>& model = opened.model;
     const int eos = opened.eos;
     const auto tok = tok::Tokenizer::from_file(dir / "tokenizer.json");
-    LoglikScorer scorer(*lm, *tok, LoglikOptions{req.reuse_prefix, 0, eos, dir.string()});
+    LoglikOptions lopt{req.reuse_prefix, 0, eos, dir.string()};
+    lopt.batch = req.batch;
+    lopt.max_batch_tokens = req.batch_tokens;
+    LoglikScorer scorer(*lm, *tok, lopt);
     ModelRun run;
     for (const auto& task : tasks) {
         JobContext sub = progress.stage(stage_weight(task, data, req));
@@ -301,6 +304,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
     const auto runner = req.plan ? backend::find_backend("cpu") : backend::select_backend(req.device, "--device", &device_note);
     const std::string device = runner->name();  // "cpu" or the accelerator's ("cuda")
     if (req.ppl_window < 2) fail("", "perplexity window must be at least 2");
+    if (req.batch < 1) fail("", "batch must be at least 1");
+    if (req.batch_tokens < 0) fail("", "batch tokens must be positive");
     if (req.speed_prompt < 1 || req.speed_decode < 0 || req.speed_runs < 1) fail("", "speed: prompt >= 1, decode >= 0, runs >= 1");
     const std::string kind = classify_eval_target(req.target);
     if (req.plan && kind != "model") fail(req.target.string(), "--plan needs a model folder (an export is its plan already)");
@@ -400,6 +405,8 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
         {"tokenization", "context and continuation encoded separately without special tokens, ids concatenated; "
                          "trailing context whitespace moved to the continuation; left truncation to the context window"},
         {"prefix_reuse", req.reuse_prefix},
+        {"batch", req.batch},
+        {"batch_tokens", req.batch_tokens > 0 ? req.batch_tokens : kDefaultBatchTokens},
         {"ppl_window", req.ppl_window},
         {"speed", {{"prompt_tokens", req.speed_prompt}, {"decode_tokens", req.speed_decode}, {"runs", req.speed_runs}}}};
 

@@ -15,6 +15,9 @@
 
 namespace mixq::eval {
 
+/// `mixq eval --batch` default (docs/PERFORMANCE.md, "Batched loglikelihood": measured on a 100M int4 export).
+inline constexpr int kDefaultEvalBatch = 8;
+
 struct EvalRequest {
     std::filesystem::path target;                 ///< export folder or model folder
     /// With a model folder: evaluate this plan (the engine with its fake-quant weights, in its rotation) instead of
@@ -36,6 +39,11 @@ struct EvalRequest {
     int ppl_window = 128;
     int speed_prompt = 128, speed_decode = 128, speed_runs = 3;
     bool reuse_prefix = true;                     ///< share the context's KV state across choices
+    /// Loglikelihood sequences per forward (MMLU / PIQA) where the model batches natively (exports on the ONNX
+    /// runner); 1: one question at a time. The CPU engine scores one question at a time whatever this says.
+    int batch = kDefaultEvalBatch;
+    /// Padded positions per batched forward at most (0: the scorer's default, kDefaultBatchTokens).
+    int64_t batch_tokens = 0;
 };
 
 /// Kind of folder: "export" (model.onnx + genai_config.json), "model" (config.json), or throws.

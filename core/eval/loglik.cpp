@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// LoglikScorer: harness-style tokenization, left truncation, and scoring with or without a shared KV prefix.
+// LoglikScorer: harness-style tokenization, left truncation, and one-question-at-a-time scoring with or without a
+// shared KV prefix (batched scoring: loglik_batched.cpp).
 #include "core/eval/loglik.h"
 
 #include <cctype>
@@ -26,7 +27,7 @@ double token_logprob(const float* logits, int vocab, int target, bool* is_argmax
 LoglikScorer::LoglikScorer(engine::LanguageModel& lm, const tok::Tokenizer& tok, LoglikOptions opt)
     : m_lm(lm), m_tok(tok), m_opt(opt) {}
 
-std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, const std::vector<std::string>& conts) {
+std::vector<LoglikScorer::Encoded> LoglikScorer::encode(const std::string& context_in, const std::vector<std::string>& conts) {
     // Trailing whitespace of the context belongs to the continuation (lm-eval-harness _encode_pair).
     std::string context = context_in;
     size_t end = context.size();
@@ -42,10 +43,7 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
     const int vocab = m_lm.vocab_size();
     const size_t window = static_cast<size_t>(m_opt.max_length > 0 ? m_opt.max_length : m_lm.context_length());
 
-    struct Req {
-        std::vector<int> prefix, cont;
-    };
-    std::vector<Req> reqs(conts.size());
+    std::vector<Encoded> reqs(conts.size());
     for (size_t r = 0; r < conts.size(); ++r) {
         const std::string cont = moved + conts[r];
         std::vector<int> cont_ids = m_tok.encode(cont);
@@ -73,19 +71,27 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
         reqs[r].cont = std::move(cont_ids);
     }
 
+    m_stats.requests += static_cast<int64_t>(conts.size());
+    return reqs;
+}
+
+void LoglikScorer::add_scores(const engine::RowMatrix& rows, int64_t row0, const std::vector<int>& targets, size_t t0,
+                              LoglikResult& res) const {
+    const int vocab = m_lm.vocab_size();
+    for (size_t t = t0; t < targets.size(); ++t) {
+        bool is_max = false;
+        res.logprob += token_logprob(rows.row(row0 + static_cast<int64_t>(t - t0)).data(), vocab, targets[t], &is_max);
+        res.greedy = res.greedy && is_max;
+        if (!std::isfinite(res.logprob))
+            fail(m_opt.label, "the model's logits hold NaN or Inf (non-finite log-likelihood of token " +
+                                  std::to_string(targets[t]) + " in a " + std::to_string(targets.size()) +
+                                  "-token continuation); its weights or activations overflow");
+    }
+}
+
+std::vector<LoglikResult> LoglikScorer::score(const std::string& context, const std::vector<std::string>& conts) {
+    const std::vector<Encoded> reqs = encode(context, conts);
     std::vector<LoglikResult> out(conts.size());
-    auto score_rows = [&](const engine::RowMatrix& rows, int64_t row0, const std::vector<int>& targets, size_t t0,
-                          LoglikResult& res) {
-        for (size_t t = t0; t < targets.size(); ++t) {
-            bool is_max = false;
-            res.logprob += token_logprob(rows.row(row0 + static_cast<int64_t>(t - t0)).data(), vocab, targets[t], &is_max);
-            res.greedy = res.greedy && is_max;
-            if (!std::isfinite(res.logprob))
-                fail(m_opt.label, "the model's logits hold NaN or Inf (non-finite log-likelihood of token " +
-                                      std::to_string(targets[t]) + " in a " + std::to_string(targets.size()) +
-                                      "-token continuation); its weights or activations overflow");
-        }
-    };
     std::vector<bool> done(conts.size(), false);
     for (size_t r = 0; r < reqs.size(); ++r) {
         if (done[r]) continue;
@@ -94,8 +100,9 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
             ids.insert(ids.end(), reqs[r].cont.begin(), reqs[r].cont.end() - 1);
             const engine::RowMatrix lg = m_lm.logits(ids);
             LoglikResult res{0.0, true, static_cast<int>(reqs[r].cont.size())};
-            score_rows(lg, static_cast<int64_t>(reqs[r].prefix.size()) - 1, reqs[r].cont, 0, res);
+            add_scores(lg, static_cast<int64_t>(reqs[r].prefix.size()) - 1, reqs[r].cont, 0, res);
             m_stats.tokens_fed += static_cast<int64_t>(ids.size());
+            ++m_stats.forwards;
             out[r] = res;
             done[r] = true;
             continue;
@@ -112,11 +119,12 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
         auto session = m_lm.start(static_cast<int>(prefix.size() + longest - 1));
         const engine::RowMatrix pl = session->feed(prefix);
         m_stats.tokens_fed += static_cast<int64_t>(prefix.size());
+        ++m_stats.forwards;
         for (size_t gi = 0; gi < group.size(); ++gi) {
             const size_t s = group[gi];
             const auto& cont = reqs[s].cont;
             LoglikResult res{0.0, true, static_cast<int>(cont.size())};
-            score_rows(pl, pl.rows() - 1, {cont[0]}, 0, res);
+            add_scores(pl, pl.rows() - 1, {cont[0]}, 0, res);
             if (cont.size() > 1) {
                 // The last continuation of the group may consume the session itself.
                 bool later_needs = false;
@@ -125,13 +133,13 @@ std::vector<LoglikResult> LoglikScorer::score(const std::string& context_in, con
                 const std::vector<int> feed(cont.begin(), cont.end() - 1);
                 const engine::RowMatrix cl = own->feed(feed);
                 m_stats.tokens_fed += static_cast<int64_t>(feed.size());
-                score_rows(cl, 0, cont, 1, res);
+                ++m_stats.forwards;
+                add_scores(cl, 0, cont, 1, res);
             }
             out[s] = res;
             done[s] = true;
         }
     }
-    m_stats.requests += static_cast<int64_t>(conts.size());
     return out;
 }
 

@@ -38,6 +38,7 @@ struct MmluResult {
     std::map<std::string, Accuracy> subjects;
     std::vector<int> predictions;             ///< chosen letter index per question
     double seconds = 0.0;
+    double cpu_seconds = 0.0;  ///< process CPU time over the task, all threads (std::clock): load-independent cost
     /// Unweighted mean of the subject accuracies.
     double macro_acc() const;
 };

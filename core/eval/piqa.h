@@ -37,6 +37,7 @@ struct PiqaResult {
     std::vector<int> predictions;       ///< by summed log-likelihood
     std::vector<int> predictions_norm;  ///< by length-normalized log-likelihood
     double seconds = 0.0;
+    double cpu_seconds = 0.0;  ///< process CPU time over the task, all threads (std::clock): load-independent cost
 };
 
 PiqaResult run_piqa(LoglikSource& lm, const std::vector<PiqaItem>& items, const JobContext& job = null_job());

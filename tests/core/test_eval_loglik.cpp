@@ -65,6 +65,24 @@ public:
     uint64_t weight_bytes_per_token() override { return 0; }
 };
 
+/// The fake as a model that batches natively: logits_batch computes each row from its own history (the fake has
+/// no padding) and records the largest forward it was handed.
+class BatchingFakeLm : public FakeLm {
+public:
+    size_t most_rows = 0;
+    int64_t most_padded = 0;
+    int calls = 0;
+    bool batches_natively() const override { return true; }
+    std::vector<engine::RowMatrix> logits_batch(const std::vector<engine::BatchSeq>& seqs, const CancelToken& cancel) override {
+        ++calls;
+        most_rows = std::max(most_rows, seqs.size());
+        size_t longest = 0;
+        for (const auto& s : seqs) longest = std::max(longest, s.ids.size());
+        most_padded = std::max(most_padded, static_cast<int64_t>(longest * seqs.size()));
+        return FakeLm::logits_batch(seqs, cancel);
+    }
+};
+
 /// Sum of log-softmax(fake_row(all[:p]))[all[p]] over the continuation positions, in double.
 double brute(const std::vector<int>& all, size_t n_cont) {
     double s = 0.0;
@@ -116,6 +134,71 @@ private slots:
             else QCOMPARE(lm.fed, naive_fed);
             QCOMPARE(sc.stats().tokens_fed, lm.fed);
         }
+    }
+
+    void batchedScoringMatchesBruteForceOnAFakeModel() {
+        // Several questions per call: multi-token continuations get their own rows, one-token ones share the
+        // context's row; forwards hold at most `batch` rows and `max_batch_tokens` padded positions.
+        const std::vector<LoglikQuestion> qs{
+            {"Question: How do I boil an egg?\nAnswer:", {" Put it in boiling water.", " Freeze it.", " A", " B"}},
+            {"The following are questions.\nAnswer:", {" A", " B", " C", " D"}},
+            {"Question: Why is the sky blue?\nAnswer:", {" Scattering of light by the air.", " Paint."}},
+            {"In the beginning God created", {" the heaven and the earth.", " A"}}};
+        for (bool reuse : {true, false}) {
+            BatchingFakeLm lm;
+            LoglikOptions opt{reuse, 0, -1};
+            opt.batch = 3;
+            opt.max_batch_tokens = 48;
+            LoglikScorer sc(lm, *m_tok, opt);
+            QCOMPARE(sc.questions_per_call(), 12);
+            const auto r = sc.score_many(qs, CancelToken());
+            QCOMPARE(r.size(), qs.size());
+            int64_t rows = 0;
+            for (size_t q = 0; q < qs.size(); ++q) {
+                const auto cids = m_tok->encode(qs[q].context);
+                bool ctx_row = false;
+                for (size_t i = 0; i < qs[q].continuations.size(); ++i) {
+                    const auto k = m_tok->encode(qs[q].continuations[i]);
+                    QCOMPARE(r[q][i].tokens, static_cast<int>(k.size()));
+                    const double ref = brute(cat(cids, k), k.size());
+                    QVERIFY2(std::fabs(r[q][i].logprob - ref) < 1e-4, qPrintable(QString("q%1 c%2: %3 vs %4").arg(q).arg(i).arg(r[q][i].logprob).arg(ref)));
+                    if (!reuse || k.size() > 1) ++rows;
+                    else ctx_row = true;
+                }
+                // With reuse, one-token continuations read a multi-token row's context or one context row.
+                bool has_multi = false;
+                for (const auto& c : qs[q].continuations) has_multi |= m_tok->encode(c).size() > 1;
+                if (reuse && ctx_row && !has_multi) ++rows;
+            }
+            QVERIFY(lm.most_rows <= 3);
+            QVERIFY(lm.most_padded <= 48);
+            QVERIFY(lm.calls >= (rows + 2) / 3);
+            QCOMPARE(sc.stats().requests, int64_t(12));
+            // Stats count what a prefix-sharing backend computes (batch_seq.h); this fake runs every row whole.
+            if (reuse) {
+                QVERIFY(sc.stats().forwards >= int64_t(lm.calls));
+                QVERIFY(sc.stats().tokens_fed <= lm.fed);
+            } else {
+                QCOMPARE(sc.stats().forwards, int64_t(lm.calls));
+                QCOMPARE(sc.stats().tokens_fed, lm.fed);
+            }
+            // Batching is skipped on a model that does not batch natively, whatever `batch` says.
+            FakeLm plain;
+            LoglikScorer one(plain, *m_tok, opt);
+            QCOMPARE(one.questions_per_call(), 1);
+            const auto r1 = one.score_many(qs, CancelToken());
+            for (size_t q = 0; q < qs.size(); ++q)
+                for (size_t i = 0; i < r1[q].size(); ++i) QVERIFY(std::fabs(r1[q][i].logprob - r[q][i].logprob) < 1e-9);
+        }
+        // A cancelled token stops a batched call before any forward.
+        BatchingFakeLm lm;
+        LoglikOptions opt;
+        opt.batch = 4;
+        LoglikScorer sc(lm, *m_tok, opt);
+        CancelToken cancel;
+        cancel.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, sc.score_many(qs, cancel));
+        QCOMPARE(lm.fed, int64_t(0));
     }
 
     void greedyFlagFollowsTheArgmax() {

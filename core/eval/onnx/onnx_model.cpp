@@ -12,14 +12,14 @@
 namespace mixq::eval::onnx {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string layer_name(const std::string& pattern, int i) {
+std::string layer_input_name(const std::string& pattern, int i) {
     const auto p = pattern.find("%d");
     if (p == std::string::npos) return pattern;
     return pattern.substr(0, p) + std::to_string(i) + pattern.substr(p + 2);
 }
 
+namespace {
+std::string layer_name(const std::string& pattern, int i) { return layer_input_name(pattern, i); }
 }  // namespace
 
 GenaiDecoderConfig load_genai_config(const fs::path& path) {

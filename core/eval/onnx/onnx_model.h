@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // OnnxModel: an ONNX Runtime GenAI export folder (genai_config.json + model.onnx + model.onnx.data) run by the
 // built-in OnnxRunner as a LanguageModel. Sessions carry present.* outputs back as past_key_values.* inputs
-// (batch 1, no shared buffer), with an all-ones attention_mask of the total length.
+// (batch 1, no shared buffer), with an all-ones attention_mask of the total length; logits_batch runs several
+// fresh sequences as one right-padded batch (onnx_batch_forward.cpp).
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -27,6 +28,8 @@ struct GenaiDecoderConfig {
 
 /// Parses genai_config.json; errors are "<file>: <problem>".
 GenaiDecoderConfig load_genai_config(const std::filesystem::path& path);
+/// A per-layer name from a genai_config.json pattern ("past_key_values.%d.key", layer 3 -> "past_key_values.3.key").
+std::string layer_input_name(const std::string& pattern, int layer);
 /// True when `dir` holds model.onnx (or the configured file) and genai_config.json.
 bool is_export_dir(const std::filesystem::path& dir);
 
@@ -37,6 +40,9 @@ public:
     int vocab_size() const override { return m_cfg.vocab_size; }
     int context_length() const override { return m_cfg.context_length; }
     std::unique_ptr<engine::LmSession> start(int capacity) override;
+    std::vector<engine::RowMatrix> logits_batch(const std::vector<engine::BatchSeq>& seqs,
+                                                const CancelToken& cancel) override;
+    bool batches_natively() const override { return true; }
     uint64_t weight_bytes_per_token() override { return m_weight_bytes; }
 
     const GenaiDecoderConfig& config() const { return m_cfg; }

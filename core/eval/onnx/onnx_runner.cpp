@@ -145,7 +145,8 @@ std::vector<Tensor> OnnxRunner::execute(const Node& nd,
 }
 
 std::map<std::string, Tensor> OnnxRunner::run(const std::map<std::string, Tensor>& inputs,
-                                              const std::vector<std::string>& outputs) const {
+                                              const std::vector<std::string>& outputs,
+                                              const CancelToken* cancel) const {
     const auto& label = m_graph.label;
     std::unordered_map<std::string, Tensor> env;
     for (const auto& [name, t] : inputs) {
@@ -170,6 +171,7 @@ std::map<std::string, Tensor> OnnxRunner::run(const std::map<std::string, Tensor
     const std::set<std::string> keep(wanted.begin(), wanted.end());
 
     for (size_t pos = 0; pos < m_order.size(); ++pos) {
+        if (cancel) cancel->check();
         const Node& nd = m_graph.nodes[m_order[pos]];
         auto outs = execute(nd, [&](const std::string& in) -> const Tensor* {
             auto it = env.find(in);

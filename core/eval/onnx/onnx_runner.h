@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/job.h"
 #include "core/eval/onnx/onnx_graph.h"
 
 namespace mixq::eval::onnx {
@@ -38,9 +39,11 @@ public:
     /// feed Inf on purpose); OnnxModel turns it on.
     void set_check_finite(bool on) { m_check_finite = on; }
 
-    /// Runs the graph. `outputs` empty: all graph outputs. Inputs absent from the graph are an error.
+    /// Runs the graph. `outputs` empty: all graph outputs. Inputs absent from the graph are an error. `cancel`
+    /// (optional) is checked before each node, so a long batched forward stops within one node's time.
     std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
-                                      const std::vector<std::string>& outputs = {}) const;
+                                      const std::vector<std::string>& outputs = {},
+                                      const CancelToken* cancel = nullptr) const;
 
 private:
     explicit OnnxRunner(Graph g);

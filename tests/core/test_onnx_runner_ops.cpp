@@ -342,6 +342,11 @@ private slots:
             // The int8 kernels' tiles: 4 + 2 + 1 activation rows, eight blocks and a tail of two, of one.
             {4, 32, 320, 40, 7, Zp::Packed, false, true},  {8, 64, 576, 24, 6, Zp::Packed, true, true},
             {4, 256, 512, 20, 8, Zp::None, false, true},   {8, 32, 288, 17, 5, Zp::None, false, true},
+            // An odd count of 32-code blocks (the last 4-bit chunk half full), few and many rows; prefill-sized
+            // tiles with weight-row remainders (4 x 2 tiles, then single rows).
+            {4, 32, 96, 37, 1, Zp::Packed, false, true},   {4, 32, 224, 37, 6, Zp::Packed, true, true},
+            {4, 32, 160, 19, 9, Zp::None, false, true},    {8, 128, 384, 45, 33, Zp::Packed, false, true},
+            {4, 64, 320, 27, 17, Zp::Packed, false, true}, {4, 128, 640, 23, 64, Zp::None, false, true},
         };
         // Every int8 kernel this CPU can run (VNNI ones, the AVX2 one, the older few-rows kernel: "none").
         const std::string best = nbits_int8_kernel_name();

@@ -132,10 +132,9 @@ void matmul_nbits_op(OpContext& ctx) {
     const int64_t level = nd.attr_int("accuracy_level", 0);
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
     const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
-    // Few rows (decode) take the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one. Many rows
-    // (prefill) stay on fake-quantized fp32 activations and a GEMM: measured faster here than the int8 kernel,
-    // whose per-block reductions cost as much as its dot products (docs/PERFORMANCE.md).
-    const bool int8_gemm = int8_act && M <= kFusedMaxRows && nbits_int8_gemm_supports(w);
+    // Any number of rows takes the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one: few rows
+    // (decode) in its reduction-tree tiles, many (prefill) in its register-blocked GEMM tiles.
+    const bool int8_gemm = int8_act && nbits_int8_gemm_supports(w);
     const bool int8_rows = !int8_gemm && int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
     std::vector<float> a_int8;
     if (int8_act && !int8_rows && !int8_gemm) {

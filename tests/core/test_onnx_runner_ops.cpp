@@ -347,6 +347,8 @@ private slots:
             {4, 32, 96, 37, 1, Zp::Packed, false, true},   {4, 32, 224, 37, 6, Zp::Packed, true, true},
             {4, 32, 160, 19, 9, Zp::None, false, true},    {8, 128, 384, 45, 33, Zp::Packed, false, true},
             {4, 64, 320, 27, 17, Zp::Packed, false, true}, {4, 128, 640, 23, 64, Zp::None, false, true},
+            // An odd count of 256-code blocks; 8-bit blocks of 256 (chunks per block read at run time).
+            {4, 256, 768, 9, 2, Zp::Packed, false, true},  {8, 256, 512, 10, 5, Zp::Packed, false, true},
         };
         // Every int8 kernel this CPU can run (VNNI ones, the AVX2 one, the older few-rows kernel: "none").
         const std::string best = nbits_int8_kernel_name();

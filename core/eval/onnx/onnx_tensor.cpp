@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/common/error.h"
+#include "core/eval/onnx/tensor_pool.h"
 
 namespace mixq::eval::onnx {
 
@@ -91,7 +92,7 @@ Tensor Tensor::alloc(DType t, Shape shape) {
     if (n > max_tensor_bytes())
         fail("onnx runner", std::string("a ") + dtype_name(t) + shape_str(r.m_shape) + " tensor needs " + std::to_string(n) +
                                 " bytes, more than the limit of " + std::to_string(max_tensor_bytes()));
-    auto buf = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
+    auto buf = pooled_buffer(n);
     r.m_data = buf.get();
     r.m_owner = std::shared_ptr<const void>(buf, buf.get());
     return r;

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// The ONNX runner's pool of large tensor buffers (tensor_pool.h): exact size classes (rounded to 4 KiB), a mutex,
+// and a cap on what is kept free.
+#include "core/eval/onnx/tensor_pool.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace mixq::eval::onnx {
+namespace {
+
+constexpr size_t kMinPooled = size_t(64) << 10;  ///< smaller buffers come from malloc's own free lists
+constexpr size_t kMaxFree = size_t(512) << 20;   ///< at most this many bytes wait for reuse
+
+struct Pool {
+    std::mutex mu;
+    std::map<size_t, std::vector<uint8_t*>> free;
+    size_t free_bytes = 0;
+
+    uint8_t* take(size_t bytes) {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            auto it = free.find(bytes);
+            if (it != free.end() && !it->second.empty()) {
+                uint8_t* p = it->second.back();
+                it->second.pop_back();
+                free_bytes -= bytes;
+                std::memset(p, 0, bytes);
+                return p;
+            }
+        }
+        return new uint8_t[bytes]();
+    }
+
+    void give(uint8_t* p, size_t bytes) {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (free_bytes + bytes <= kMaxFree) {
+                free[bytes].push_back(p);
+                free_bytes += bytes;
+                return;
+            }
+        }
+        delete[] p;
+    }
+};
+
+/// Never destroyed: tensors held by static objects may be released after other statics are gone.
+Pool& pool() {
+    static Pool* p = new Pool;
+    return *p;
+}
+
+}  // namespace
+
+std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes) {
+    if (bytes < kMinPooled) return std::shared_ptr<uint8_t[]>(new uint8_t[std::max<size_t>(bytes, 1)]());
+    const size_t rounded = (bytes + 4095) / 4096 * 4096;
+    return std::shared_ptr<uint8_t[]>(pool().take(rounded), [rounded](uint8_t* p) { pool().give(p, rounded); });
+}
+
+size_t tensor_pool_free_bytes() {
+    std::lock_guard<std::mutex> lock(pool().mu);
+    return pool().free_bytes;
+}
+
+}  // namespace mixq::eval::onnx

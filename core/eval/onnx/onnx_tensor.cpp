@@ -88,6 +88,7 @@ Tensor Tensor::alloc(DType t, Shape shape) {
     r.m_type = t;
     r.m_shape = std::move(shape);
     r.m_shape_set = true;
+    r.m_numel = shape_numel(r.m_shape);
     const size_t n = std::max<size_t>(r.nbytes(), 1);
     if (n > max_tensor_bytes())
         fail("onnx runner", std::string("a ") + dtype_name(t) + shape_str(r.m_shape) + " tensor needs " + std::to_string(n) +

@@ -81,7 +81,7 @@ std::atomic<uint64_t> g_max_tensor_bytes{physical_memory()};
 uint64_t max_tensor_bytes() { return g_max_tensor_bytes.load(); }
 void set_max_tensor_bytes(uint64_t bytes) { g_max_tensor_bytes.store(bytes); }
 
-Tensor Tensor::alloc(DType t, Shape shape) {
+Tensor Tensor::allocate(DType t, Shape shape, bool zero) {
     for (auto d : shape)
         if (d < 0) fail("onnx runner", "negative dimension in shape " + shape_str(shape));
     Tensor r;
@@ -93,11 +93,14 @@ Tensor Tensor::alloc(DType t, Shape shape) {
     if (n > max_tensor_bytes())
         fail("onnx runner", std::string("a ") + dtype_name(t) + shape_str(r.m_shape) + " tensor needs " + std::to_string(n) +
                                 " bytes, more than the limit of " + std::to_string(max_tensor_bytes()));
-    auto buf = pooled_buffer(n);
+    auto buf = pooled_buffer(n, zero);
     r.m_data = buf.get();
     r.m_owner = std::shared_ptr<const void>(buf, buf.get());
     return r;
 }
+
+Tensor Tensor::alloc(DType t, Shape shape) { return allocate(t, std::move(shape), true); }
+Tensor Tensor::alloc_uninit(DType t, Shape shape) { return allocate(t, std::move(shape), false); }
 
 Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner) {
     Tensor r;

@@ -35,6 +35,8 @@ public:
     Tensor() = default;
     /// A zero-filled tensor of its own; throws mixq::Error above max_tensor_bytes().
     static Tensor alloc(DType t, Shape shape);
+    /// As alloc() but not zero-filled: for an op that writes every element (saves a pass over large outputs).
+    static Tensor alloc_uninit(DType t, Shape shape);
     /// A read-only view of `data` kept alive by `owner`.
     static Tensor view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner);
     static Tensor scalar_i64(int64_t v);
@@ -64,6 +66,7 @@ public:
     std::string describe() const;
 
 private:
+    static Tensor allocate(DType t, Shape shape, bool zero);
     DType m_type = DType::Float;
     Shape m_shape;
     bool m_shape_set = false;

@@ -19,7 +19,7 @@ struct Pool {
     std::map<size_t, std::vector<uint8_t*>> free;
     size_t free_bytes = 0;
 
-    uint8_t* take(size_t bytes) {
+    uint8_t* take(size_t bytes, bool zero) {
         {
             std::lock_guard<std::mutex> lock(mu);
             auto it = free.find(bytes);
@@ -27,11 +27,11 @@ struct Pool {
                 uint8_t* p = it->second.back();
                 it->second.pop_back();
                 free_bytes -= bytes;
-                std::memset(p, 0, bytes);
+                if (zero) std::memset(p, 0, bytes);
                 return p;
             }
         }
-        return new uint8_t[bytes]();
+        return zero ? new uint8_t[bytes]() : new uint8_t[bytes];
     }
 
     void give(uint8_t* p, size_t bytes) {
@@ -55,10 +55,13 @@ Pool& pool() {
 
 }  // namespace
 
-std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes) {
-    if (bytes < kMinPooled) return std::shared_ptr<uint8_t[]>(new uint8_t[std::max<size_t>(bytes, 1)]());
+std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes, bool zero) {
+    if (bytes < kMinPooled) {
+        const size_t n = std::max<size_t>(bytes, 1);
+        return std::shared_ptr<uint8_t[]>(zero ? new uint8_t[n]() : new uint8_t[n]);
+    }
     const size_t rounded = (bytes + 4095) / 4096 * 4096;
-    return std::shared_ptr<uint8_t[]>(pool().take(rounded), [rounded](uint8_t* p) { pool().give(p, rounded); });
+    return std::shared_ptr<uint8_t[]>(pool().take(rounded, zero), [rounded](uint8_t* p) { pool().give(p, rounded); });
 }
 
 size_t tensor_pool_free_bytes() {

@@ -2,7 +2,8 @@
 // Recycled buffers for the ONNX runner's large tensors. Every op allocates its outputs and the runner frees each
 // value after its last use, so a decode step would otherwise map, zero-fault and unmap the same large buffers over
 // and over (glibc serves them with mmap): a third of a small model's decode time. Freed buffers of 64 KiB or more
-// wait here, by size, for the next request of that size (up to a cap in total); handed out zero-filled, as new.
+// wait here, by size, for the next request of that size (up to a cap in total); handed out zero-filled, as new,
+// unless the caller will write every byte.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,8 +11,9 @@
 
 namespace mixq::eval::onnx {
 
-/// A zero-filled buffer of at least `bytes` bytes; released into the pool (or freed) when the last owner goes.
-std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes);
+/// A buffer of at least `bytes` bytes, zero-filled unless `zero` is false (then its contents are undefined);
+/// released into the pool (or freed) when the last owner goes.
+std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes, bool zero = true);
 
 /// Bytes currently held by the pool, free for reuse (tests).
 size_t tensor_pool_free_bytes();

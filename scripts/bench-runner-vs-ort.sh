@@ -20,8 +20,8 @@ EXPORTS="int4-g32 int4-g128 int8-g128"
 for f in $EXPORTS; do
   [ -f "$W/$f-l4/model.onnx" ] || "$B" bench-export "$W/model" --format "$f" --out "$W/$f-l4" --accuracy-level 4 --quiet >/dev/null
 done
-pick() {  # json-file expression
-  node -e "const s=JSON.parse(require('fs').readFileSync('$1','utf8'));const f=(o)=>o&&typeof o==='object'?(o.speed?o.speed:Object.values(o).map(f).find(x=>x)):undefined;const sp=f(s);process.stdout.write(String($2))"
+pick() {  # json-file expression over sp, the report's speed task
+  node -e "const s=JSON.parse(require('fs').readFileSync('$1','utf8'));const sp=s.tasks.speed.target;process.stdout.write(String($2))"
 }
 declare -A RD RP OD OP BOUND
 for rep in $(seq "$REPS"); do

@@ -19,6 +19,7 @@
 #include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
+#include "core/eval/onnx/tensor_pool.h"
 #include "test_errors.h"
 #include "test_support.h"
 
@@ -365,6 +366,29 @@ private slots:
         }
         QVERIFY(nbits_int8_use_kernel(best));
         QVERIFY(kernels >= 1);
+    }
+
+    // Large tensors come back from the pool, zero-filled (alloc) as new ones; a slightly larger request (a KV cache
+    // one position longer) reuses the same size class; small ones never enter it.
+    void tensorPoolReusesBuffers() {
+        const Shape big{1, 4, 100, 64};  // 100 KiB of floats
+        const void* first = nullptr;
+        {
+            Tensor t = Tensor::alloc(DType::Float, big);
+            first = t.bytes();
+            std::fill(t.mutable_data<float>(), t.mutable_data<float>() + t.numel(), 3.0f);
+        }
+        const size_t held = tensor_pool_free_bytes();
+        QVERIFY(held >= 100 * 1024);
+        {
+            Tensor again = Tensor::alloc(DType::Float, {1, 4, 101, 64});
+            QCOMPARE(static_cast<const void*>(again.bytes()), first);
+            QVERIFY(tensor_pool_free_bytes() < held);
+            for (int64_t i = 0; i < again.numel(); ++i) QCOMPARE(again.data<float>()[i], 0.0f);
+        }
+        QCOMPARE(tensor_pool_free_bytes(), held);
+        { Tensor small = Tensor::alloc(DType::Float, {1000}); }
+        QCOMPARE(tensor_pool_free_bytes(), held);
     }
 
     void gatherBlockQuantized() {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The ONNX runner's pool of large tensor buffers (tensor_pool.h): exact size classes (rounded to 4 KiB), a mutex,
-// and a cap on what is kept free.
+// The ONNX runner's pool of large tensor buffers (tensor_pool.h): size classes a quarter octave apart (a growing
+// KV cache reuses one class for many steps; at most 25% over the request), a mutex, and a cap on what is kept free.
 #include "core/eval/onnx/tensor_pool.h"
 
 #include <cstring>
@@ -12,7 +12,16 @@ namespace mixq::eval::onnx {
 namespace {
 
 constexpr size_t kMinPooled = size_t(64) << 10;  ///< smaller buffers come from malloc's own free lists
-constexpr size_t kMaxFree = size_t(512) << 20;   ///< at most this many bytes wait for reuse
+constexpr size_t kMaxFree = size_t(256) << 20;   ///< at most this many bytes wait for reuse
+
+/// The smallest 2^k · {4, 5, 6, 7} / 4 at or above `bytes` (bytes ≥ kMinPooled).
+size_t size_class(size_t bytes) {
+    size_t octave = kMinPooled;
+    while (octave * 2 <= bytes) octave *= 2;
+    for (size_t q = 4; q <= 7; ++q)
+        if (octave / 4 * q >= bytes) return octave / 4 * q;
+    return octave * 2;
+}
 
 struct Pool {
     std::mutex mu;
@@ -60,7 +69,7 @@ std::shared_ptr<uint8_t[]> pooled_buffer(size_t bytes, bool zero) {
         const size_t n = std::max<size_t>(bytes, 1);
         return std::shared_ptr<uint8_t[]>(zero ? new uint8_t[n]() : new uint8_t[n]);
     }
-    const size_t rounded = (bytes + 4095) / 4096 * 4096;
+    const size_t rounded = size_class(bytes);
     return std::shared_ptr<uint8_t[]>(pool().take(rounded, zero), [rounded](uint8_t* p) { pool().give(p, rounded); });
 }
 

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Recycled buffers for the ONNX runner's large tensors. Every op allocates its outputs and the runner frees each
-// value after its last use, so a decode step would otherwise map, zero-fault and unmap the same large buffers over
-// and over (glibc serves them with mmap): a third of a small model's decode time. Freed buffers of 64 KiB or more
-// wait here, by size, for the next request of that size (up to a cap in total); handed out zero-filled, as new,
-// unless the caller will write every byte.
+// value after its last use, so every step would otherwise map, zero-fault and unmap the same large buffers again
+// (glibc serves them with mmap). Freed buffers of 64 KiB or more wait here, by size class, for the next request of
+// that class (up to a cap in total); handed out zero-filled, as new, unless the caller will write every byte.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -2,9 +2,9 @@
 // MatMulNBits at accuracy_level 4 (ONNX Runtime's CompInt8) for any number of activation rows, the way MLAS does
 // it: activations quantized once per call to int8 blocks, 4- or 8-bit weight codes multiplied as unsigned bytes
 // against them with VNNI dot products (AVX512-VNNI or AVX-VNNI, chosen at run time; AVX2 maddubs for 4-bit codes
-// where neither exists), eight blocks' sums reduced into one vector and scaled together, zero points applied
-// through the blocks' activation code sums. Integer sums are exact; only the float accumulation order differs
-// from the reference.
+// where neither exists) in register tiles of activation × weight rows, each block's int32 dot scaled into float
+// accumulators, zero points applied through the blocks' activation code sums. Block dots are exact integers; only
+// the float accumulation order differs from the reference.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -19,6 +19,7 @@
 #include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
+#include "core/eval/onnx/tensor_pool.h"
 #include "test_errors.h"
 #include "test_support.h"
 
@@ -342,6 +343,13 @@ private slots:
             // The int8 kernels' tiles: 4 + 2 + 1 activation rows, eight blocks and a tail of two, of one.
             {4, 32, 320, 40, 7, Zp::Packed, false, true},  {8, 64, 576, 24, 6, Zp::Packed, true, true},
             {4, 256, 512, 20, 8, Zp::None, false, true},   {8, 32, 288, 17, 5, Zp::None, false, true},
+            // An odd count of 32-code blocks (the last 4-bit chunk half full), few and many rows; prefill-sized
+            // tiles with weight-row remainders (4 x 2 tiles, then single rows).
+            {4, 32, 96, 37, 1, Zp::Packed, false, true},   {4, 32, 224, 37, 6, Zp::Packed, true, true},
+            {4, 32, 160, 19, 9, Zp::None, false, true},    {8, 128, 384, 45, 33, Zp::Packed, false, true},
+            {4, 64, 320, 27, 17, Zp::Packed, false, true}, {4, 128, 640, 23, 64, Zp::None, false, true},
+            // An odd count of 256-code blocks; 8-bit blocks of 256 (chunks per block read at run time).
+            {4, 256, 768, 9, 2, Zp::Packed, false, true},  {8, 256, 512, 10, 5, Zp::Packed, false, true},
         };
         // Every int8 kernel this CPU can run (VNNI ones, the AVX2 one, the older few-rows kernel: "none").
         const std::string best = nbits_int8_kernel_name();
@@ -358,6 +366,29 @@ private slots:
         }
         QVERIFY(nbits_int8_use_kernel(best));
         QVERIFY(kernels >= 1);
+    }
+
+    // Large tensors come back from the pool, zero-filled (alloc) as new ones; a slightly larger request (a KV cache
+    // one position longer) reuses the same size class; small ones never enter it.
+    void tensorPoolReusesBuffers() {
+        const Shape big{1, 4, 100, 64};  // 100 KiB of floats
+        const void* first = nullptr;
+        {
+            Tensor t = Tensor::alloc(DType::Float, big);
+            first = t.bytes();
+            std::fill(t.mutable_data<float>(), t.mutable_data<float>() + t.numel(), 3.0f);
+        }
+        const size_t held = tensor_pool_free_bytes();
+        QVERIFY(held >= 100 * 1024);
+        {
+            Tensor again = Tensor::alloc(DType::Float, {1, 4, 101, 64});
+            QCOMPARE(static_cast<const void*>(again.bytes()), first);
+            QVERIFY(tensor_pool_free_bytes() < held);
+            for (int64_t i = 0; i < again.numel(); ++i) QCOMPARE(again.data<float>()[i], 0.0f);
+        }
+        QCOMPARE(tensor_pool_free_bytes(), held);
+        { Tensor small = Tensor::alloc(DType::Float, {1000}); }
+        QCOMPARE(tensor_pool_free_bytes(), held);
     }
 
     void gatherBlockQuantized() {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The int8 MatMulNBits kernel compiled three times (nbits_int8_body.inc): AVX512-VNNI (256-bit vpdpbusd),
-// AVX-VNNI, and AVX2 (maddubs + madd, exact for 4-bit codes only); the CPU's best is picked once at run time.
+// The int8 MatMulNBits kernel compiled three times (nbits_int8_body.inc), each in its own namespace: AVX512-VNNI
+// (256-bit vpdpbusd, 32 registers: larger tiles), AVX-VNNI, and AVX2 (maddubs + madd, exact for 4-bit codes
+// only); the CPU's best is picked once at run time. Also the per-call activation quantization the kernels read.
 #include "core/eval/onnx/nbits_int8_kernel.h"
 
 #include <algorithm>
@@ -22,49 +23,55 @@ namespace {
 #ifdef MIXQ_INT8_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")
+namespace avx512vnni {
 #define MIXQ_TARGET __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
-#define MIXQ_MAX_MR 4
-#define MIXQ_KERNEL int8_gemm_avx512vnni
-#define MIXQ_KERNEL_MR int8_gemm_avx512vnni_mr
+#define MIXQ_ROWS_NR 4
+#define MIXQ_GEMM_MR 4
+#define MIXQ_GEMM_NR 2
 #define MIXQ_DPBUSD(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
 #include "core/eval/onnx/nbits_int8_body.inc"
-#undef MIXQ_KERNEL
-#undef MIXQ_KERNEL_MR
 #undef MIXQ_TARGET
-#undef MIXQ_MAX_MR
+#undef MIXQ_ROWS_NR
+#undef MIXQ_GEMM_MR
+#undef MIXQ_GEMM_NR
 #undef MIXQ_DPBUSD
+}  // namespace avx512vnni
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avxvnni")
+namespace avxvnni {
 #define MIXQ_TARGET __attribute__((target("avx2,fma,avxvnni")))
-#define MIXQ_MAX_MR 2
-#define MIXQ_KERNEL int8_gemm_avxvnni
-#define MIXQ_KERNEL_MR int8_gemm_avxvnni_mr
+#define MIXQ_ROWS_NR 2
+#define MIXQ_GEMM_MR 2
+#define MIXQ_GEMM_NR 2
 #define MIXQ_DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
 #include "core/eval/onnx/nbits_int8_body.inc"
-#undef MIXQ_KERNEL
-#undef MIXQ_KERNEL_MR
 #undef MIXQ_TARGET
-#undef MIXQ_MAX_MR
+#undef MIXQ_ROWS_NR
+#undef MIXQ_GEMM_MR
+#undef MIXQ_GEMM_NR
 #undef MIXQ_DPBUSD
+}  // namespace avxvnni
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+namespace avx2 {
 #define MIXQ_TARGET __attribute__((target("avx2,fma")))
-#define MIXQ_MAX_MR 2
-#define MIXQ_KERNEL int8_gemm_avx2
-#define MIXQ_KERNEL_MR int8_gemm_avx2_mr
+#define MIXQ_ROWS_NR 2
+#define MIXQ_GEMM_MR 2
+#define MIXQ_GEMM_NR 2
 // u ≤ 15 (4-bit codes): maddubs' pair sums stay within int16, so the result is exact.
 #define MIXQ_DPBUSD(acc, u, s) \
     _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
 #include "core/eval/onnx/nbits_int8_body.inc"
-#undef MIXQ_KERNEL
-#undef MIXQ_KERNEL_MR
 #undef MIXQ_TARGET
-#undef MIXQ_MAX_MR
+#undef MIXQ_ROWS_NR
+#undef MIXQ_GEMM_MR
+#undef MIXQ_GEMM_NR
 #undef MIXQ_DPBUSD
+}  // namespace avx2
 #pragma GCC pop_options
 #endif
 
@@ -144,20 +151,26 @@ Int8Activations nbits_int8_prepare(const NBitsMatrix& w, const float* a, int64_t
     Int8Activations A;
     A.M = M;
     A.k_blocks = w.k_blocks;
-    A.kpad = w.k_blocks * w.block_size;
-    A.codes.resize(static_cast<size_t>(M * A.kpad));
-    A.scales.resize(static_cast<size_t>(M * A.k_blocks));
-    A.sums.resize(static_cast<size_t>(M * A.k_blocks));
-    std::vector<int8_t> row(static_cast<size_t>(A.kpad));
+    A.kb8 = (w.k_blocks + 7) / 8 * 8;
+    const int64_t kq = w.k_blocks * w.block_size;  // quantized codes per row
+    A.kpad = w.bits == 4 ? (kq + 63) / 64 * 64 : kq;
+    A.codes.assign(static_cast<size_t>(M * A.kpad), 0);
+    A.scales.assign(static_cast<size_t>(M * A.kb8), 0.0f);
+    A.sums.assign(static_cast<size_t>(M * A.kb8), 0);
+    A.scaled_sums.assign(static_cast<size_t>(M * A.kb8), 0.0f);
+    std::vector<int8_t> row(static_cast<size_t>(A.kpad), 0);
     for (int64_t m = 0; m < M; ++m) {
         int8_t* out = A.codes.data() + m * A.kpad;
-        engine::quantize_activation_row(a + m * w.k, w.k, w.block_size, w.bits == 4 ? row.data() : out,
-                                        A.scales.data() + m * A.k_blocks, A.sums.data() + m * A.k_blocks);
+        float* sc = A.scales.data() + m * A.kb8;
+        int32_t* sums = A.sums.data() + m * A.kb8;
+        engine::quantize_activation_row(a + m * w.k, w.k, w.block_size, w.bits == 4 ? row.data() : out, sc, sums);
+        for (int64_t b = 0; b < A.k_blocks; ++b)
+            A.scaled_sums[static_cast<size_t>(m * A.kb8 + b)] = sc[b] * static_cast<float>(sums[b]);
         if (w.bits != 4) continue;
-        for (int64_t g = 0; g < A.kpad; g += 32)  // even elements, then odd: a byte's low nibble, then its high one
-            for (int64_t i = 0; i < 16; ++i) {
+        for (int64_t g = 0; g < A.kpad; g += 64)  // even elements, then odd: a byte's low nibble, then its high one
+            for (int64_t i = 0; i < 32; ++i) {
                 out[g + i] = row[static_cast<size_t>(g + 2 * i)];
-                out[g + 16 + i] = row[static_cast<size_t>(g + 2 * i + 1)];
+                out[g + 32 + i] = row[static_cast<size_t>(g + 2 * i + 1)];
             }
     }
     return A;
@@ -167,9 +180,9 @@ void nbits_int8_gemm(const NBitsMatrix& w, const Int8Activations& a, float* y, i
                      int64_t row1) {
 #ifdef MIXQ_INT8_X86
     switch (isa()) {
-        case Isa::Avx512Vnni: return int8_gemm_avx512vnni(w, a, y, ldy, row0, row1);
-        case Isa::AvxVnni: return int8_gemm_avxvnni(w, a, y, ldy, row0, row1);
-        case Isa::Avx2: return int8_gemm_avx2(w, a, y, ldy, row0, row1);
+        case Isa::Avx512Vnni: return avx512vnni::gemm(w, a, y, ldy, row0, row1);
+        case Isa::AvxVnni: return avxvnni::gemm(w, a, y, ldy, row0, row1);
+        case Isa::Avx2: return avx2::gemm(w, a, y, ldy, row0, row1);
         case Isa::None: break;
     }
 #endif

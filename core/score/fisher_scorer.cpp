@@ -27,7 +27,11 @@ class FisherScorer {
 public:
     FisherScorer(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
                  const JobContext& job)
-        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_engine(m_model, calib, opt, job, /*fp32_layers=*/true),
+        : m_model(std::move(model)),
+          m_calib(calib),
+          m_opt(opt),
+          m_job(job),
+          m_engine(m_model, calib, opt, job, /*fp32_layers=*/true),
           m_progress(job) {}
     ScoreTable run();
 

@@ -54,7 +54,8 @@ struct Agreement {
 };
 
 /// Scores `model` with and without weights_in_place (otherwise `opt`) and compares every candidate's scores.
-Agreement compare(const std::shared_ptr<io::Model>& model, score::ScoreOptions opt, const score::CalibrationSet& calib) {
+Agreement compare(const std::shared_ptr<io::Model>& model, score::ScoreOptions opt,
+                  const score::CalibrationSet& calib) {
     opt.weights_in_place = true;
     const auto a = score::score_model(model, calib, opt);
     opt.weights_in_place = false;
@@ -86,8 +87,8 @@ std::shared_ptr<io::Model> generated(io::DType dtype, bool packed) {
     spec.config.attention_bias = true;
     spec.config.num_layers = 3;
     spec.init_std = 0.08f;  // KLDs well above float noise
-    const fs::path dir =
-        mixq_test::scratch(std::string("score_in_place_") + io::dtype_name(dtype) + (packed ? "_packed" : "")) / "model";
+    const std::string name = std::string("score_in_place_") + io::dtype_name(dtype) + (packed ? "_packed" : "");
+    const fs::path dir = mixq_test::scratch(name) / "model";
     io::write_synthetic_model(dir, spec);
     return io::Model::open(dir);
 }

@@ -17,7 +17,7 @@ namespace {
 int run_score(const Args& args) {
     args.allow_only({"--out", "--calib", "--samples", "--seq-len", "--candidates", "--method", "--mode", "--memory",
                      "--device", "--rotation", "--offload-dir", "--fast-estimator", "--fisher-samples", "--json",
-                     "--quiet"});
+                     "--quiet", "--weights"});
     auto model = io::Model::open(args.positional_at(0, "MODEL folder"));
     const auto out = args.get("--out");
     if (!out) usage_fail("missing --out scores.json");
@@ -38,6 +38,9 @@ int run_score(const Args& args) {
     opt.offload_dir = args.get_or("--offload-dir", "");
     opt.rotation = args.get_or("--rotation", "none");
     if (opt.rotation != "none" && opt.rotation != "hadamard") usage_fail("--rotation must be none or hadamard");
+    const std::string weights = args.get_or("--weights", "stored");
+    if (weights != "stored" && weights != "fp32") usage_fail("--weights must be stored or fp32, not '" + weights + "'");
+    opt.weights_in_place = weights == "stored";  // CPU: BF16 / F16 layers read in place from the mapped file
     const int samples = static_cast<int>(args.get_int("--samples", 32, 1, 4096));
     const int seq_len = static_cast<int>(args.get_int("--seq-len", 128, 2, 1 << 24));
     if (samples < 1 || samples > 4096 || seq_len < 2 || seq_len > model->config().max_position_embeddings)
@@ -70,8 +73,10 @@ CommandRegistrar reg({"score",
                       "[--candidates int4-g32,int4-g128,int8-g128] [--method rtn|kquant] [--mode exact|fast] "
                       "[--fast-estimator fisher|shortcut] [--fisher-samples 4] "
                       "[--memory auto|full|low_memory|offload|multi_gpu] [--offload-dir DIR] [--device auto|cpu|cuda] "
-                      "[--rotation none|hadamard] [--json] [--quiet]",
-                      "Scores every unit's quantization sensitivity (KL divergence vs the unquantized model).",
+                      "[--rotation none|hadamard] [--weights stored|fp32] [--json] [--quiet]",
+                      "Scores every unit's quantization sensitivity (KL divergence vs the unquantized model). "
+                      "--weights: the CPU engine reads BF16 / F16 layers in place (stored, the default) or as "
+                      "fp32 copies.",
                       {"--json", "--quiet"}, run_score});
 
 }  // namespace

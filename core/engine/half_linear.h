@@ -23,8 +23,10 @@ public:
     void forward(const RowMatrix& x, RowMatrix& y) const override;
     uint64_t weight_bytes() const override { return static_cast<uint64_t>(m_n * m_k) * 2; }
     io::DType dtype() const { return m_dtype; }
-    /// The weights widened to fp32 (a copy; for tests and callers that need the matrix itself).
+    /// The weights widened to fp32 (a copy; for tests and callers that need the matrix itself, e.g. the scorer's
+    /// unit under test).
     RowMatrix to_f32() const;
+    const std::optional<Vector>& bias() const { return m_bias; }
 
 private:
     const uint16_t* m_w;

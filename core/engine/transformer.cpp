@@ -212,9 +212,31 @@ const uint16_t* Transformer::stored_half(const std::string& tensor, io::DType* d
     const auto& info = ws.info(tensor);
     if (info.dtype == io::DType::F32 || info.shape.size() != 2) return nullptr;
     *dtype = info.dtype;
-    if (m_checked_in_place.insert(tensor).second) ws.raw_checked(tensor);  // NaN / Inf refused, once per tensor
+    if (m_checked_in_place.insert(tensor).second) {
+        ws.raw_checked(tensor);  // NaN / Inf refused, once per tensor
+        if (!m_opt.resident) ws.release(tensor);  // the scan touched every page; a streamed model keeps none
+    }
     return reinterpret_cast<const uint16_t*>(ws.raw(info));
 }
+
+namespace {
+/// Keeps the model open while an in-place linear reads its mapped bytes; without `resident`, also releases the
+/// tensor's pages when the last linear reading them is dropped (a streamed layer leaves no resident pages behind,
+/// as load_matrix's release does for fp32 copies).
+struct PagesLease {
+    PagesLease(std::shared_ptr<const io::Model> m, std::string t) : model(std::move(m)), tensor(std::move(t)) {}
+    PagesLease(const PagesLease&) = delete;
+    PagesLease& operator=(const PagesLease&) = delete;
+    std::shared_ptr<const io::Model> model;
+    std::string tensor;
+    ~PagesLease() {
+        try {
+            model->weights().release(tensor);
+        } catch (...) {  // releasing is advice only
+        }
+    }
+};
+}  // namespace
 
 std::shared_ptr<const Linear> Transformer::slice_linear(const std::string& tensor, int64_t row0, int64_t nrows,
                                                         std::shared_ptr<const RowMatrix>& full,
@@ -224,7 +246,10 @@ std::shared_ptr<const Linear> Transformer::slice_linear(const std::string& tenso
         const auto& info = m_model->weights().info(tensor);
         const int64_t K = info.shape[1];
         const int64_t n = nrows < 0 ? info.shape[0] : nrows;
-        return std::make_shared<HalfLinear>(raw + row0 * K, n, K, dtype, m_model, std::move(bias), act_block(tensor));
+        std::shared_ptr<const void> keep = m_model;
+        if (!m_opt.resident) keep = std::make_shared<const PagesLease>(m_model, tensor);
+        return std::make_shared<HalfLinear>(raw + row0 * K, n, K, dtype, std::move(keep), std::move(bias),
+                                            act_block(tensor));
     }
     if (nrows < 0) return std::make_shared<DenseLinear>(*weight(tensor), std::move(bias), act_block(tensor));
     if (!full) full = weight(tensor);

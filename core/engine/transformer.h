@@ -37,8 +37,9 @@ struct EngineOptions {
     std::shared_ptr<const Rotation> rotation;
     /// true: BF16 / F16 weights are used in place from the mapped file (HalfLinear, the embedding lookup and the
     /// lm_head), never widened as a whole, so a 16-bit model needs about its file size in memory. Tensors with an
-    /// override, F32 tensors, and every tensor under a rotation are held in fp32 as before. (The scorer reads
-    /// layers as DenseLinear and keeps this off.)
+    /// override, F32 tensors, and every tensor under a rotation are held in fp32 as before. Without `resident`,
+    /// a layer's in-place pages are released when its last linear is dropped. (The Fisher scorer's backward pass
+    /// needs DenseLinear layers and keeps this off.)
     bool weights_as_stored = false;
 };
 

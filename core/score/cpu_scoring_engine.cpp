@@ -15,8 +15,13 @@ using engine::RowMatrix;
 using engine::Transformer;
 
 CpuScoringEngine::CpuScoringEngine(std::shared_ptr<const io::Model> model, const CalibrationSet& calib,
-                                   const ScoreOptions& opt, const JobContext& job)
-    : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_exact(opt.mode == "exact") {}
+                                   const ScoreOptions& opt, const JobContext& job, bool fp32_layers)
+    : m_model(std::move(model)),
+      m_calib(calib),
+      m_opt(opt),
+      m_job(job),
+      m_exact(opt.mode == "exact"),
+      m_fp32_layers(fp32_layers) {}
 
 void CpuScoringEngine::open(const ScoringSetup& setup, const MemoryDecision& decision,
                             std::shared_ptr<const engine::Rotation> rotation) {
@@ -26,7 +31,8 @@ void CpuScoringEngine::open(const ScoringSetup& setup, const MemoryDecision& dec
     m_scale_dtype = setup.scale_dtype;
     engine::EngineOptions eo;
     eo.resident = decision.mode == MemoryMode::Full;
-    eo.rotation = std::move(rotation);
+    eo.rotation = std::move(rotation);  // (the engine holds every tensor in fp32 under a rotation)
+    eo.weights_as_stored = m_opt.weights_in_place && !m_fp32_layers;
     m_tf = std::make_unique<Transformer>(m_model, eo);
     fs::path off = m_opt.offload_dir.empty() ? fs::temp_directory_path() : m_opt.offload_dir;
     std::random_device rd;

@@ -2,7 +2,8 @@
 // CpuScoringEngine: the scoring building blocks (scoring_engine.h) on the CPU engine (engine::Transformer) — the
 // residual stream cached per layer in a HiddenCache (RAM, or files in offload mode), layers resident (full) or
 // converted as visited (low_memory, offload), every variant of a layer held at once so each later layer is
-// converted once per visit. The Fisher estimate reuses its model, cache and reference log-probs.
+// converted once per visit. BF16 / F16 layers are read in place (ScoreOptions::weights_in_place): only the unit
+// under test is widened to fp32. The Fisher estimate reuses its model, cache and reference log-probs.
 #pragma once
 #include <memory>
 #include <vector>
@@ -19,8 +20,10 @@ namespace mixq::score {
 
 class CpuScoringEngine : public ScoringEngine {
 public:
+    /// fp32_layers: decoder layers as fp32 DenseLinear whatever opt.weights_in_place says (the Fisher estimate's
+    /// backward pass reads them).
     CpuScoringEngine(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
-                     const JobContext& job);
+                     const JobContext& job, bool fp32_layers = false);
 
     std::string backend_name() const override { return "cpu"; }
     std::vector<uint64_t> device_free_bytes(const ScoringSetup&) override { return {}; }
@@ -68,6 +71,7 @@ private:
     const ScoreOptions& m_opt;
     const JobContext& m_job;
     bool m_exact;
+    bool m_fp32_layers;
     int m_nseq = 0, m_L = 0;
     io::DType m_scale_dtype = io::DType::BF16;
     std::unique_ptr<engine::Transformer> m_tf;

@@ -27,7 +27,11 @@ class FisherScorer {
 public:
     FisherScorer(std::shared_ptr<const io::Model> model, const CalibrationSet& calib, const ScoreOptions& opt,
                  const JobContext& job)
-        : m_model(std::move(model)), m_calib(calib), m_opt(opt), m_job(job), m_engine(m_model, calib, opt, job),
+        : m_model(std::move(model)),
+          m_calib(calib),
+          m_opt(opt),
+          m_job(job),
+          m_engine(m_model, calib, opt, job, /*fp32_layers=*/true),
           m_progress(job) {}
     ScoreTable run();
 
@@ -36,7 +40,9 @@ private:
     const CalibrationSet& m_calib;
     const ScoreOptions& m_opt;
     const JobContext& m_job;
-    CpuScoringEngine m_engine;  ///< the model, hidden cache and reference log-probs (the driver's setup)
+    /// The model, hidden cache and reference log-probs (the driver's setup); fp32 layers (layer_backward reads
+    /// DenseLinear weights), so the Fisher estimate does not read BF16 / F16 weights in place.
+    CpuScoringEngine m_engine;
     ScoringProgress m_progress;
     Transformer* m_tf = nullptr;
     ScoreTable m_table;

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Member weights, member replacement, fused unit weights, taps and output error of a decoder layer's units.
+// A layer's linears are fp32 (DenseLinear) or 16-bit in place (HalfLinear, widened here on demand).
 #include "core/score/layer_units.h"
 
 #include <initializer_list>
 
 #include "core/common/error.h"
+#include "core/engine/half_linear.h"
 
 namespace mixq::score {
 using engine::DenseLinear;
+using engine::HalfLinear;
 using engine::LayerWeights;
 using engine::RowMatrix;
 using engine::Vector;
@@ -15,20 +18,28 @@ using io::LinearRole;
 
 namespace {
 
-const RowMatrix& weight_of(const std::shared_ptr<const engine::Linear>& l) {
-    return dynamic_cast<const DenseLinear&>(*l).weight();
+[[noreturn]] void not_scorable() { fail("scorer", "a decoder-layer linear that is neither fp32 nor 16-bit in place"); }
+
+/// The fp32 weight: a copy of a DenseLinear's, or a HalfLinear's 16-bit weights widened.
+RowMatrix weight_of(const std::shared_ptr<const engine::Linear>& l) {
+    if (const auto* d = dynamic_cast<const DenseLinear*>(l.get())) return d->weight();
+    if (const auto* h = dynamic_cast<const HalfLinear*>(l.get())) return h->to_f32();
+    not_scorable();
 }
 std::optional<Vector> bias_of(const std::shared_ptr<const engine::Linear>& l) {
-    return dynamic_cast<const DenseLinear&>(*l).bias();
+    if (const auto* d = dynamic_cast<const DenseLinear*>(l.get())) return d->bias();
+    if (const auto* h = dynamic_cast<const HalfLinear*>(l.get())) return h->bias();
+    not_scorable();
 }
-RowMatrix vcat(std::initializer_list<const RowMatrix*> parts) {
+RowMatrix vcat(std::initializer_list<const std::shared_ptr<const engine::Linear>*> parts) {
     int64_t rows = 0;
-    for (auto* p : parts) rows += p->rows();
-    RowMatrix out(rows, (*parts.begin())->cols());
+    for (auto* p : parts) rows += (*p)->out_features();
+    RowMatrix out(rows, (**parts.begin())->in_features());
     int64_t r = 0;
     for (auto* p : parts) {
-        out.middleRows(r, p->rows()) = *p;
-        r += p->rows();
+        const int64_t n = (*p)->out_features();
+        out.middleRows(r, n) = weight_of(*p);
+        r += n;
     }
     return out;
 }
@@ -43,11 +54,11 @@ RowMatrix member_weight(const LayerWeights& w, LinearRole role) {
         case LinearRole::Q: return weight_of(w.q);
         case LinearRole::K: return weight_of(w.k);
         case LinearRole::V: return weight_of(w.v);
-        case LinearRole::QKV: return vcat({&weight_of(w.q), &weight_of(w.k), &weight_of(w.v)});
+        case LinearRole::QKV: return vcat({&w.q, &w.k, &w.v});
         case LinearRole::O: return weight_of(w.o);
         case LinearRole::Gate: return weight_of(w.gate);
         case LinearRole::Up: return weight_of(w.up);
-        case LinearRole::GateUp: return vcat({&weight_of(w.gate), &weight_of(w.up)});
+        case LinearRole::GateUp: return vcat({&w.gate, &w.up});
         case LinearRole::Down: return weight_of(w.down);
         default: break;
     }

@@ -37,6 +37,11 @@ struct ScoreOptions {
     std::filesystem::path offload_dir;  ///< offload mode: where cached hidden states go (default: system temp)
     std::string rotation = "none";  ///< "none" or "hadamard" (QuaRot-style, untied models; see engine/rotation.h)
     uint64_t rotation_seed = 1;
+    /// CPU engine: decoder layers' BF16 / F16 weights are read in place from the mapped file (HalfLinear) by the
+    /// reference pass, the propagation and a unit's unmodified neighbours; only the unit under test is widened to
+    /// fp32. false: every layer as fp32 copies (the reference the in-place scores are tested against). Without
+    /// effect under a rotation, on F32 weights, and for the Fisher estimate (its backward pass needs fp32 layers).
+    bool weights_in_place = true;
     int fast_max_sequences = 8;         ///< fast mode scores on the first N calibration sequences
     /// Called on the calling thread as each unit's scores are complete (for live heatmaps).
     std::function<void(const UnitScore&)> on_unit;

@@ -15,6 +15,7 @@
 #include "core/score/kl_divergence.h"
 #include "core/score/scorer.h"
 #include "export_test_models.h"
+#include "rank_correlation.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -29,22 +30,7 @@ score::CalibrationSet calibration(int n, int t, int vocab, uint32_t seed) {
     return c;
 }
 
-std::vector<double> ranks(const std::vector<double>& v) {
-    std::vector<size_t> idx(v.size());
-    std::iota(idx.begin(), idx.end(), 0);
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < idx.size(); ++i) r[idx[i]] = static_cast<double>(i);
-    return r;
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-    const auto ra = ranks(a), rb = ranks(b);
-    const double n = static_cast<double>(a.size());
-    double d2 = 0;
-    for (size_t i = 0; i < a.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
-    return 1.0 - 6.0 * d2 / (n * (n * n - 1.0));
-}
+using mixq_test::spearman;
 
 /// Lowest Spearman over candidates of fast against exact unit KLDs.
 double lowest_spearman(const score::ScoreTable& fast, const score::ScoreTable& exact) {

@@ -13,6 +13,7 @@
 #include "core/score/cpu_scoring_engine.h"
 #include "core/score/scorer.h"
 #include "core/score/scoring_driver.h"
+#include "rank_correlation.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -31,22 +32,7 @@ score::CalibrationSet calibration(int n, int t, int vocab) {
     return c;
 }
 
-std::vector<double> ranks(const std::vector<double>& v) {
-    std::vector<size_t> idx(v.size());
-    std::iota(idx.begin(), idx.end(), 0);
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < idx.size(); ++i) r[idx[i]] = static_cast<double>(i);
-    return r;
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-    const auto ra = ranks(a), rb = ranks(b);
-    const double n = static_cast<double>(a.size());
-    double d2 = 0;
-    for (size_t i = 0; i < a.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
-    return 1.0 - 6.0 * d2 / (n * (n * n - 1.0));
-}
+using mixq_test::spearman;
 
 struct Agreement {
     double kld_rel = 0, err_rel = 0, rho = 1;  ///< worst relative KLD / output-error difference, Spearman of KLDs

@@ -15,6 +15,7 @@
 #include "core/quant/quantizer.h"
 #include "core/score/kl_divergence.h"
 #include "core/score/scorer.h"
+#include "rank_correlation.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -33,22 +34,7 @@ score::CalibrationSet small_calibration(int n, int t) {
     return c;
 }
 
-std::vector<double> ranks(const std::vector<double>& v) {
-    std::vector<size_t> idx(v.size());
-    std::iota(idx.begin(), idx.end(), 0);
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < idx.size(); ++i) r[idx[i]] = static_cast<double>(i);
-    return r;
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-    const auto ra = ranks(a), rb = ranks(b);
-    const double n = static_cast<double>(a.size());
-    double d2 = 0;
-    for (size_t i = 0; i < a.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
-    return 1.0 - 6.0 * d2 / (n * (n * n - 1.0));
-}
+using mixq_test::spearman;
 
 }  // namespace
 

@@ -198,8 +198,8 @@ struct GqaRef {
     float softcap = 0.0f;
     bool interleaved = false;
     std::vector<float> q, k, v;  // [T][heads][D]
-    std::vector<float> cos_cache, sin_cache;  // [16][D/2]
-    static constexpr int kMaxPos = 16;
+    std::vector<float> cos_cache, sin_cache;  // [kMaxPos][D/2]
+    static constexpr int kMaxPos = 64;
 
     void init() {
         q = rand_vec(static_cast<size_t>(T * Nh * D));
@@ -628,6 +628,31 @@ private slots:
             QVERIFY(max_err(r2.at("out"), ref.output(4, 3)) < 1e-5);
             QVERIFY(max_err(r2.at("present_k"), ref.present(true, 7)) < 1e-5);
             QVERIFY(max_err(r2.at("present_v"), ref.present(false, 7)) < 1e-6);
+        }
+    }
+
+    // A prefill longer than one block of query rows (32 positions x 2 heads here), with and without a window
+    // shorter than a block, then a chunk on its past: the blocks' key ranges and per-row masks against the naive
+    // reference (and ONNX Runtime, opsMatchOnnxRuntime).
+    void groupQueryAttentionManyBlocks() {
+        for (const int window : {-1, 5}) {
+            GqaRef ref;
+            ref.T = 45;
+            ref.window = window;
+            ref.init();
+            ModelBuilder packed, sep;
+            ref.build(packed, true);
+            ref.build(sep, false);
+            const Tensor empty = Tensor::alloc(DType::Float, {1, ref.Nkv, 0, ref.D});
+            auto r1 = run_inline(packed, {{"q", ref.packed_rows(0, 40)}, {"past_k", empty}, {"past_v", empty},
+                                          {"seqlens_k", i32({1}, {39})}, {"total", i32({}, {40})}});
+            QVERIFY(max_err(r1.at("out"), ref.output(0, 40)) < 1e-5);
+            QVERIFY(max_err(r1.at("present_k"), ref.present(true, 40)) < 1e-5);
+            auto r2 = run_inline(sep, {{"q", ref.rows(ref.q, ref.Nh, 40, 5)}, {"k", ref.rows(ref.k, ref.Nkv, 40, 5)},
+                                       {"v", ref.rows(ref.v, ref.Nkv, 40, 5)}, {"past_k", r1.at("present_k")},
+                                       {"past_v", r1.at("present_v")}, {"seqlens_k", i32({1}, {44})}, {"total", i32({}, {45})}});
+            QVERIFY(max_err(r2.at("out"), ref.output(40, 5)) < 1e-5);
+            QVERIFY(max_err(r2.at("present_v"), ref.present(false, 45)) < 1e-6);
         }
     }
 

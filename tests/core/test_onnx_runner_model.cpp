@@ -149,6 +149,7 @@ private slots:
             eval::onnx::OnnxModel lm(c.out);
             QCOMPARE(lm.vocab_size(), V);
             QVERIFY(lm.runner().folded_nodes() > 0);  // at least the shared Constant nodes
+            QVERIFY(lm.kv_in_place());  // the sessions below append to full-capacity caches (fork: copies)
             // Prefill of everything.
             const engine::RowMatrix full = lm.logits(ids);
             // Prefix, then one decode step, then a 3-token chunk, all on the KV cache.

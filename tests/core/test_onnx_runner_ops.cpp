@@ -16,6 +16,8 @@
 
 #include "core/common/error.h"
 #include "core/common/half.h"
+#include "core/eval/onnx/attention_block.h"
+#include "core/eval/onnx/fast_exp.h"
 #include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
@@ -79,6 +81,13 @@ std::map<std::string, Tensor> run_inline(const ModelBuilder& b, const std::map<s
     auto res = r->run(in, out);
     if (ort_can_run) keep_for_ort(b, in, res);
     return res;
+}
+
+/// As run_inline, but the inputs are handed over (run(map&&)): the runner may write into their buffers.
+std::map<std::string, Tensor> run_owned(const ModelBuilder& b, std::map<std::string, Tensor> in,
+                                        const std::vector<std::string>& out = {}) {
+    auto r = OnnxRunner::from_bytes(b.serialize_inline(), mixq_test::scratch("onnx_ops_inline"));
+    return r->run(std::move(in), out);
 }
 
 double max_err(const Tensor& t, const std::vector<double>& ref) {
@@ -189,8 +198,8 @@ struct GqaRef {
     float softcap = 0.0f;
     bool interleaved = false;
     std::vector<float> q, k, v;  // [T][heads][D]
-    std::vector<float> cos_cache, sin_cache;  // [16][D/2]
-    static constexpr int kMaxPos = 16;
+    std::vector<float> cos_cache, sin_cache;  // [kMaxPos][D/2]
+    static constexpr int kMaxPos = 64;
 
     void init() {
         q = rand_vec(static_cast<size_t>(T * Nh * D));
@@ -458,6 +467,13 @@ private slots:
         b.node("SimplifiedLayerNormalization", {"x", "g"}, {"y"}).f("epsilon", 1e-5f).i("axis", -1).i("stash_type", 1);
         b.node("SkipSimplifiedLayerNormalization", {"x", "skip", "g", "bias"}, {"y2", "", "", "sum"}, "com.microsoft").f("epsilon", 1e-6f);
         const auto out = run_inline(b, {{"x", Tensor::from_floats({2, 3, H}, x)}, {"skip", Tensor::from_floats({2, 3, H}, skip)}});
+        // Handed over, x and skip die at the norms, which then write into their buffers.
+        std::map<std::string, Tensor> handed;  // filled by move: an initializer list would hold copies during the run
+        handed["x"] = Tensor::from_floats({2, 3, H}, x);
+        handed["skip"] = Tensor::from_floats({2, 3, H}, skip);
+        const uint8_t* x_buf = handed["x"].bytes();
+        const auto owned = run_owned(b, std::move(handed));
+        QVERIFY(owned.at("y").bytes() == x_buf || owned.at("sum").bytes() == x_buf);  // written in place
         std::vector<double> y, y2, sum;
         for (int r = 0; r < 6; ++r) {
             double ss = 0.0, ss2 = 0.0;
@@ -478,6 +494,106 @@ private slots:
         QVERIFY(max_err(out.at("y"), y) < 1e-5);
         QVERIFY(max_err(out.at("y2"), y2) < 1e-5);
         QVERIFY(max_err(out.at("sum"), sum) < 1e-6);
+        QVERIFY(max_err(owned.at("y"), y) < 1e-5);
+        QVERIFY(max_err(owned.at("y2"), y2) < 1e-5);
+        QVERIFY(max_err(owned.at("sum"), sum) < 1e-6);
+    }
+
+    // Inputs handed over to run() are written in place only by their last reader: a value read again later (x by
+    // Mul and Add), one requested as an output (z) and one the caller still holds keep their contents.
+    void donatedBuffersKeepLaterReaders() {
+        const int n = 40000;  // 160 KB: pooled buffers
+        const auto x = rand_vec(n, -4.0f, 4.0f), c = rand_vec(n);
+        ModelBuilder b;
+        b.input("x", ot::kFloat, {1, n});
+        b.input("c", ot::kFloat, {1, n});
+        b.output("z", ot::kFloat, {1, n});
+        b.output("w", ot::kFloat, {1, n});
+        b.output("u", ot::kFloat, {1, n});
+        b.node("Sigmoid", {"x"}, {"s"});
+        b.node("Mul", {"x", "s"}, {"z"});       // s dies here (donated), x does not
+        b.node("Add", {"z", "x"}, {"w"});       // x dies here; z is an output (kept)
+        b.node("Sub", {"c", "w"}, {"u"});       // c and w: c donated, w an output
+        std::vector<double> z, w, u;
+        for (int i = 0; i < n; ++i) {
+            const double sg = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+            z.push_back(x[i] * sg);
+            w.push_back(z.back() + x[i]);
+            u.push_back(c[i] - w.back());
+        }
+        const Tensor held = Tensor::from_floats({1, n}, x);
+        for (bool owned : {false, true}) {
+            std::map<std::string, Tensor> in;
+            in["x"] = owned ? Tensor::from_floats({1, n}, x) : held;
+            in["c"] = Tensor::from_floats({1, n}, c);
+            const uint8_t* c_buf = in["c"].bytes();
+            auto r = OnnxRunner::from_bytes(b.serialize_inline(), mixq_test::scratch("onnx_ops_inline"));
+            const auto out = owned ? r->run(std::move(in)) : r->run(in);
+            QCOMPARE(out.at("u").bytes() == c_buf, owned);  // Sub wrote into c's buffer only when it was handed over
+            QVERIFY(max_err(out.at("z"), z) < 1e-6);
+            QVERIFY(max_err(out.at("w"), w) < 1e-6);
+            QVERIFY(max_err(out.at("u"), u) < 1e-6);
+            QVERIFY(out.at("z").bytes() != out.at("w").bytes());
+        }
+        for (int i = 0; i < n; ++i) QCOMPARE(held.data<float>()[i], x[static_cast<size_t>(i)]);
+    }
+
+    // The blocked attention rows against a double-precision softmax: ragged and empty key ranges, rows and head
+    // sizes that are not whole tiles, softcap and smooth softmax; and the polynomial exp against std::exp.
+    void attentionRowsMatchNaive() {
+        for (float x : {0.0f, -1e-8f, -0.3466f, -1.0f, -10.5f, -50.0f, -86.9f}) {
+            const float e[1] = {x};
+            float y[1] = {x};
+            exp_shifted_sum(y, 1, 0.0f);
+            QVERIFY2(std::fabs(y[0] - std::exp(e[0])) <= 3e-7f * std::exp(e[0]), std::to_string(x).c_str());
+        }
+        float tiny[3] = {-90.0f, -200.0f, -1e30f};
+        QCOMPARE(exp_shifted_sum(tiny, 3, 0.0f), 0.0f);
+        struct Case {
+            int64_t rows, D, keys;
+            float softcap;
+            bool smooth;
+        };
+        for (const Case c : {Case{1, 64, 1, 0.0f, false}, Case{3, 64, 37, 0.0f, false}, Case{13, 24, 50, 0.0f, false},
+                             Case{64, 16, 80, 30.0f, false}, Case{9, 40, 23, 0.0f, true}, Case{6, 128, 300, 0.0f, false},
+                             Case{5, 12, 30, 0.0f, false}}) {  // D = 12: the plain loops
+            const auto Q = rand_vec(static_cast<size_t>(c.rows * c.D), -2.0f, 2.0f);
+            const auto K = rand_vec(static_cast<size_t>(c.keys * c.D), -2.0f, 2.0f);
+            const auto V = rand_vec(static_cast<size_t>(c.keys * c.D));
+            std::vector<int64_t> st(static_cast<size_t>(c.rows)), en(st.size());
+            for (int64_t r = 0; r < c.rows; ++r) {  // a causal diagonal with a window, one empty row
+                en[static_cast<size_t>(r)] = std::min<int64_t>(c.keys, c.keys - c.rows + r + 1 + (r % 3 == 0));
+                st[static_cast<size_t>(r)] = std::max<int64_t>(0, en[static_cast<size_t>(r)] - 1 - code(40));
+                if (r == 1 && c.rows > 2) st[1] = en[1];
+            }
+            AttentionParams p{c.D, 0.125f, c.softcap, c.smooth};
+            AttentionScratch scratch;
+            std::vector<float> out(static_cast<size_t>(c.rows * c.D), 7.0f);
+            attend_rows(Q.data(), c.rows, st.data(), en.data(), K.data(), V.data(), p, scratch, out.data());
+            double err = 0.0;
+            for (int64_t r = 0; r < c.rows; ++r) {
+                std::vector<double> w;
+                double mx = c.smooth ? 0.0 : -1e300, sum = 0.0;
+                for (int64_t j = st[r]; j < en[r]; ++j) {
+                    double d = 0.0;
+                    for (int64_t e = 0; e < c.D; ++e) d += static_cast<double>(Q[r * c.D + e]) * K[j * c.D + e];
+                    d *= 0.125;
+                    if (c.softcap > 0) d = c.softcap * std::tanh(d / c.softcap);
+                    w.push_back(d);
+                    mx = std::max(mx, d);
+                }
+                for (auto& x : w) sum += (x = std::exp(x - mx));
+                if (c.smooth) sum += std::exp(-mx);
+                for (int64_t e = 0; e < c.D; ++e) {
+                    double acc = 0.0;
+                    for (int64_t j = st[r]; j < en[r]; ++j) acc += w[static_cast<size_t>(j - st[r])] / sum * V[j * c.D + e];
+                    err = std::max(err, std::fabs(out[static_cast<size_t>(r * c.D + e)] - acc));
+                }
+            }
+            qInfo("attend_rows rows=%lld D=%lld keys=%lld: max abs err %.2e", static_cast<long long>(c.rows),
+                  static_cast<long long>(c.D), static_cast<long long>(c.keys), err);
+            QVERIFY(err < 2e-6);
+        }
     }
 
     void groupQueryAttention() {
@@ -512,6 +628,94 @@ private slots:
             QVERIFY(max_err(r2.at("out"), ref.output(4, 3)) < 1e-5);
             QVERIFY(max_err(r2.at("present_k"), ref.present(true, 7)) < 1e-5);
             QVERIFY(max_err(r2.at("present_v"), ref.present(false, 7)) < 1e-6);
+        }
+    }
+
+    // A prefill longer than one block of query rows (32 positions x 2 heads here), with and without a window
+    // shorter than a block, then a chunk on its past: the blocks' key ranges and per-row masks against the naive
+    // reference (and ONNX Runtime, opsMatchOnnxRuntime).
+    void groupQueryAttentionManyBlocks() {
+        for (const int window : {-1, 5}) {
+            GqaRef ref;
+            ref.T = 45;
+            ref.window = window;
+            ref.init();
+            ModelBuilder packed, sep;
+            ref.build(packed, true);
+            ref.build(sep, false);
+            const Tensor empty = Tensor::alloc(DType::Float, {1, ref.Nkv, 0, ref.D});
+            auto r1 = run_inline(packed, {{"q", ref.packed_rows(0, 40)}, {"past_k", empty}, {"past_v", empty},
+                                          {"seqlens_k", i32({1}, {39})}, {"total", i32({}, {40})}});
+            QVERIFY(max_err(r1.at("out"), ref.output(0, 40)) < 1e-5);
+            QVERIFY(max_err(r1.at("present_k"), ref.present(true, 40)) < 1e-5);
+            auto r2 = run_inline(sep, {{"q", ref.rows(ref.q, ref.Nh, 40, 5)}, {"k", ref.rows(ref.k, ref.Nkv, 40, 5)},
+                                       {"v", ref.rows(ref.v, ref.Nkv, 40, 5)}, {"past_k", r1.at("present_k")},
+                                       {"past_v", r1.at("present_v")}, {"seqlens_k", i32({1}, {44})}, {"total", i32({}, {45})}});
+            QVERIFY(max_err(r2.at("out"), ref.output(40, 5)) < 1e-5);
+            QVERIFY(max_err(r2.at("present_v"), ref.present(false, 45)) < 1e-6);
+        }
+    }
+
+    // A past buffer at full capacity (ORT GenAI's shared past/present) handed over to run() becomes present: the new
+    // keys are appended in place, nothing is reallocated, and the results equal the copying path's and the naive
+    // reference. A past the caller still holds is copied instead and left unchanged.
+    void groupQueryAttentionAppendsInPlace() {
+        for (const int window : {-1, 3}) {
+            GqaRef ref;
+            ref.window = window;
+            ref.init();
+            const int C = 11;  // capacity
+            ModelBuilder packed, sep;
+            ref.build(packed, true);
+            ref.build(sep, false);
+            auto cache = [&] { return Tensor::alloc(DType::Float, {1, ref.Nkv, C, ref.D}); };
+            // Present positions [0, len) of a [1, Nkv, C, D] buffer, as [1, Nkv, len, D].
+            auto head_rows = [&](const Tensor& t, int len) {
+                std::vector<float> o;
+                for (int h = 0; h < ref.Nkv; ++h)
+                    o.insert(o.end(), t.data<float>() + h * C * ref.D, t.data<float>() + (h * C + len) * ref.D);
+                return Tensor::from_floats({1, ref.Nkv, len, ref.D}, o);
+            };
+            // Inputs are moved into the map one by one: an initializer list would keep copies alive during the run.
+            std::map<std::string, Tensor> step1{{"q", ref.packed_rows(0, 4)}, {"seqlens_k", i32({1}, {3})}, {"total", i32({}, {4})}};
+            step1["past_k"] = cache();
+            step1["past_v"] = cache();
+            const uint8_t* kbuf = step1["past_k"].bytes();
+            auto r1 = run_owned(packed, std::move(step1));
+            QCOMPARE(r1.at("present_k").shape(), (Shape{1, ref.Nkv, C, ref.D}));
+            QCOMPARE(r1.at("present_k").bytes(), kbuf);
+            QVERIFY(max_err(r1.at("out"), ref.output(0, 4)) < 1e-5);
+            QVERIFY(max_err(head_rows(r1.at("present_k"), 4), ref.present(true, 4)) < 1e-5);
+            QVERIFY(max_err(head_rows(r1.at("present_v"), 4), ref.present(false, 4)) < 1e-6);
+            auto step2 = [&](Tensor k, Tensor v) {
+                std::map<std::string, Tensor> m{{"q", ref.rows(ref.q, ref.Nh, 4, 3)}, {"k", ref.rows(ref.k, ref.Nkv, 4, 3)},
+                                                {"v", ref.rows(ref.v, ref.Nkv, 4, 3)}, {"seqlens_k", i32({1}, {6})},
+                                                {"total", i32({}, {7})}};
+                m["past_k"] = std::move(k);
+                m["past_v"] = std::move(v);
+                return m;
+            };
+            // Handed over while the caller still holds it: copied, and the caller's past is unchanged.
+            const Tensor held_k = r1.at("present_k"), held_v = r1.at("present_v");
+            r1.clear();
+            const std::vector<float> before(held_k.data<float>(), held_k.data<float>() + held_k.numel());
+            const auto copied = run_owned(sep, step2(held_k, held_v));
+            QVERIFY(copied.at("present_k").bytes() != kbuf);
+            for (size_t i = 0; i < before.size(); ++i) QCOMPARE(held_k.data<float>()[i], before[i]);
+            // The only handle: appended in place, the same values as the copying path.
+            Tensor solo_k = cache(), solo_v = cache();
+            std::copy(held_k.data<float>(), held_k.data<float>() + held_k.numel(), solo_k.mutable_data<float>());
+            std::copy(held_v.data<float>(), held_v.data<float>() + held_v.numel(), solo_v.mutable_data<float>());
+            const uint8_t* solo_buf = solo_k.bytes();
+            const auto r2 = run_owned(sep, step2(std::move(solo_k), std::move(solo_v)));
+            QCOMPARE(r2.at("present_k").bytes(), solo_buf);
+            QCOMPARE(r2.at("present_k").shape(), (Shape{1, ref.Nkv, C, ref.D}));
+            QVERIFY(max_err(r2.at("out"), ref.output(4, 3)) < 1e-5);
+            QVERIFY(max_err(head_rows(r2.at("present_k"), 7), ref.present(true, 7)) < 1e-5);
+            QVERIFY(max_err(head_rows(r2.at("present_v"), 7), ref.present(false, 7)) < 1e-6);
+            for (int64_t i = 0; i < copied.at("out").numel(); ++i)
+                QCOMPARE(r2.at("out").data<float>()[i], copied.at("out").data<float>()[i]);
+            QVERIFY(max_err(head_rows(copied.at("present_k"), 7), ref.present(true, 7)) < 1e-5);
         }
     }
 

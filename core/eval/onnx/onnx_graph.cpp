@@ -18,15 +18,15 @@ std::string Node::label() const {
     return "node '" + name + "' (" + (domain.empty() ? std::string() : domain + ":") + op_type + ")";
 }
 
-int64_t Node::attr_int(const std::string& a, int64_t dflt) const {
+int64_t Node::attr_int(std::string_view a, int64_t dflt) const {
     auto it = attrs.find(a);
     return it == attrs.end() ? dflt : it->second.i;
 }
-float Node::attr_float(const std::string& a, float dflt) const {
+float Node::attr_float(std::string_view a, float dflt) const {
     auto it = attrs.find(a);
     return it == attrs.end() ? dflt : it->second.f;
 }
-std::vector<int64_t> Node::attr_ints(const std::string& a) const {
+std::vector<int64_t> Node::attr_ints(std::string_view a) const {
     auto it = attrs.find(a);
     return it == attrs.end() ? std::vector<int64_t>{} : it->second.ints;
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/eval/onnx/onnx_tensor.h"
@@ -30,14 +31,15 @@ struct Node {
     std::string name, op_type, domain;  ///< domain "" for ai.onnx
     std::vector<std::string> inputs;    ///< "" marks an omitted optional input
     std::vector<std::string> outputs;
-    std::map<std::string, Attribute> attrs;
+    /// std::less<>: looked up by string_view, so an op reading "num_heads" per run builds no std::string.
+    std::map<std::string, Attribute, std::less<>> attrs;
 
     /// "node '/model/layers.0/attn/GroupQueryAttention' (com.microsoft:GroupQueryAttention)"
     std::string label() const;
-    bool has(const std::string& a) const { return attrs.count(a) != 0; }
-    int64_t attr_int(const std::string& a, int64_t dflt) const;
-    float attr_float(const std::string& a, float dflt) const;
-    std::vector<int64_t> attr_ints(const std::string& a) const;  ///< empty when absent
+    bool has(std::string_view a) const { return attrs.find(a) != attrs.end(); }
+    int64_t attr_int(std::string_view a, int64_t dflt) const;
+    float attr_float(std::string_view a, float dflt) const;
+    std::vector<int64_t> attr_ints(std::string_view a) const;  ///< empty when absent
 };
 
 /// A declared graph input or output: element type (ONNX number) and dims (-1 = symbolic / unknown).

@@ -2,12 +2,12 @@
 // OnnxModel: genai_config.json parsing, graph I/O checks, and sessions that thread the KV cache through runs.
 #include "core/eval/onnx/onnx_model.h"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/common/error.h"
 #include "core/common/text_file.h"
-#include "core/engine/finite_check.h"
 
 namespace mixq::eval::onnx {
 namespace fs = std::filesystem;
@@ -83,16 +83,34 @@ class OnnxSession : public engine::LmSession {
 public:
     OnnxSession(const OnnxModel& m, int capacity) : m_model(m), m_capacity(capacity) {
         const auto& c = m.m_cfg;
+        // In place: the cache at full capacity, zero-filled (positions not yet written are never attended).
+        const int64_t len = m.m_kv_in_place ? capacity : 0;
         for (int i = 0; i < c.num_layers; ++i) {
-            m_past_k.push_back(Tensor::alloc(DType::Float, {1, c.num_kv_heads, 0, c.head_size}));
-            m_past_v.push_back(m_past_k.back());
+            m_past_k.push_back(Tensor::alloc(DType::Float, {1, c.num_kv_heads, len, c.head_size}));
+            m_past_v.push_back(len ? Tensor::alloc(DType::Float, {1, c.num_kv_heads, len, c.head_size}) : m_past_k.back());
         }
+    }
+    /// A fork shares no KV buffer with this session, so both keep appending in place.
+    OnnxSession(const OnnxSession& o) : m_model(o.m_model), m_capacity(o.m_capacity), m_len(o.m_len), m_broken(o.m_broken) {
+        for (const auto* list : {&o.m_past_k, &o.m_past_v})
+            for (const Tensor& t : *list) {
+                Tensor c = t;
+                if (m_model.m_kv_in_place && t.defined() && t.numel() > 0) {  // the written positions of each head
+                    c = Tensor::alloc(t.dtype(), t.shape());
+                    const int64_t heads = t.dim(0) * t.dim(1), cap = t.dim(2), d = t.dim(3);
+                    for (int64_t h = 0; h < heads; ++h)
+                        std::memcpy(c.mutable_data<float>() + h * cap * d, t.data<float>() + h * cap * d,
+                                    static_cast<size_t>(m_len * d) * sizeof(float));
+                }
+                (list == &o.m_past_k ? m_past_k : m_past_v).push_back(std::move(c));
+            }
     }
     engine::RowMatrix feed(const std::vector<int>& ids) override {
         const auto& c = m_model.m_cfg;
         const auto& r = *m_model.m_runner;
         const auto S = static_cast<int64_t>(ids.size());
         if (S == 0) fail(r.graph().label, "feed() needs at least one token");
+        if (m_broken) fail(r.graph().label, "an earlier feed() of this session failed; its KV cache is gone");
         if (m_len + S > m_capacity)
             fail(r.graph().label, "sequence of " + std::to_string(m_len + S) + " positions exceeds the session capacity " +
                                       std::to_string(m_capacity));
@@ -114,12 +132,19 @@ public:
             int_tensor(c.position_ids, {1, S}, [&](int64_t k) { return m_len + k; });
         std::vector<std::string> outs{c.logits};
         for (int i = 0; i < c.num_layers; ++i) {
-            in[layer_name(c.past_key_names, i)] = m_past_k[static_cast<size_t>(i)];
-            in[layer_name(c.past_value_names, i)] = m_past_v[static_cast<size_t>(i)];
+            // Moved, not copied: the runner may then append to the buffers in place.
+            in[layer_name(c.past_key_names, i)] = std::move(m_past_k[static_cast<size_t>(i)]);
+            in[layer_name(c.past_value_names, i)] = std::move(m_past_v[static_cast<size_t>(i)]);
             outs.push_back(layer_name(c.present_key_names, i));
             outs.push_back(layer_name(c.present_value_names, i));
         }
-        auto res = r.run(in, outs);
+        std::map<std::string, Tensor> res;
+        try {
+            res = r.run(std::move(in), outs);
+        } catch (...) {
+            m_broken = true;  // the cache was handed to the run
+            throw;
+        }
         const Tensor& lg = res[c.logits];
         if (lg.dtype() != DType::Float || lg.rank() != 3 || lg.dim(0) != 1 || lg.dim(2) != c.vocab_size)
             fail(r.graph().label, "output '" + c.logits + "' is " + lg.describe() + ", expected float32[1,S," +
@@ -129,26 +154,31 @@ public:
                                       std::to_string(S) + " positions (pruned lm_head?); per-position logits are needed");
         for (int i = 0; i < c.num_layers; ++i) {
             Tensor& k = res[layer_name(c.present_key_names, i)];
-            if (k.rank() != 4 || k.dim(2) != m_len + S)
+            const int64_t want = m_model.m_kv_in_place ? m_capacity : m_len + S;
+            if (k.rank() != 4 || k.dim(2) != want) {
+                m_broken = true;
                 fail(r.graph().label, "present key of layer " + std::to_string(i) + " is " + k.describe() +
-                                          ", expected length " + std::to_string(m_len + S));
+                                          ", expected length " + std::to_string(want));
+            }
             m_past_k[static_cast<size_t>(i)] = std::move(k);
             m_past_v[static_cast<size_t>(i)] = std::move(res[layer_name(c.present_value_names, i)]);
         }
         engine::RowMatrix out(S, c.vocab_size);
         std::copy(lg.data<float>(), lg.data<float>() + lg.numel(), out.data());
-        engine::check_finite_rows(out, r.graph().label, "logits", "", m_len);
+        // No second scan of the logits: the runner checks every node's float output (set_check_finite(true) in
+        // OnnxModel's constructor), the node that made the logits included, and a prefill's logits are 16 MB.
         m_len += S;
         return out;
     }
     int length() const override { return static_cast<int>(m_len); }
-    // Tensors are immutable and shared, so a fork only copies handles.
+    // In place, a fork copies the written part of the cache; otherwise tensors are shared handles.
     std::unique_ptr<engine::LmSession> fork() const override { return std::make_unique<OnnxSession>(*this); }
 
 private:
     const OnnxModel& m_model;
     int64_t m_capacity;
     int64_t m_len = 0;
+    bool m_broken = false;
     std::vector<Tensor> m_past_k, m_past_v;
 };
 
@@ -162,6 +192,24 @@ OnnxModel::OnnxModel(const fs::path& export_dir) {
     for (int i = 0; i < m_cfg.num_layers; ++i)
         for (const auto& n : {layer_name(m_cfg.past_key_names, i), layer_name(m_cfg.past_value_names, i)})
             if (!m_runner->has_input(n)) fail(g.label, "graph has no input '" + n + "' (genai_config.json names it)");
+    // In-place KV: each past input's only consumer is a GroupQueryAttention (slot 3 keys, 4 values) whose present
+    // output (1, 2) is the matching present name; a graph that concatenates or reshapes the past keeps exact lengths.
+    m_kv_in_place = true;
+    for (int i = 0; i < m_cfg.num_layers && m_kv_in_place; ++i)
+        for (int kv = 0; kv < 2; ++kv) {
+            const std::string past = layer_name(kv ? m_cfg.past_value_names : m_cfg.past_key_names, i);
+            const std::string present = layer_name(kv ? m_cfg.present_value_names : m_cfg.present_key_names, i);
+            int uses = 0;
+            bool ok = false;
+            for (const auto& n : g.nodes)
+                for (size_t j = 0; j < n.inputs.size(); ++j) {
+                    if (n.inputs[j] != past) continue;
+                    ++uses;
+                    ok = n.op_type == "GroupQueryAttention" && n.domain == "com.microsoft" && j == size_t(3 + kv) &&
+                         n.outputs.size() > size_t(1 + kv) && n.outputs[size_t(1 + kv)] == present;
+                }
+            m_kv_in_place = m_kv_in_place && uses == 1 && ok && m_runner->has_output(present);
+        }
     // Bytes streamed per decoded token: the weights of every matrix multiply (codes, scales, zero points).
     std::set<std::string> seen;
     for (const auto& n : g.nodes) {

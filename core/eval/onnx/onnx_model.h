@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // OnnxModel: an ONNX Runtime GenAI export folder (genai_config.json + model.onnx + model.onnx.data) run by the
 // built-in OnnxRunner as a LanguageModel. Sessions carry present.* outputs back as past_key_values.* inputs
-// (batch 1, no shared buffer), with an all-ones attention_mask of the total length; logits_batch runs several
+// (batch 1; at full session capacity, appended in place, when the graph allows it), with an all-ones
+// attention_mask of the total length; logits_batch runs several
 // fresh sequences as one right-padded batch (onnx_batch_forward.cpp).
 #pragma once
 #include <filesystem>
@@ -47,12 +48,17 @@ public:
 
     const GenaiDecoderConfig& config() const { return m_cfg; }
     const OnnxRunner& runner() const { return *m_runner; }
+    /// Sessions append to their KV cache in place (see m_kv_in_place).
+    bool kv_in_place() const { return m_kv_in_place; }
 
 private:
     friend class OnnxSession;
     GenaiDecoderConfig m_cfg;
     std::unique_ptr<OnnxRunner> m_runner;
     uint64_t m_weight_bytes = 0;
+    /// Every past_key_values input feeds only GroupQueryAttention's past slot whose present is the matching output:
+    /// sessions then hold their KV cache at full capacity and hand it over to each run (appended in place).
+    bool m_kv_in_place = false;
 };
 
 }  // namespace mixq::eval::onnx

@@ -17,12 +17,19 @@ struct OpContext {
     const std::string& graph_label;
     std::vector<const Tensor*> inputs;  ///< nullptr for an omitted optional input
     std::vector<Tensor> outputs;        ///< one slot per node output, filled by the op
+    /// Per input: the runner hands its buffer over (the value dies at this node, this node reads it through one
+    /// slot only, and no other handle exists), so the op may write into it and return it as an output.
+    std::vector<char> donate;
+    /// Bit i: the op has checked output i for NaN/Inf itself (or proved it finite), so the runner skips its scan.
+    uint32_t finite_checked = 0;
 
     int num_inputs() const { return static_cast<int>(inputs.size()); }
     /// Input i, which must be present.
     const Tensor& in(int i) const;
     /// Input i or nullptr when omitted / beyond the node's input list.
     const Tensor* opt(int i) const { return i < num_inputs() ? inputs[static_cast<size_t>(i)] : nullptr; }
+    /// True when input i's buffer may be overwritten (see `donate`).
+    bool donated(int i) const { return i < static_cast<int>(donate.size()) && donate[static_cast<size_t>(i)] != 0; }
     /// True when output i is consumed (named) by the graph.
     bool wants(int i) const {
         return i < static_cast<int>(node.outputs.size()) && !node.outputs[static_cast<size_t>(i)].empty();

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // OnnxRunner: load-time checks (operators, dangling inputs, cycles), topological order, execution with
-// last-use freeing of intermediate values.
+// last-use freeing of intermediate values over value slots resolved at load, and donation of a dying input's buffer
+// to the node that reads it last.
 #include "core/eval/onnx/onnx_runner.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <unordered_map>
@@ -55,21 +57,22 @@ OnnxRunner::OnnxRunner(Graph g) : m_graph(std::move(g)) {
         pending[i] = static_cast<int>(deps.size());
         for (auto d : deps) users[d].push_back(i);
     }
+    std::vector<size_t> order;  // topological
     std::deque<size_t> ready;
     for (size_t i = 0; i < n; ++i)
         if (pending[i] == 0) ready.push_back(i);
     while (!ready.empty()) {
         const size_t i = ready.front();
         ready.pop_front();
-        m_order.push_back(i);
+        order.push_back(i);
         for (auto u : users[i])
             if (--pending[u] == 0) ready.push_back(u);
     }
-    if (m_order.size() != n) fail(label, "the graph has a cycle");
+    if (order.size() != n) fail(label, "the graph has a cycle");
     // Constant folding: a node whose inputs are all initializers (Constant nodes, a Transpose or Reshape of a
     // weight) runs once here and its outputs become initializers, as ONNX Runtime folds them at session start.
     std::vector<size_t> remaining;
-    for (size_t idx : m_order) {
+    for (size_t idx : order) {
         const Node& nd = m_graph.nodes[idx];
         bool constant = true;
         for (const auto& in : nd.inputs) constant = constant && (in.empty() || m_graph.initializers.count(in));
@@ -77,22 +80,52 @@ OnnxRunner::OnnxRunner(Graph g) : m_graph(std::move(g)) {
             remaining.push_back(idx);
             continue;
         }
-        auto outs = execute(nd, [&](const std::string& in) { return &m_graph.initializers.at(in); });
+        std::vector<const Tensor*> ins;
+        for (const auto& in : nd.inputs) ins.push_back(in.empty() ? nullptr : &m_graph.initializers.at(in));
+        auto outs = execute(nd, table.at(op_key(nd.domain, nd.op_type)), std::move(ins));
         for (size_t i = 0; i < nd.outputs.size(); ++i)
             if (!nd.outputs[i].empty()) m_graph.initializers[nd.outputs[i]] = std::move(outs[i]);
         ++m_folded;
     }
-    m_order = std::move(remaining);
-    // Values whose last consumer is the node at each position: freed right after it runs.
-    std::unordered_map<std::string, size_t> last_use;
-    for (size_t pos = 0; pos < m_order.size(); ++pos)
-        for (const auto& in : m_graph.nodes[m_order[pos]].inputs)
-            if (!in.empty() && !m_graph.initializers.count(in)) last_use[in] = pos;
-    m_free_after.resize(m_order.size());
-    for (const auto& [name, pos] : last_use) m_free_after[pos].push_back(name);
     for (const auto& out : m_graph.outputs)
         if (!producer.count(out.name) && !m_graph.initializers.count(out.name) && !graph_inputs.count(out.name))
             fail(label, "graph output '" + out.name + "' is produced by no node");
+    // Value slots: initializers first (fixed), then graph inputs and node outputs (filled per run).
+    auto slot_of = [&](const std::string& name) {
+        auto [it, fresh] = m_slot.emplace(name, static_cast<int>(m_init_of_slot.size()));
+        if (fresh) {
+            auto jt = m_graph.initializers.find(name);
+            m_init_of_slot.push_back(jt == m_graph.initializers.end() ? nullptr : &jt->second);
+        }
+        return it->second;
+    };
+    for (const auto& [name, t] : m_graph.initializers) slot_of(name);
+    for (const auto& in : m_graph.inputs) slot_of(in.name);
+    std::vector<int> last_use;
+    for (size_t idx : remaining) {
+        const Node& nd = m_graph.nodes[idx];
+        Step st;
+        st.node = &nd;
+        st.fn = &table.at(op_key(nd.domain, nd.op_type));
+        for (const auto& in : nd.inputs) st.in.push_back(in.empty() ? -1 : slot_of(in));
+        for (const auto& o : nd.outputs) st.out.push_back(o.empty() ? -1 : slot_of(o));
+        for (size_t i = 0; i < st.in.size(); ++i)
+            st.may_donate.push_back(st.in[i] >= 0 && !m_init_of_slot[static_cast<size_t>(st.in[i])] &&
+                                    std::count(st.in.begin(), st.in.end(), st.in[i]) == 1);
+        m_steps.push_back(std::move(st));
+    }
+    // Values whose last consumer is each step: freed right after it runs (and only then donated to it).
+    last_use.assign(m_init_of_slot.size(), -1);
+    for (size_t pos = 0; pos < m_steps.size(); ++pos)
+        for (int s : m_steps[pos].in)
+            if (s >= 0 && !m_init_of_slot[static_cast<size_t>(s)]) last_use[static_cast<size_t>(s)] = static_cast<int>(pos);
+    for (size_t s = 0; s < last_use.size(); ++s)
+        if (last_use[s] >= 0) m_steps[static_cast<size_t>(last_use[s])].free_after.push_back(static_cast<int>(s));
+    for (size_t pos = 0; pos < m_steps.size(); ++pos) {
+        auto& st = m_steps[pos];
+        for (size_t i = 0; i < st.in.size(); ++i)
+            if (st.may_donate[i] && last_use[static_cast<size_t>(st.in[i])] != static_cast<int>(pos)) st.may_donate[i] = 0;
+    }
 }
 
 const ValueInfo* OnnxRunner::input_info(const std::string& name) const {
@@ -107,23 +140,13 @@ bool OnnxRunner::has_output(const std::string& name) const {
     return false;
 }
 
-std::vector<Tensor> OnnxRunner::execute(const Node& nd,
-                                        const std::function<const Tensor*(const std::string&)>& value) const {
+std::vector<Tensor> OnnxRunner::execute(const Node& nd, const OpFn& fn, std::vector<const Tensor*> inputs,
+                                        std::vector<char> donate) const {
     const auto& label = m_graph.label;
-    OpContext ctx{nd, label, {}, {}};
-    ctx.inputs.reserve(nd.inputs.size());
-    for (const auto& in : nd.inputs) {
-        if (in.empty()) {
-            ctx.inputs.push_back(nullptr);
-            continue;
-        }
-        const Tensor* t = value(in);
-        if (!t) fail(label, nd.label() + ": input '" + in + "' has no value");
-        ctx.inputs.push_back(t);
-    }
+    OpContext ctx{nd, label, std::move(inputs), {}, std::move(donate), 0};
     ctx.outputs.resize(nd.outputs.size());
     try {
-        op_table().at(op_key(nd.domain, nd.op_type))(ctx);
+        fn(ctx);
     } catch (const Error& e) {
         // Tensor helpers (alloc, shape_numel, reshaped) know no file: name the model and the node instead.
         const std::string msg = e.what(), generic = "onnx runner: ";
@@ -138,18 +161,35 @@ std::vector<Tensor> OnnxRunner::execute(const Node& nd,
         if (!nd.outputs[i].empty() && !ctx.outputs[i].defined())
             fail(label, nd.label() + ": output " + std::to_string(i) + " was not produced");
     if (m_check_finite)
-        for (const auto& t : ctx.outputs)
+        for (size_t i = 0; i < ctx.outputs.size(); ++i) {
+            const Tensor& t = ctx.outputs[i];
+            if (i < 32 && (ctx.finite_checked >> i & 1u)) continue;
             if (t.defined() && t.dtype() == DType::Float && !engine::all_finite(t.data<float>(), t.numel()))
                 engine::fail_nonfinite(label, "values in the output of " + nd.label());
+        }
     return std::move(ctx.outputs);
 }
 
 std::map<std::string, Tensor> OnnxRunner::run(const std::map<std::string, Tensor>& inputs,
                                               const std::vector<std::string>& outputs,
                                               const CancelToken* cancel) const {
+    std::map<std::string, Tensor> copy = inputs;
+    return run_impl(copy, false, outputs, cancel);
+}
+
+std::map<std::string, Tensor> OnnxRunner::run(std::map<std::string, Tensor>&& inputs,
+                                              const std::vector<std::string>& outputs,
+                                              const CancelToken* cancel) const {
+    return run_impl(inputs, true, outputs, cancel);
+}
+
+std::map<std::string, Tensor> OnnxRunner::run_impl(std::map<std::string, Tensor>& inputs, bool owned,
+                                                   const std::vector<std::string>& outputs,
+                                                   const CancelToken* cancel) const {
     const auto& label = m_graph.label;
-    std::unordered_map<std::string, Tensor> env;
-    for (const auto& [name, t] : inputs) {
+    std::vector<Tensor> env(m_init_of_slot.size());
+    std::vector<char> bound(m_init_of_slot.size(), 0);
+    for (auto& [name, t] : inputs) {
         const ValueInfo* vi = input_info(name);
         if (!vi) fail(label, "'" + name + "' is not an input of the graph");
         DType want;
@@ -160,40 +200,55 @@ std::map<std::string, Tensor> OnnxRunner::run(const std::map<std::string, Tensor
             for (size_t d = 0; ok && d < vi->dims.size(); ++d) ok = vi->dims[d] < 0 || vi->dims[d] == t.shape()[d];
             if (!ok) fail(label, "input '" + name + "' has shape " + shape_str(t.shape()) + ", the graph declares " + shape_str(vi->dims));
         }
-        env[name] = t;
+        const auto s = static_cast<size_t>(m_slot.at(name));
+        env[s] = std::move(t);
+        bound[s] = 1;
     }
+    if (!owned) inputs.clear();  // the copy run() made: its handles would keep every input from being exclusive
     for (const auto& vi : m_graph.inputs)
-        if (!env.count(vi.name)) fail(label, "graph input '" + vi.name + "' was not given");
+        if (!bound[static_cast<size_t>(m_slot.at(vi.name))]) fail(label, "graph input '" + vi.name + "' was not given");
 
     std::vector<std::string> wanted = outputs;
     if (wanted.empty())
         for (const auto& o : m_graph.outputs) wanted.push_back(o.name);
-    const std::set<std::string> keep(wanted.begin(), wanted.end());
+    std::vector<char> keep(m_init_of_slot.size(), 0);
+    for (const auto& name : wanted)
+        if (auto it = m_slot.find(name); it != m_slot.end()) keep[static_cast<size_t>(it->second)] = 1;
 
-    for (size_t pos = 0; pos < m_order.size(); ++pos) {
+    std::vector<const Tensor*> ins;
+    std::vector<char> donate;
+    for (const Step& st : m_steps) {
         if (cancel) cancel->check();
-        const Node& nd = m_graph.nodes[m_order[pos]];
-        auto outs = execute(nd, [&](const std::string& in) -> const Tensor* {
-            auto it = env.find(in);
-            if (it != env.end()) return &it->second;
-            auto jt = m_graph.initializers.find(in);
-            return jt == m_graph.initializers.end() ? nullptr : &jt->second;
-        });
-        for (size_t i = 0; i < nd.outputs.size(); ++i)
-            if (!nd.outputs[i].empty()) env[nd.outputs[i]] = std::move(outs[i]);
-        for (const auto& dead : m_free_after[pos])
-            if (!keep.count(dead)) env.erase(dead);
+        const Node& nd = *st.node;
+        ins.assign(st.in.size(), nullptr);
+        donate.assign(st.in.size(), 0);
+        for (size_t i = 0; i < st.in.size(); ++i) {
+            const int s = st.in[i];
+            if (s < 0) continue;
+            const auto su = static_cast<size_t>(s);
+            const Tensor* t = m_init_of_slot[su] ? m_init_of_slot[su] : &env[su];
+            if (!t->defined()) fail(label, nd.label() + ": input '" + nd.inputs[i] + "' has no value");
+            ins[i] = t;
+            donate[i] = st.may_donate[i] && !keep[su] && t->exclusive();
+        }
+        auto outs = execute(nd, *st.fn, ins, donate);
+        for (size_t i = 0; i < st.out.size(); ++i)
+            if (st.out[i] >= 0) env[static_cast<size_t>(st.out[i])] = std::move(outs[i]);
+        for (int dead : st.free_after)
+            if (!keep[static_cast<size_t>(dead)]) env[static_cast<size_t>(dead)] = Tensor();
     }
     std::map<std::string, Tensor> result;
     for (const auto& name : wanted) {
-        auto it = env.find(name);
-        if (it != env.end()) {
-            result[name] = it->second;
-            continue;
+        auto it = m_slot.find(name);
+        if (it != m_slot.end()) {
+            const auto s = static_cast<size_t>(it->second);
+            const Tensor& t = m_init_of_slot[s] ? *m_init_of_slot[s] : env[s];
+            if (t.defined()) {
+                result[name] = t;
+                continue;
+            }
         }
-        auto jt = m_graph.initializers.find(name);
-        if (jt == m_graph.initializers.end()) fail(label, "requested output '" + name + "' was not computed");
-        result[name] = jt->second;
+        fail(label, "requested output '" + name + "' was not computed");
     }
     return result;
 }

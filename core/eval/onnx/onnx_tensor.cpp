@@ -96,6 +96,7 @@ Tensor Tensor::allocate(DType t, Shape shape, bool zero) {
     auto buf = pooled_buffer(n, zero);
     r.m_data = buf.get();
     r.m_owner = std::shared_ptr<const void>(buf, buf.get());
+    r.m_owned = true;
     return r;
 }
 

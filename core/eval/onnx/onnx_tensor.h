@@ -60,6 +60,10 @@ public:
 
     /// Same buffer, another shape of the same element count.
     Tensor reshaped(Shape shape) const;
+    /// True when this handle is the only one on a buffer made by alloc()/alloc_uninit() (not a view of a file or of
+    /// caller memory): then an op that consumes the value last may write into it instead of allocating (the runner
+    /// decides; see OpContext::donated).
+    bool exclusive() const { return m_owned && m_owner && m_owner.use_count() == 1; }
     /// Values as int64 (from Int64/Int32/UInt8/Int8/Bool), for shape and index inputs.
     std::vector<int64_t> to_i64() const;
     /// "float32[1,7,128]".
@@ -70,6 +74,7 @@ private:
     DType m_type = DType::Float;
     Shape m_shape;
     bool m_shape_set = false;
+    bool m_owned = false;  ///< the buffer is this runner's own (allocate()), so it may be written when exclusive()
     int64_t m_numel = -1;  ///< cached by alloc() and reshaped(), whose shapes are checked; −1: from m_shape
     std::shared_ptr<const void> m_owner;
     const uint8_t* m_data = nullptr;

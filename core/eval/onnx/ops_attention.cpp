@@ -3,21 +3,20 @@
 // past/present KV (present = past's first seqlens_k+1−S positions, then the new keys), optional rotary from
 // cos/sin caches (half-split or interleaved), causal mask, optional local window (local_window_size keys, the
 // current one included), softcap and smooth softmax;
-// query head h reads KV head h / (num_heads / kv_num_heads).
+// query head h reads KV head h / (num_heads / kv_num_heads). The attention itself is attend_rows (attention_block.h)
+// over blocks of query rows; a past KV buffer handed over by the caller is appended to in place.
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "core/engine/tensor.h"
+#include "core/engine/finite_check.h"
+#include "core/eval/onnx/attention_block.h"
 #include "core/eval/onnx/onnx_ops.h"
 
 namespace mixq::eval::onnx {
 namespace {
-using CMat = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
-using CVec = Eigen::Map<const Eigen::VectorXf>;
-using Vec = Eigen::Map<Eigen::VectorXf>;
 
 void rotate(float* x, const float* cos_row, const float* sin_row, int64_t half, bool interleaved) {
     for (int64_t i = 0; i < half; ++i) {
@@ -111,28 +110,40 @@ void gqa_op(OpContext& ctx) {
     const float* qsrc = q.data<float>();
     const float* ksrc = packed ? q.data<float>() + Nh * D : key->data<float>();
     const float* vsrc = packed ? q.data<float>() + (Nh + Nkv) * D : value->data<float>();
+    const int64_t group = Nh / Nkv;
 
-    // Rotated queries [B, S, Nh, D].
+    // Rotated queries [B, Nkv, S, group, D]: the query heads that share a KV head, all positions, are one block of
+    // rows for attend_rows.
     std::vector<float> qr(static_cast<size_t>(B * S * Nh * D));
-    // Present K/V: every position below past_len + S is written below; only the rest (shorter sequences of a
-    // batch) is zeroed, instead of the whole cache on every step.
-    Tensor pk = Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
-    Tensor pv = Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
+    // Present K/V [B, Nkv, L, D]. A past buffer the caller handed over (OnnxSession feeds its KV cache at full
+    // capacity, as ORT GenAI's shared past/present buffer) that already has present's shape becomes present: the new
+    // keys are written at their positions and nothing is copied; positions past each row's length keep what the past
+    // held there, as with ORT's shared buffer. Otherwise a new buffer: the past's positions copied, the new ones
+    // written, only the rest (shorter sequences of a batch) zeroed.
+    const bool in_place = past_k && L == P && ctx.donated(3) && ctx.donated(4) && past_k->bytes() != past_v->bytes();
+    Tensor pk = in_place ? *past_k : Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
+    Tensor pv = in_place ? *past_v : Tensor::alloc_uninit(DType::Float, {B, Nkv, L, D});
     float* K = pk.mutable_data<float>();
     float* V = pv.mutable_data<float>();
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < Nkv; ++h) {
-            const int64_t used = past_len[b] + S;
-            std::fill(K + ((b * Nkv + h) * L + used) * D, K + ((b * Nkv + h) * L + L) * D, 0.0f);
-            std::fill(V + ((b * Nkv + h) * L + used) * D, V + ((b * Nkv + h) * L + L) * D, 0.0f);
-        }
+    if (!in_place)
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < Nkv; ++h) {
+                const int64_t used = past_len[b] + S;
+                std::fill(K + ((b * Nkv + h) * L + used) * D, K + ((b * Nkv + h) * L + L) * D, 0.0f);
+                std::fill(V + ((b * Nkv + h) * L + used) * D, V + ((b * Nkv + h) * L + L) * D, 0.0f);
+                const size_t n = static_cast<size_t>(past_len[b] * D) * sizeof(float);
+                if (n == 0) continue;
+                std::memcpy(K + (b * Nkv + h) * L * D, past_k->data<float>() + (b * Nkv + h) * P * D, n);
+                std::memcpy(V + (b * Nkv + h) * L * D, past_v->data<float>() + (b * Nkv + h) * P * D, n);
+            }
+    bool new_finite = true;  // the keys and values written here (the past's were checked when they were written)
     for (int64_t b = 0; b < B; ++b) {
         for (int64_t s = 0; s < S; ++s) {
             const int64_t pos = past_len[b] + s;
             const float* crow = do_rotary ? cos->data<float>() + pos * half : nullptr;
             const float* srow = do_rotary ? sin->data<float>() + pos * half : nullptr;
             for (int64_t h = 0; h < Nh; ++h) {
-                float* dst = qr.data() + ((b * S + s) * Nh + h) * D;
+                float* dst = qr.data() + (((b * Nkv + h / group) * S + s) * group + h % group) * D;
                 std::memcpy(dst, qsrc + (b * S + s) * qw + h * D, static_cast<size_t>(D) * sizeof(float));
                 if (do_rotary) rotate(dst, crow, srow, half, interleaved);
             }
@@ -142,58 +153,57 @@ void gqa_op(OpContext& ctx) {
                 std::memcpy(kd, ksrc + (b * S + s) * kvw + h * D, static_cast<size_t>(D) * sizeof(float));
                 std::memcpy(vd, vsrc + (b * S + s) * kvw + h * D, static_cast<size_t>(D) * sizeof(float));
                 if (do_rotary) rotate(kd, crow, srow, half, interleaved);
+                new_finite = new_finite && engine::all_finite(kd, D) && engine::all_finite(vd, D);
             }
-        }
-        for (int64_t h = 0; h < Nkv && past_len[b] > 0; ++h) {
-            const size_t n = static_cast<size_t>(past_len[b] * D) * sizeof(float);
-            std::memcpy(K + (b * Nkv + h) * L * D, past_k->data<float>() + (b * Nkv + h) * P * D, n);
-            std::memcpy(V + (b * Nkv + h) * L * D, past_v->data<float>() + (b * Nkv + h) * P * D, n);
         }
     }
 
-    Tensor out = Tensor::alloc(DType::Float, {B, S, Nh * D});
+    Tensor out = Tensor::alloc_uninit(DType::Float, {B, S, Nh * D});
     float* o = out.mutable_data<float>();
-    const int64_t group = Nh / Nkv;
-    const int64_t items = B * S * Nh;
-    // Threads only for real work: a parallel region's barrier costs far more than a small head loop, and a
-    // scheduler time slice when the machine is busy.
-#pragma omp parallel if (items * L * D >= (1 << 20))
+    // Blocks of query positions (all heads of a KV head each): about 64 rows, so the scores of a block stay in L2.
+    const int64_t qb = std::max<int64_t>(1, 64 / group);
+    const int64_t blocks = (S + qb - 1) / qb;
+    const int64_t items = B * Nkv * blocks;
+    int64_t used = 0;
+    for (int64_t b = 0; b < B; ++b) used = std::max(used, past_len[b] + S);
+    const AttentionParams ap{D, scale, softcap, smooth};
+    // Threads only for real work: a parallel region's wake-up and barrier cost far more than a decode step's
+    // attention, and a scheduler time slice when the machine is busy.
+#pragma omp parallel if (B * S * Nh * used * D >= (int64_t(1) << 22))
     {
-        std::vector<float> p(static_cast<size_t>(L));
-#pragma omp for schedule(static)
+        AttentionScratch scratch;
+        std::vector<int64_t> st, en;
+        std::vector<float> ob;
+#pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < items; ++it) {
-            const int64_t h = it % Nh, s = (it / Nh) % S, b = it / (Nh * S);
-            const int64_t qpos = past_len[b] + s;
-            const int64_t end = first_prompt ? std::min(s + 1, valid[b]) : qpos + 1;
-            // The window holds local_window_size keys, the current one included (HF sliding window; what ORT
-            // 1.30's CPU kernel computes, checked against it).
-            const int64_t start = window > 0 ? std::max<int64_t>(0, qpos - window + 1) : 0;
-            const float* qv = qr.data() + ((b * S + s) * Nh + h) * D;
-            const float* Kh = K + (b * Nkv + h / group) * L * D;
-            const float* Vh = V + (b * Nkv + h / group) * L * D;
-            float* od = o + (b * S + s) * Nh * D + h * D;
-            const int64_t n = end - start;
-            if (n <= 0) {
-                std::fill(od, od + D, 0.0f);
-                continue;
+            const int64_t blk = it % blocks, g = (it / blocks) % Nkv, b = it / (blocks * Nkv);
+            const int64_t s0 = blk * qb, s1 = std::min(S, s0 + qb), rows = (s1 - s0) * group;
+            st.resize(static_cast<size_t>(rows));
+            en.resize(static_cast<size_t>(rows));
+            for (int64_t s = s0; s < s1; ++s) {
+                const int64_t qpos = past_len[b] + s;
+                const int64_t end = first_prompt ? std::min(s + 1, valid[b]) : qpos + 1;
+                // The window holds local_window_size keys, the current one included (HF sliding window; what ORT
+                // 1.30's CPU kernel computes, checked against it).
+                const int64_t start = window > 0 ? std::max<int64_t>(0, qpos - window + 1) : 0;
+                for (int64_t i = 0; i < group; ++i) {
+                    st[static_cast<size_t>((s - s0) * group + i)] = start;
+                    en[static_cast<size_t>((s - s0) * group + i)] = end;
+                }
             }
-            Vec pv(p.data(), n);
-            pv.noalias() = CMat(Kh + start * D, n, D) * CVec(qv, D);
-            pv *= scale;
-            if (softcap > 0.0f)
-                for (int64_t j = 0; j < n; ++j) p[j] = softcap * std::tanh(p[j] / softcap);
-            const float mx = smooth ? std::max(0.0f, pv.maxCoeff()) : pv.maxCoeff();
-            double sum = smooth ? std::exp(static_cast<double>(0.0f - mx)) : 0.0;
-            for (int64_t j = 0; j < n; ++j) {
-                p[j] = std::exp(p[j] - mx);
-                sum += p[j];
-            }
-            Vec(od, D).noalias() = CMat(Vh + start * D, n, D).transpose() * pv * static_cast<float>(1.0 / sum);
+            ob.resize(static_cast<size_t>(rows * D));
+            const float* qblk = qr.data() + ((b * Nkv + g) * S + s0) * group * D;
+            attend_rows(qblk, rows, st.data(), en.data(), K + (b * Nkv + g) * L * D, V + (b * Nkv + g) * L * D, ap,
+                        scratch, ob.data());
+            for (int64_t s = s0; s < s1; ++s)
+                std::memcpy(o + (b * S + s) * Nh * D + g * group * D, ob.data() + (s - s0) * group * D,
+                            static_cast<size_t>(group * D) * sizeof(float));
         }
     }
     ctx.set(0, std::move(out));
     ctx.set(1, std::move(pk));
     ctx.set(2, std::move(pv));
+    if (new_finite) ctx.finite_checked |= 6u;  // present K/V: only their new rows are new values
 }
 
 }  // namespace

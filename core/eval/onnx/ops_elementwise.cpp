@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/common/half.h"
+#include "core/eval/onnx/fast_exp.h"
 #include "core/eval/onnx/onnx_ops.h"
 
 namespace mixq::eval::onnx {
@@ -28,7 +29,11 @@ Tensor binary_typed(OpContext& ctx, const Tensor& a, const Tensor& b, DType dt, 
     Shape os;
     if (!broadcast_shape(a.shape(), b.shape(), &os))
         ctx.fail("shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + " do not broadcast");
-    Tensor out = Tensor::alloc(dt, os);
+    // The output takes over an input's buffer when the runner donates it (same shape: each element is read at its
+    // own index before it is written) instead of a new one; every element is written below.
+    Tensor out = ctx.donated(0) && a.shape() == os ? a
+                 : ctx.donated(1) && b.shape() == os ? b
+                                                     : Tensor::alloc_uninit(dt, os);
     T* o = out.mutable_data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
@@ -78,7 +83,7 @@ void binary_op(OpContext& ctx, Op op) {
 template <class F>
 void unary_float(OpContext& ctx, F f) {
     const Tensor& x = ctx.in_typed(0, DType::Float, "X");
-    Tensor out = Tensor::alloc(DType::Float, x.shape());
+    Tensor out = ctx.donated(0) ? x : Tensor::alloc_uninit(DType::Float, x.shape());
     const float* p = x.data<float>();
     float* o = out.mutable_data<float>();
     const int64_t n = x.numel();
@@ -109,7 +114,7 @@ void cast_op(OpContext& ctx) {
         ctx.set(0, x);
         return;
     }
-    Tensor out = Tensor::alloc(dt, x.shape());
+    Tensor out = Tensor::alloc_uninit(dt, x.shape());
     const int64_t n = x.numel();
     for (int64_t i = 0; i < n; ++i) {
         if (x.dtype() == DType::Int64 && dt == DType::Int32) {  // exact integer path (no double round trip)
@@ -157,7 +162,12 @@ void register_elementwise_ops(OpTable& t) {
         if (c.in(0).dtype() != DType::Float || c.in(1).dtype() != DType::Float) c.fail("only float Pow is supported");
         binary_op(c, [](auto x, auto y) { return static_cast<decltype(x)>(std::pow(x, y)); });
     };
-    t[op_key("", "Sigmoid")] = [](OpContext& c) { unary_float(c, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); };
+    t[op_key("", "Sigmoid")] = [](OpContext& c) {  // vectorized (fast_exp.h), in place when X is donated
+        const Tensor& x = c.in_typed(0, DType::Float, "X");
+        Tensor out = c.donated(0) ? x : Tensor::alloc_uninit(DType::Float, x.shape());
+        sigmoid(x.data<float>(), out.mutable_data<float>(), x.numel());
+        c.set(0, std::move(out));
+    };
     t[op_key("", "Neg")] = [](OpContext& c) { unary_float(c, [](float x) { return -x; }); };
     t[op_key("", "Sqrt")] = [](OpContext& c) { unary_float(c, [](float x) { return std::sqrt(x); }); };
     t[op_key("", "Tanh")] = [](OpContext& c) { unary_float(c, [](float x) { return std::tanh(x); }); };

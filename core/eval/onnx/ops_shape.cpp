@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Data-movement and shape ops: Constant, Identity, Shape, Reshape, Transpose, Gather, Expand, Squeeze, Unsqueeze,
-// Concat, Split, Slice, ReduceSum (axes as input or attribute, so opsets before and after 13 both work).
+// Concat, Split, Slice, ReduceSum (axes as input or attribute, so opsets before and after 13 both work). Outputs
+// that every element of is written come uninitialized from the pool (no memset).
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -136,7 +137,7 @@ void transpose_op(OpContext& ctx) {
         os[i] = x.shape()[static_cast<size_t>(p)];
         st[i] = xs[static_cast<size_t>(p)];
     }
-    Tensor out = Tensor::alloc(x.dtype(), os);
+    Tensor out = Tensor::alloc_uninit(x.dtype(), os);
     strided_gather(x.bytes(), out.mutable_data<uint8_t>(), os, st, 0, es);
     ctx.set(0, std::move(out));
 }
@@ -158,7 +159,7 @@ void gather_op(OpContext& ctx) {
     Shape os(xs.begin(), xs.begin() + axis);
     os.insert(os.end(), idx_t.shape().begin(), idx_t.shape().end());
     os.insert(os.end(), xs.begin() + axis + 1, xs.end());
-    Tensor out = Tensor::alloc(x.dtype(), os);
+    Tensor out = Tensor::alloc_uninit(x.dtype(), os);
     uint8_t* o = out.mutable_data<uint8_t>();
     const size_t chunk = static_cast<size_t>(inner) * es;
     for (int64_t a = 0; a < outer; ++a)
@@ -185,7 +186,7 @@ void expand_op(OpContext& ctx) {
         const size_t o = os.size() - x.shape().size() + i;
         st[o] = x.shape()[i] == 1 ? 0 : xs[i];
     }
-    Tensor out = Tensor::alloc(x.dtype(), os);
+    Tensor out = Tensor::alloc_uninit(x.dtype(), os);
     strided_gather(x.bytes(), out.mutable_data<uint8_t>(), os, st, 0, es);
     ctx.set(0, std::move(out));
 }
@@ -242,7 +243,7 @@ void concat_op(OpContext& ctx) {
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < axis; ++i) outer *= os[static_cast<size_t>(i)];
     for (size_t i = static_cast<size_t>(axis) + 1; i < os.size(); ++i) inner *= os[i];
-    Tensor out = Tensor::alloc(first.dtype(), os);
+    Tensor out = Tensor::alloc_uninit(first.dtype(), os);
     uint8_t* o = out.mutable_data<uint8_t>();
     const size_t out_row = static_cast<size_t>(os[static_cast<size_t>(axis)] * inner) * es;
     size_t col = 0;
@@ -278,7 +279,7 @@ void split_op(OpContext& ctx) {
     for (int64_t k = 0; k < n_out; ++k) {
         Shape os = x.shape();
         os[static_cast<size_t>(axis)] = sizes[static_cast<size_t>(k)];
-        Tensor out = Tensor::alloc(x.dtype(), os);
+        Tensor out = Tensor::alloc_uninit(x.dtype(), os);
         const size_t row = static_cast<size_t>(sizes[static_cast<size_t>(k)] * inner) * es;
         for (int64_t a = 0; a < outer; ++a)
             std::memcpy(out.mutable_data<uint8_t>() + static_cast<size_t>(a) * row,
@@ -329,7 +330,7 @@ void slice_op(OpContext& ctx) {
         base += st[a] * xs[a];
         strides[a] = step[a] * xs[a];
     }
-    Tensor out = Tensor::alloc(x.dtype(), os);
+    Tensor out = Tensor::alloc_uninit(x.dtype(), os);
     strided_gather(x.bytes(), out.mutable_data<uint8_t>(), os, strides, base, es);
     ctx.set(0, std::move(out));
 }

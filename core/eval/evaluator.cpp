@@ -443,7 +443,7 @@ json run_evaluation(const EvalRequest& req, const JobContext& job) {
             const JobContext log_only(job.token(), [](const Progress&) {}, [&job](const std::string& l) { job.log(l); });
             const BaselineExport b16(*baseline, req.target, log_only);
             const ModelRun timed = evaluate_model(b16.dir(), "export", data, req, {"speed"}, progress, job,
-                                                  Placement{backend::find_backend("cpu")});
+                                                  Placement{backend::find_backend("cpu"), false, nullptr, std::nullopt});
             base->tasks["speed"] = timed.tasks.at("speed");
             base->tasks["speed"]["timed_file"] = "16-bit export of " + baseline->string() + " (" + b16.target() +
                                                  " target, the export's settings), in a temporary folder";

@@ -302,12 +302,13 @@ void Transformer::check_finite(const RowMatrix& m, int layer, const char* part,
     size_t s = 0;
     while (s + 1 < spans.size() && bad >= spans[s].row0 + spans[s].rows) ++s;
     const SeqSpan& sp = spans[s];
-    std::string where = part ? "layer " + std::to_string(layer) + " " + part : "";
+    // "activations at layer 3 MLP output, position 7[ of sequence 2 of 8 in the batch]"
+    std::string at = std::string(part ? "activations" : "logits") + " at ";
+    if (part) at += "layer " + std::to_string(layer) + " " + part + ", ";
+    at += "position " + std::to_string(sp.pos0 + (bad - sp.row0));
     if (spans.size() > 1)
-        where += (where.empty() ? "" : ", ") + std::string("sequence ") + std::to_string(s + 1) + " of " +
-                 std::to_string(spans.size()) + " in the batch";
-    const RowMatrix rows = m.middleRows(sp.row0, sp.rows);
-    check_finite_rows(rows, m_model->dir().string(), part ? "activations" : "logits", where, sp.pos0);
+        at += " of sequence " + std::to_string(s + 1) + " of " + std::to_string(spans.size()) + " in the batch";
+    fail_nonfinite(m_model->dir().string(), at);
 }
 
 void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, const std::vector<SeqSpan>& spans,

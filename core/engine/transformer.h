@@ -155,7 +155,8 @@ private:
     RowMatrix head_logits(const RowMatrix& hidden, int pos0);
     RowMatrix unchecked_logits(const RowMatrix& hidden);
     /// Stops the job when `m` (activations after a layer part, or logits: part == nullptr) holds a NaN or an Inf,
-    /// naming the model folder, "layer 3 attention output", the position, and the sequence when several share m.
+    /// naming the model folder, "layer 3 attention output", the position, and the sequence when several share m
+    /// (spans in row order, covering m).
     void check_finite(const RowMatrix& m, int layer, const char* part, const std::vector<SeqSpan>& spans) const;
     /// One decoder layer over the rows of `spans` (in row order, covering `hidden`); one span: a single sequence.
     void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, const std::vector<SeqSpan>& spans,

@@ -87,8 +87,8 @@ CommandRegistrar reg({"eval",
                       "MMLU / PIQA accuracy, perplexity and speed of an export (built-in ONNX runner) or a model "
                       "(CPU engine; with --plan, the plan's fake-quant weights beside the dense model on the same questions), with the "
                       "unquantized baseline and deltas. Without --mmlu/--piqa/--ppl/--speed it runs the MMLU-Redux sample and "
-                      "PIQA validation data and the held-out text shipped with MixQ (perplexity and, beside a plan or export, its measured KLD). --batch N: loglikelihood sequences per forward on an export (default " +
-                          std::to_string(eval::kDefaultEvalBatch) + "; 1: one question at a time), at most --batch-tokens padded positions each (default " +
+                      "PIQA validation data and the held-out text shipped with MixQ (perplexity and, beside a plan or export, its measured KLD). --batch N: loglikelihood sequences per forward on an export or the CPU engine (default " +
+                          std::to_string(eval::kDefaultEvalBatch) + "; 1: one question at a time), at most --batch-tokens padded positions each (the engine pads none; default " +
                           std::to_string(eval::kDefaultBatchTokens) + ").",
                       {"--speed", "--no-baseline", "--json", "--quiet", "--no-prefix-reuse"},
                       run_eval});

@@ -38,9 +38,9 @@ public:
         return start(static_cast<int>(ids.size()))->feed(ids);
     }
     /// Logits of several fresh sequences: element i holds rows [seqs[i].first, seqs[i].ids.size()) of sequence i's
-    /// logits. A backend that batches natively runs them as one forward (right-padded rows; padding never reaches
-    /// the results), or computes shared prefixes once (batch_seq.h); this default runs one forward each, checking
-    /// `cancel` between them.
+    /// logits. A backend that batches natively runs them as one forward (right-padded rows, padding never reaching
+    /// the results; or ragged: concatenated, unpadded), or computes shared prefixes once (batch_seq.h); this
+    /// default runs one forward each, checking `cancel` between them.
     virtual std::vector<RowMatrix> logits_batch(const std::vector<BatchSeq>& seqs, const CancelToken& cancel) {
         std::vector<RowMatrix> out;
         out.reserve(seqs.size());
@@ -53,6 +53,9 @@ public:
     }
     /// True when logits_batch runs several sequences as one forward (worth batching loglikelihood requests for).
     virtual bool batches_natively() const { return false; }
+    /// True when that forward concatenates the rows instead of right-padding them (the CPU engine): it computes
+    /// the real positions only, so a forward's size is their sum.
+    virtual bool batches_ragged() const { return false; }
     /// Weight bytes read per decoded token (the decode bandwidth bound's numerator).
     virtual uint64_t weight_bytes_per_token() = 0;
 };

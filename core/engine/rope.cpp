@@ -34,17 +34,17 @@ Rope::Rope(const io::ModelConfig& c) : m_head_dim(c.head_dim) {
     }
 }
 
-void Rope::apply(RowMatrix& x, int n_heads, int pos0) const {
+void Rope::apply(RowMatrix& x, int64_t row0, int64_t rows, int n_heads, int pos0) const {
     const int half = m_head_dim / 2;
     std::vector<float> cs(half), sn(half);
-    for (int64_t t = 0; t < x.rows(); ++t) {
+    for (int64_t t = 0; t < rows; ++t) {
         const float pos = static_cast<float>(pos0 + t);
         for (int i = 0; i < half; ++i) {
             const float ang = pos * m_inv_freq[i];  // fp32 product, as HF's freqs
             cs[i] = std::cos(ang);
             sn[i] = std::sin(ang);
         }
-        float* row = x.row(t).data();
+        float* row = x.row(row0 + t).data();
         for (int h = 0; h < n_heads; ++h) {
             float* v = row + h * m_head_dim;
             for (int i = 0; i < half; ++i) {

@@ -20,16 +20,6 @@ uint64_t LayerWeights::bytes() const {
     return b;
 }
 
-namespace {
-/// Stops the job when `m` (activations after a layer part, or logits: part == nullptr) holds a NaN or an Inf,
-/// naming the model folder, "layer 3 attention output" and the position. Allocates nothing when all is finite.
-void check_finite(const RowMatrix& m, const io::Model& model, int layer, const char* part, int pos0) {
-    if (first_nonfinite_row(m) < 0) return;
-    if (!part) check_finite_rows(m, model.dir().string(), "logits", "", pos0);
-    check_finite_rows(m, model.dir().string(), "activations", "layer " + std::to_string(layer) + " " + part, pos0);
-}
-}  // namespace
-
 void rms_norm_rows(RowMatrix& x, const Vector& weight, float eps) {
     for (int64_t t = 0; t < x.rows(); ++t) {
         auto row = x.row(t);
@@ -305,11 +295,27 @@ RowMatrix Transformer::gather_rows(const RowMatrix& e, const std::vector<int>& i
     return h;
 }
 
-void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0,
+void Transformer::check_finite(const RowMatrix& m, int layer, const char* part,
+                               const std::vector<SeqSpan>& spans) const {
+    const int64_t bad = first_nonfinite_row(m);  // allocates nothing when all is finite
+    if (bad < 0) return;
+    size_t s = 0;
+    while (s + 1 < spans.size() && bad >= spans[s].row0 + spans[s].rows) ++s;
+    const SeqSpan& sp = spans[s];
+    // "activations at layer 3 MLP output, position 7[ of sequence 2 of 8 in the batch]"
+    std::string at = std::string(part ? "activations" : "logits") + " at ";
+    if (part) at += "layer " + std::to_string(layer) + " " + part + ", ";
+    at += "position " + std::to_string(sp.pos0 + (bad - sp.row0));
+    if (spans.size() > 1)
+        at += " of sequence " + std::to_string(s + 1) + " of " + std::to_string(spans.size()) + " in the batch";
+    fail_nonfinite(m_model->dir().string(), at);
+}
+
+void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, const std::vector<SeqSpan>& spans,
                                 LayerTaps* taps) {
     const auto& c = config();
     const float eps = static_cast<float>(c.rms_norm_eps);
-    const int T = static_cast<int>(hidden.rows());
+    const int T = static_cast<int>(hidden.rows());  // all sequences' rows
     const int d = c.head_dim, nh = c.num_heads, nkv = c.num_kv_heads, group = nh / nkv;
 
     RowMatrix x = hidden;
@@ -335,33 +341,48 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
             }
         }
     }
-    m_rope.apply(q, nh, pos0);
-    m_rope.apply(k, nkv, pos0);
+    for (const auto& sp : spans) {  // each sequence at its own positions
+        m_rope.apply(q, sp.row0, sp.rows, nh, sp.pos0);
+        m_rope.apply(k, sp.row0, sp.rows, nkv, sp.pos0);
+    }
 
-    // Keys/values for all positions this pass attends to.
-    const RowMatrix* K = &k;
-    const RowMatrix* V = &v;
-    int total = T;
-    if (cache) {
-        if (pos0 + T > cache->capacity())
-            fail("kv cache", "sequence of " + std::to_string(pos0 + T) + " positions exceeds the cache capacity " +
-                                 std::to_string(cache->capacity()));
-        cache->k[layer].middleRows(pos0, T) = k;
-        cache->v[layer].middleRows(pos0, T) = v;
-        K = &cache->k[layer];
-        V = &cache->v[layer];
-        total = pos0 + T;
+    // Per sequence: the keys/values it attends to (its cache, its new rows appended; or its new rows alone).
+    struct Keys {
+        const RowMatrix *K, *V;
+        int64_t row0;  ///< first key row in K/V
+        int total;     ///< keys visible to the last row
+        int base;      ///< position of the first new row among the keys
+    };
+    std::vector<Keys> keys;
+    keys.reserve(spans.size());
+    int64_t work = 0;
+    for (const auto& sp : spans) {
+        if (KVCache* cache = sp.cache) {
+            if (sp.pos0 + sp.rows > cache->capacity())
+                fail("kv cache", "sequence of " + std::to_string(sp.pos0 + sp.rows) +
+                                     " positions exceeds the cache capacity " + std::to_string(cache->capacity()));
+            cache->k[layer].middleRows(sp.pos0, sp.rows) = k.middleRows(sp.row0, sp.rows);
+            cache->v[layer].middleRows(sp.pos0, sp.rows) = v.middleRows(sp.row0, sp.rows);
+            keys.push_back({&cache->k[layer], &cache->v[layer], 0, sp.pos0 + sp.rows, sp.pos0});
+        } else {
+            keys.push_back({&k, &v, sp.row0, sp.rows, 0});
+        }
+        work += int64_t(sp.rows) * keys.back().total * nh;
     }
 
     RowMatrix attn(T, nh * d);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int window = c.window(layer);  // sliding window: keys (p - window, p] (0: all keys <= p)
-#pragma omp parallel for schedule(static) if (T * total * nh > 32768)
-    for (int h = 0; h < nh; ++h) {
-        const int g = h / group;
-        RowMatrix scores = (q.middleCols(h * d, d) * K->block(0, g * d, total, d).transpose()) * scale;  // [T, total]
-        for (int t = 0; t < T; ++t) {
-            const int limit = (cache ? pos0 : 0) + t;  // causal: key j visible iff first <= j <= limit
+    const int pairs = static_cast<int>(spans.size()) * nh;
+#pragma omp parallel for schedule(dynamic) if (work > 32768)
+    for (int p = 0; p < pairs; ++p) {
+        const SeqSpan& sp = spans[static_cast<size_t>(p / nh)];
+        const Keys& kv = keys[static_cast<size_t>(p / nh)];
+        const int h = p % nh, g = h / group, total = kv.total;
+        RowMatrix scores =
+            (q.block(sp.row0, h * d, sp.rows, d) * kv.K->block(kv.row0, g * d, total, d).transpose()) * scale;
+        for (int t = 0; t < sp.rows; ++t) {
+            const int limit = kv.base + t;  // causal: key j visible iff first <= j <= limit
             const int first = window > 0 ? std::max(0, limit - window + 1) : 0;
             auto row = scores.row(t);
             float mx = -INFINITY;
@@ -374,13 +395,13 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
             }
             row /= sum;
         }
-        attn.middleCols(h * d, d) = scores * V->block(0, g * d, total, d);
+        attn.block(sp.row0, h * d, sp.rows, d) = scores * kv.V->block(kv.row0, g * d, total, d);
     }
     if (taps) taps->o_in = attn;
     RowMatrix o;
     w.o->forward(attn, o);
     hidden += o;
-    check_finite(hidden, *m_model, layer, "attention output", pos0);
+    check_finite(hidden, layer, "attention output", spans);
 
     x = hidden;
     rms_norm_rows(x, w.post_norm, eps);
@@ -393,17 +414,17 @@ void Transformer::layer_forward(int layer, const LayerWeights& w, RowMatrix& hid
     RowMatrix down;
     w.down->forward(gate, down);
     hidden += down;
-    check_finite(hidden, *m_model, layer, "MLP output", pos0);
+    check_finite(hidden, layer, "MLP output", spans);
 }
 
 void Transformer::run_layer(int layer, RowMatrix& hidden, KVCache* cache, int pos0) {
     auto w = layer_weights(layer);
-    layer_forward(layer, *w, hidden, cache, pos0, nullptr);
+    layer_forward(layer, *w, hidden, {SeqSpan{0, static_cast<int>(hidden.rows()), pos0, cache}}, nullptr);
 }
 
 void Transformer::run_layer_tapped(int layer, RowMatrix& hidden, LayerTaps& taps) {
     auto w = layer_weights(layer);
-    layer_forward(layer, *w, hidden, nullptr, 0, &taps);
+    layer_forward(layer, *w, hidden, {SeqSpan{0, static_cast<int>(hidden.rows()), 0, nullptr}}, &taps);
 }
 
 RowMatrix Transformer::final_hidden(const RowMatrix& hidden) {
@@ -416,7 +437,7 @@ RowMatrix Transformer::logits(const RowMatrix& hidden) { return head_logits(hidd
 
 RowMatrix Transformer::head_logits(const RowMatrix& hidden, int pos0) {
     RowMatrix out = unchecked_logits(hidden);
-    check_finite(out, *m_model, -1, nullptr, pos0);
+    check_finite(out, -1, nullptr, {SeqSpan{0, static_cast<int>(out.rows()), pos0, nullptr}});
     return out;
 }
 
@@ -441,7 +462,7 @@ RowMatrix Transformer::logits_with(const RowMatrix& hidden, const RowMatrix& lm_
     RowMatrix x = final_hidden(hidden);
     RowMatrix out;
     matmul_wt(x, lm_head, out);
-    check_finite(out, *m_model, -1, nullptr, 0);
+    check_finite(out, -1, nullptr, {SeqSpan{0, static_cast<int>(out.rows()), 0, nullptr}});
     return out;
 }
 

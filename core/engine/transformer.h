@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/job.h"
 #include "core/engine/kv_cache.h"
 #include "core/engine/linear.h"
 #include "core/engine/rope.h"
@@ -43,6 +44,21 @@ struct EngineOptions {
     bool weights_as_stored = false;
 };
 
+/// One sequence of a ragged pass: its rows of the concatenated [sum of T, hidden] matrix and its positions.
+struct SeqSpan {
+    int64_t row0 = 0;
+    int rows = 0;
+    int pos0 = 0;              ///< position of its first row (RoPE; with a cache, also where its rows are stored)
+    KVCache* cache = nullptr;  ///< attended to and appended at pos0..; nullptr: attends to its own rows only
+};
+
+/// One sequence of Transformer::forward_ragged.
+struct RaggedSeq {
+    std::vector<int> ids;       ///< its new tokens
+    KVCache* cache = nullptr;   ///< continued at cache->length (nullptr: a fresh sequence at position 0)
+    int logits_from = 0;        ///< logits of new positions [logits_from, ids.size()) come back
+};
+
 class Transformer {
 public:
     explicit Transformer(std::shared_ptr<const io::Model> model, EngineOptions opt = {});
@@ -53,6 +69,12 @@ public:
 
     /// Logits [T, vocab] for ids at positions cache->length.. (or 0.. without a cache); appends to the cache.
     RowMatrix forward(const std::vector<int>& ids, KVCache* cache = nullptr);
+    /// Several sequences as one pass, without padding: their positions are concatenated into one
+    /// [sum of T, hidden] matrix, so every linear, norm and the MLP run as one GEMM over all rows; RoPE positions
+    /// and attention are per sequence (each attends causally, within its layer's window, to its own positions and
+    /// its own cache). Only the asked logits rows are computed (one lm_head GEMM). `cancel` is checked before each
+    /// layer and the head. Caches must be distinct. Element i: logits [ids_i.size() - logits_from_i, vocab].
+    std::vector<RowMatrix> forward_ragged(const std::vector<RaggedSeq>& seqs, const CancelToken* cancel = nullptr);
     /// A cache sized for `capacity` positions.
     KVCache make_cache(int capacity) const;
 
@@ -72,7 +94,7 @@ public:
     std::shared_ptr<const LayerWeights> layer(int layer) { return layer_weights(layer); }
     /// Runs a decoder layer with explicitly given weights (so a streamed layer is converted once for many runs).
     void run_layer_with(const LayerWeights& w, int layer, RowMatrix& hidden, LayerTaps* taps = nullptr) {
-        layer_forward(layer, w, hidden, nullptr, 0, taps);
+        layer_forward(layer, w, hidden, {SeqSpan{0, static_cast<int>(hidden.rows()), 0, nullptr}}, taps);
     }
     /// Logits from final hidden states with an explicit lm_head matrix [V, H] (e.g. the unquantized one).
     RowMatrix logits_with(const RowMatrix& hidden, const RowMatrix& lm_head);
@@ -132,7 +154,13 @@ private:
     /// logits() of tokens at positions pos0..: non-finite rows stop the job (check_finite_rows).
     RowMatrix head_logits(const RowMatrix& hidden, int pos0);
     RowMatrix unchecked_logits(const RowMatrix& hidden);
-    void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, KVCache* cache, int pos0, LayerTaps* taps);
+    /// Stops the job when `m` (activations after a layer part, or logits: part == nullptr) holds a NaN or an Inf,
+    /// naming the model folder, "layer 3 attention output", the position, and the sequence when several share m
+    /// (spans in row order, covering m).
+    void check_finite(const RowMatrix& m, int layer, const char* part, const std::vector<SeqSpan>& spans) const;
+    /// One decoder layer over the rows of `spans` (in row order, covering `hidden`); one span: a single sequence.
+    void layer_forward(int layer, const LayerWeights& w, RowMatrix& hidden, const std::vector<SeqSpan>& spans,
+                       LayerTaps* taps);
     void invalidate(const std::string& tensor);
 };
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // EngineModel: the CPU reference engine (engine::Transformer) as a LanguageModel; sessions own a KVCache and a
-// fork copies the filled rows.
+// fork copies the filled rows; batches run as one ragged forward.
 #pragma once
 #include <memory>
 
@@ -17,6 +17,11 @@ public:
     int context_length() const override;
     std::unique_ptr<engine::LmSession> start(int capacity) override;
     engine::RowMatrix logits(const std::vector<int>& ids) override;
+    /// Ragged batches (Transformer::forward_ragged); shared prefixes computed once (engine_batch_forward.cpp).
+    std::vector<engine::RowMatrix> logits_batch(const std::vector<engine::BatchSeq>& seqs,
+                                                const CancelToken& cancel) override;
+    bool batches_natively() const override { return true; }
+    bool batches_ragged() const override { return true; }
     uint64_t weight_bytes_per_token() override;
     engine::Transformer& transformer() { return *m_tf; }
 

@@ -40,9 +40,10 @@ struct EvalRequest {
     int speed_prompt = 128, speed_decode = 128, speed_runs = 3;
     bool reuse_prefix = true;                     ///< share the context's KV state across choices
     /// Loglikelihood sequences per forward (MMLU / PIQA) where the model batches natively (exports on the ONNX
-    /// runner); 1: one question at a time. The CPU engine scores one question at a time whatever this says.
+    /// runner, padded; model folders and plans on the CPU engine, ragged); 1: one question at a time. The CUDA
+    /// decoder scores one question at a time whatever this says.
     int batch = kDefaultEvalBatch;
-    /// Padded positions per batched forward at most (0: the scorer's default, kDefaultBatchTokens).
+    /// Padded positions (the CPU engine: positions) per batched forward at most (0: kDefaultBatchTokens).
     int64_t batch_tokens = 0;
 };
 

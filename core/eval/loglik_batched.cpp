@@ -4,8 +4,9 @@
 // context's last position from a row with the same context, the context alone if none). With prefix reuse each row
 // names its context as a shared prefix, so a backend may compute it once per forward and continue its KV cache
 // with each ending (batch_seq.h). Rows are ordered by their question's longest row (a question's rows adjacent) and
-// handed to the model in forwards of at most `batch` rows and `max_batch_tokens` padded positions (and logits within
-// 256 MiB). Each continuation is scored at the same positions of the same sequence as one-at-a-time scoring does.
+// handed to the model in forwards of at most `batch` rows and `max_batch_tokens` padded positions (the rows' own
+// positions for a model that batches ragged rows; and logits within 256 MiB). Each continuation is scored at the
+// same positions of the same sequence as one-at-a-time scoring does.
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -81,6 +82,7 @@ std::vector<std::vector<LoglikResult>> LoglikScorer::score_many(const std::vecto
         const size_t qa = question_of_row[a], qb = question_of_row[b];
         return longest_of[qa] != longest_of[qb] ? longest_of[qa] < longest_of[qb] : qa < qb;
     });
+    const bool ragged = m_lm.batches_ragged();
     const int64_t cap = std::min(m_opt.max_batch_tokens > 0 ? m_opt.max_batch_tokens : kDefaultBatchTokens,
                                  logits_token_cap(m_lm.vocab_size()));
 
@@ -88,13 +90,18 @@ std::vector<std::vector<LoglikResult>> LoglikScorer::score_many(const std::vecto
     for (size_t q = 0; q < questions.size(); ++q) out[q].resize(questions[q].continuations.size());
     size_t next = 0;
     while (next < order.size()) {
-        // Rows are added while the forward's padded positions (as if unshared: an upper bound) stay within the cap.
+        // Rows are added while the forward's positions (as if unshared: an upper bound) stay within the cap:
+        // padded ones, or the rows' own where the model concatenates them (ragged).
         size_t end = next + 1;
         size_t longest = rows[order[next]].ids.size();
-        while (end < order.size() && static_cast<int>(end - next) < m_opt.batch &&
-               static_cast<int64_t>(end - next + 1) *
-                       static_cast<int64_t>(std::max(longest, rows[order[end]].ids.size())) <= cap) {
+        int64_t sum = static_cast<int64_t>(longest);
+        auto size_with = [&](size_t r) {
+            const auto n = static_cast<int64_t>(rows[r].ids.size());
+            return ragged ? sum + n : static_cast<int64_t>(end - next + 1) * std::max<int64_t>(int64_t(longest), n);
+        };
+        while (end < order.size() && static_cast<int>(end - next) < m_opt.batch && size_with(order[end]) <= cap) {
             longest = std::max(longest, rows[order[end]].ids.size());
+            sum += static_cast<int64_t>(rows[order[end]].ids.size());
             ++end;
         }
         std::vector<engine::BatchSeq> batch;
@@ -103,7 +110,7 @@ std::vector<std::vector<LoglikResult>> LoglikScorer::score_many(const std::vecto
         const engine::BatchShape shape = engine::batch_shape(batch);
         m_stats.forwards += shape.split ? 2 : 1;
         m_stats.tokens_fed += shape.real;
-        m_stats.padding_tokens += shape.padded - shape.real;
+        if (!ragged) m_stats.padding_tokens += shape.padded - shape.real;
         for (size_t i = next; i < end; ++i)
             for (size_t u : uses_of_row[order[i]]) {
                 const auto& e = encoded[uses[u].question][uses[u].choice];

@@ -23,6 +23,14 @@ CpuScoringEngine::CpuScoringEngine(std::shared_ptr<const io::Model> model, const
       m_exact(opt.mode == "exact"),
       m_fp32_layers(fp32_layers) {}
 
+WeightsHeld CpuScoringEngine::weights_held() const {
+    // As open() sets EngineOptions::weights_as_stored; the engine holds every tensor in fp32 under a rotation
+    // and widens F32 files anyway.
+    const bool in_place = m_opt.weights_in_place && !m_fp32_layers && m_opt.rotation == "none" &&
+                          m_model->weight_dtype() != io::DType::F32;
+    return in_place ? WeightsHeld::HostInPlace : WeightsHeld::HostFp32;
+}
+
 void CpuScoringEngine::open(const ScoringSetup& setup, const MemoryDecision& decision,
                             std::shared_ptr<const engine::Rotation> rotation) {
     const auto& cfg = m_model->config();

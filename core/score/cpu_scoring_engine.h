@@ -28,6 +28,8 @@ public:
     std::string backend_name() const override { return "cpu"; }
     std::vector<uint64_t> device_free_bytes(const ScoringSetup&) override { return {}; }
     bool runs_multi_gpu() const override { return false; }
+    /// HostInPlace when open() will read 16-bit layers in place, else HostFp32.
+    WeightsHeld weights_held() const override;
     void open(const ScoringSetup& setup, const MemoryDecision& decision,
               std::shared_ptr<const engine::Rotation> rotation) override;
     std::string device_label() const override { return "cpu"; }

@@ -27,10 +27,19 @@ MemoryMode parse_memory_mode(const std::string& s) {
     fail("", "unknown memory mode '" + s + "' (auto, full, low_memory, offload, multi_gpu)");
 }
 
+uint64_t Footprint::full_weights() const {
+    switch (held) {
+        case WeightsHeld::Fp32: return weights_fp32;
+        case WeightsHeld::HostFp32: return host_fp32;
+        case WeightsHeld::HostInPlace: return host_in_place;
+    }
+    return weights_fp32;
+}
+
 uint64_t Footprint::need(MemoryMode m) const {
     switch (m) {
         case MemoryMode::Full:
-        case MemoryMode::MultiGpu: return weights_fp32 + hidden_cache + ref_logprobs + working;
+        case MemoryMode::MultiGpu: return full_weights() + hidden_cache + ref_logprobs + working;
         case MemoryMode::LowMemory: return largest_layer_fp32 + head_fp32 + hidden_cache + working;
         case MemoryMode::Offload: return largest_layer_fp32 + head_fp32 + working;
         case MemoryMode::Auto: break;
@@ -39,9 +48,13 @@ uint64_t Footprint::need(MemoryMode m) const {
 }
 
 Footprint estimate_footprint(int64_t params, int64_t largest_layer_params, int64_t head_params, int num_layers,
-                             int hidden, int vocab, int64_t calib_tokens, int variants_per_layer) {
+                             int hidden, int vocab, int64_t calib_tokens, int variants_per_layer,
+                             const HostWeights& host) {
     Footprint f;
     f.weights_fp32 = static_cast<uint64_t>(params) * 4;
+    const auto under_test = static_cast<uint64_t>(std::max(host.largest_unit_params, host.largest_table_params)) * 4;
+    f.host_fp32 = host.stored_bytes + f.weights_fp32 + 3 * under_test;
+    f.host_in_place = host.stored_bytes + static_cast<uint64_t>(head_params) * 4 + 3 * under_test;
     f.largest_layer_fp32 = static_cast<uint64_t>(largest_layer_params) * 4;
     f.head_fp32 = static_cast<uint64_t>(head_params) * 4;
     f.hidden_cache = static_cast<uint64_t>(calib_tokens) * hidden * 4 * (num_layers + 1);
@@ -102,8 +115,17 @@ MemoryDecision choose_memory_mode(MemoryMode requested, const Footprint& f, uint
                                   const std::vector<uint64_t>& device_free, int num_layers, uint64_t layer_bytes) {
     MemoryDecision d;
     auto describe = [&](MemoryMode m, uint64_t budget, const char* what) {
-        return std::string("memory mode ") + what + ": " + memory_mode_name(m) + " (free=" + format_bytes(budget) +
-               ", needed=" + format_bytes(f.need(m)) + ")";
+        std::string r = std::string("memory mode ") + what + ": " + memory_mode_name(m) + " (free=" +
+                        format_bytes(budget) + ", needed=" + format_bytes(f.need(m));
+        const char* held = f.held == WeightsHeld::HostInPlace ? " with 16-bit layers read in place"
+                           : f.held == WeightsHeld::HostFp32  ? " with fp32 layer copies"
+                                                              : "";
+        if (m == MemoryMode::Full || m == MemoryMode::MultiGpu) {
+            if (*held) r += ", of which weights " + format_bytes(f.full_weights()) + held;
+        } else if (std::string(what) != "requested") {
+            r += "; full needs " + format_bytes(f.need(MemoryMode::Full)) + held;
+        }
+        return r + ")";
     };
     if (requested != MemoryMode::Auto) {
         d.mode = requested;

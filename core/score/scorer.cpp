@@ -4,6 +4,7 @@
 #include "core/score/scorer.h"
 
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/common/error.h"
@@ -68,8 +69,17 @@ ScoringSetup prepare_scoring(const io::Model& model, const CalibrationSet& calib
     for (const auto& [l, n] : per_layer) su.largest_layer_params = std::max(su.largest_layer_params, n);
     const int64_t head = static_cast<int64_t>(cfg.vocab_size) * cfg.hidden_size * (layout.tied_embeddings ? 1 : 2);
     const int variants_per_layer = 4 * static_cast<int>(opt.candidates.size());
+    HostWeights host;  // what the CPU engine's full mode holds besides fp32 weights
+    std::set<std::string> ignored;
+    for (const auto& ig : layout.ignored) ignored.insert(ig.tensor);
+    for (const auto& tn : model.weights().tensors())
+        if (!ignored.count(tn.name)) host.stored_bytes += tn.nbytes;
+    for (const auto& u : layout.units) {
+        auto& largest = u.layer >= 0 ? host.largest_unit_params : host.largest_table_params;
+        largest = std::max(largest, u.numel());
+    }
     su.footprint = estimate_footprint(model.parameter_count(), su.largest_layer_params, head, cfg.num_layers,
-                                      cfg.hidden_size, cfg.vocab_size, su.tokens, variants_per_layer);
+                                      cfg.hidden_size, cfg.vocab_size, su.tokens, variants_per_layer, host);
 
     // Units, with candidate storage figures (exact, from the format's accounting).
     for (size_t i = 0; i < layout.units.size(); ++i) {

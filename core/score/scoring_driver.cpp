@@ -31,6 +31,7 @@ ScoringSetup open_scoring(ScoringEngine& engine, std::shared_ptr<const io::Model
     ScoringSetup su = prepare_scoring(*model, calib, opt, job);
     const int L = model->config().num_layers;
     const std::vector<uint64_t> device_free = engine.device_free_bytes(su);
+    su.footprint.held = engine.weights_held();
     const MemoryDecision d = choose_memory_mode(opt.memory, su.footprint, host_available_memory(), device_free, L,
                                                 static_cast<uint64_t>(su.largest_layer_params) * 4);
     if (d.mode == MemoryMode::MultiGpu && !engine.runs_multi_gpu())

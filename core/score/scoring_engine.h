@@ -36,6 +36,8 @@ public:
     virtual std::vector<uint64_t> device_free_bytes(const ScoringSetup& setup) = 0;
     /// True when it runs MemoryMode::MultiGpu.
     virtual bool runs_multi_gpu() const = 0;
+    /// How its full mode holds the weights (which Footprint figure the memory decision weighs).
+    virtual WeightsHeld weights_held() const { return WeightsHeld::Fp32; }
     /// Loads the model as `decision` says, with `rotation` (null: none), ready for nseq sequences.
     virtual void open(const ScoringSetup& setup, const MemoryDecision& decision,
                       std::shared_ptr<const engine::Rotation> rotation) = 0;

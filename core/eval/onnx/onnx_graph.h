@@ -31,6 +31,9 @@ struct Node {
     std::vector<std::string> inputs;    ///< "" marks an omitted optional input
     std::vector<std::string> outputs;
     std::map<std::string, Attribute> attrs;
+    /// State an op keeps across runs for this node (MatMulNBits: its prepacked weight, nbits_prepack.h); freed with
+    /// the graph. Ops guard it themselves (runs of one runner may overlap).
+    mutable std::shared_ptr<const void> op_cache;
 
     /// "node '/model/layers.0/attn/GroupQueryAttention' (com.microsoft:GroupQueryAttention)"
     std::string label() const;

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// MatMulNBits weight prepacking for the int8 kernel (layout in nbits_prepack.h); scalar, once per weight.
+#include "core/eval/onnx/nbits_prepack.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "core/eval/onnx/onnx_graph.h"
+
+namespace mixq::eval::onnx {
+
+std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
+    auto p = std::make_shared<NBitsPacked>();
+    p->n = w.n;
+    p->k = w.k;
+    p->k_blocks = w.k_blocks;
+    p->block_size = w.block_size;
+    p->bits = w.bits;
+    p->has_zp = w.zp_packed != nullptr || w.zp_values != nullptr;
+    p->zp_default = w.zp_default;
+    p->panels = (w.n + 15) / 16;
+    p->code_bytes = 16 * w.block_size * w.bits / 8;
+    p->block_bytes = p->code_bytes + 64 + (p->has_zp ? 64 : 0);
+    p->panel_bytes = w.k_blocks * p->block_bytes;
+    const size_t total = (p->bytes() + 63) / 64 * 64;
+    p->data = {static_cast<uint8_t*>(std::aligned_alloc(64, total)), std::free};
+    if (!p->data) throw std::bad_alloc();
+    std::memset(p->data.get(), 0, total);
+    const bool four = w.bits == 4;
+    const int64_t bs = w.block_size;
+    for (int64_t pn = 0; pn < p->panels; ++pn)
+        for (int64_t b = 0; b < w.k_blocks; ++b) {
+            uint8_t* dst = p->data.get() + pn * p->panel_bytes + b * p->block_bytes;
+            float* sw = reinterpret_cast<float*>(dst + p->code_bytes);
+            for (int64_t c = 0; c < 16; ++c) {
+                const int64_t n = pn * 16 + c;
+                if (n >= w.n) break;
+                const uint8_t* src = w.codes + (n * w.k_blocks + b) * w.blob;
+                for (int64_t j = 0; j < bs; ++j) {  // j: k within the block
+                    const int code = four ? (src[j / 2] >> ((j & 1) * 4)) & 15 : src[j];
+                    if (four) {  // group of 8 k: low nibbles k 0-3, high nibbles k 4-7
+                        const int64_t g = j / 8, r = j % 8;
+                        dst[g * 64 + 4 * c + (r & 3)] |= static_cast<uint8_t>(code << (r >= 4 ? 4 : 0));
+                    } else {
+                        dst[(j / 4) * 64 + 4 * c + (j & 3)] = static_cast<uint8_t>(code);
+                    }
+                }
+                sw[c] = w.scales[n * w.k_blocks + b];
+                if (p->has_zp) sw[16 + c] = sw[c] * w.zero_point(n, b);
+            }
+        }
+    return p;
+}
+
+namespace {
+struct NodeCache {
+    Tensor b, scales, zp;  ///< held: their buffers stay theirs while the packed copy is used
+    std::shared_ptr<const NBitsPacked> packed;
+};
+std::mutex g_cache_mutex;
+}  // namespace
+
+std::shared_ptr<const NBitsPacked> nbits_prepacked_for(const Node& node, const NBitsMatrix& w, const Tensor& b,
+                                                       const Tensor& scales, const Tensor* zero_points) {
+    const uint8_t* zp_bytes = zero_points ? zero_points->bytes() : nullptr;
+    {
+        std::lock_guard<std::mutex> lock(g_cache_mutex);
+        if (auto c = std::static_pointer_cast<const NodeCache>(node.op_cache))
+            if (c->b.bytes() == b.bytes() && c->scales.bytes() == scales.bytes() && c->zp.bytes() == zp_bytes &&
+                c->packed->n == w.n && c->packed->k == w.k && c->packed->bits == w.bits &&
+                c->packed->block_size == w.block_size)
+                return c->packed;
+    }
+    auto c = std::make_shared<NodeCache>();
+    c->b = b;
+    c->scales = scales;
+    if (zero_points) c->zp = *zero_points;
+    c->packed = nbits_prepack(w);  // outside the lock: concurrent runs pack twice at worst
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    node.op_cache = c;
+    return c->packed;
+}
+
+}  // namespace mixq::eval::onnx

@@ -34,6 +34,7 @@ namespace {
 #define MIXQ_ZEROI() _mm256_setzero_si256()
 #define MIXQ_ZEROF() _mm256_setzero_ps()
 #define MIXQ_CVT(i) _mm256_cvtepi32_ps(i)
+#define MIXQ_ADDI(a, b) _mm256_add_epi32(a, b)
 #define MIXQ_FMADD(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MIXQ_FNMADD(a, b, c) _mm256_fnmadd_ps(a, b, c)
 #define MIXQ_MUL(a, b) _mm256_mul_ps(a, b)
@@ -95,6 +96,7 @@ MIXQ_STORE8
 #undef MIXQ_ZEROI
 #undef MIXQ_ZEROF
 #undef MIXQ_CVT
+#undef MIXQ_ADDI
 #undef MIXQ_FMADD
 #undef MIXQ_FNMADD
 #undef MIXQ_MUL
@@ -120,6 +122,7 @@ using MIXQ_VF = __m512;
 #define MIXQ_ZEROI() _mm512_setzero_si512()
 #define MIXQ_ZEROF() _mm512_setzero_ps()
 #define MIXQ_CVT(i) _mm512_cvtepi32_ps(i)
+#define MIXQ_ADDI(a, b) _mm512_add_epi32(a, b)
 #define MIXQ_FMADD(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MIXQ_FNMADD(a, b, c) _mm512_fnmadd_ps(a, b, c)
 #define MIXQ_MUL(a, b) _mm512_mul_ps(a, b)

@@ -42,6 +42,7 @@ namespace {
 #define MIXQ_SET1F(x) _mm256_set1_ps(x)
 #define MIXQ_STOREF(p, v, n) store8(p, v, n)
 #define MIXQ_L 8
+#define MIXQ_LOADZP(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))
 #define MIXQ_STORE8                                                                                          \
     MIXQ_TARGET __attribute__((always_inline)) static inline void store8(float* p, __m256 v, int64_t n) {    \
         if (n == 8) return _mm256_storeu_ps(p, v);                                                           \
@@ -104,6 +105,7 @@ MIXQ_STORE8
 #undef MIXQ_SET1F
 #undef MIXQ_STOREF
 #undef MIXQ_L
+#undef MIXQ_LOADZP
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")
@@ -130,6 +132,7 @@ using MIXQ_VF = __m512;
 #define MIXQ_SET1F(x) _mm512_set1_ps(x)
 #define MIXQ_STOREF(p, v, n) _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << (n)) - 1u), v)
 #define MIXQ_L 16
+#define MIXQ_LOADZP(p) _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))
 #define MIXQ_PF_MR 6
 #define MIXQ_PF_NR 2
 #define MIXQ_DEC_NR 4

@@ -21,8 +21,9 @@ std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
     p->zp_default = w.zp_default;
     p->panels = (w.n + 15) / 16;
     p->code_bytes = 16 * w.block_size * w.bits / 8;
-    p->block_bytes = p->code_bytes + 64 + (p->has_zp ? 64 : 0);
+    p->block_bytes = p->code_bytes + 64;
     p->panel_bytes = w.k_blocks * p->block_bytes;
+    p->zp_offset = p->panels * p->panel_bytes;
     const size_t total = (p->bytes() + 63) / 64 * 64;
     p->data = {static_cast<uint8_t*>(std::aligned_alloc(64, total)), std::free};
     if (!p->data) throw std::bad_alloc();
@@ -47,7 +48,8 @@ std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
                     }
                 }
                 sw[c] = w.scales[n * w.k_blocks + b];
-                if (p->has_zp) sw[16 + c] = sw[c] * w.zero_point(n, b);
+                if (p->has_zp)
+                    p->data.get()[p->zp_offset + (pn * w.k_blocks + b) * 16 + c] = static_cast<uint8_t>(w.zero_point(n, b));
             }
         }
     return p;

@@ -36,6 +36,7 @@ namespace {
 #define MIXQ_CVT(i) _mm256_cvtepi32_ps(i)
 #define MIXQ_ADDI(a, b) _mm256_add_epi32(a, b)
 #define MIXQ_FMADD(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define MIXQ_FMSUB(a, b, c) _mm256_fmsub_ps(a, b, c)
 #define MIXQ_FNMADD(a, b, c) _mm256_fnmadd_ps(a, b, c)
 #define MIXQ_MUL(a, b) _mm256_mul_ps(a, b)
 #define MIXQ_LOADF(p) _mm256_loadu_ps(p)
@@ -99,6 +100,7 @@ MIXQ_STORE8
 #undef MIXQ_CVT
 #undef MIXQ_ADDI
 #undef MIXQ_FMADD
+#undef MIXQ_FMSUB
 #undef MIXQ_FNMADD
 #undef MIXQ_MUL
 #undef MIXQ_LOADF
@@ -126,6 +128,7 @@ using MIXQ_VF = __m512;
 #define MIXQ_CVT(i) _mm512_cvtepi32_ps(i)
 #define MIXQ_ADDI(a, b) _mm512_add_epi32(a, b)
 #define MIXQ_FMADD(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define MIXQ_FMSUB(a, b, c) _mm512_fmsub_ps(a, b, c)
 #define MIXQ_FNMADD(a, b, c) _mm512_fnmadd_ps(a, b, c)
 #define MIXQ_MUL(a, b) _mm512_mul_ps(a, b)
 #define MIXQ_LOADF(p) _mm512_loadu_ps(p)

@@ -34,6 +34,9 @@ uint64_t gen_of(uint64_t t) { return t >> (2 * kIdxBits); }
 uint64_t count_of(uint64_t t) { return (t >> kIdxBits) & kIdxMask; }
 uint64_t idx_of(uint64_t t) { return t & kIdxMask; }
 
+/// Spinning without yielding for this long first (a job usually follows within a few µs in a decode step).
+constexpr int64_t kPureSpinNs = 5000;
+
 int64_t spin_ns() {
     static const int64_t ns = [] {
         const char* e = std::getenv("MIXQ_RUNNER_SPIN_US");
@@ -76,10 +79,11 @@ public:
             m_cv.notify_all();
         }
         work(gen);
-        // Wait for items other threads claimed: spin, then yield (a loaded machine), never sleep long.
+        // Wait for items other threads claimed (a few µs each): spin briefly, then yield, so a worker preempted
+        // mid-item on a loaded machine gets the time slice back sooner.
         const int64_t t0 = now_ns();
         while (m_done.load(std::memory_order_acquire) < n) {
-            if (now_ns() - t0 < spin_ns()) MIXQ_PAUSE();
+            if (now_ns() - t0 < kPureSpinNs) MIXQ_PAUSE();
             else std::this_thread::yield();
         }
     }
@@ -110,11 +114,18 @@ private:
         uint64_t seen = gen_of(m_ticket.load());
         for (;;) {
             // Spin a bounded time for the next job, then sleep until one comes.
+            // Past the first few µs the spin yields between checks: on a loaded machine the time slice goes to
+            // whoever can run (often this process's own caller), on an idle one yield returns at once.
             const int64_t t0 = now_ns();
             uint64_t t;
+            int64_t waited = 0;
             while (gen_of(t = m_ticket.load(std::memory_order_acquire)) == seen && !m_stop.load(std::memory_order_relaxed) &&
-                   now_ns() - t0 < spin_ns())
-                for (int i = 0; i < 16; ++i) MIXQ_PAUSE();
+                   (waited = now_ns() - t0) < spin_ns()) {
+                if (waited < kPureSpinNs)
+                    for (int i = 0; i < 16; ++i) MIXQ_PAUSE();
+                else
+                    std::this_thread::yield();
+            }
             if (gen_of(t) == seen && !m_stop.load()) {
                 std::unique_lock<std::mutex> lk(m_mutex);
                 m_sleepers.fetch_add(1, std::memory_order_seq_cst);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // A small persistent worker pool for the ONNX runner's kernels. The process runs OpenMP with passive waiting
 // (core/common/omp_wait.h), so a parallel region wakes sleeping threads through the kernel every time: for one
-// decode step's many small MatMulNBits calls that wake-up costs about what the work saves. These workers spin a
-// bounded time (MIXQ_RUNNER_SPIN_US, default 100 µs) after each job, so back-to-back calls find them awake, then
-// sleep on a condition variable, so an idle or loaded machine does not lose a core to them.
+// decode step's many small MatMulNBits calls that wake-up costs about what the work saves. These workers wait a
+// bounded time (MIXQ_RUNNER_SPIN_US, default 100 µs) after each job, so back-to-back calls find them awake: 5 µs
+// of pure spinning, then spinning that yields between checks (on a loaded machine the time slice goes to whoever
+// can run); then they sleep on a condition variable, so an idle machine does not lose a core to them.
 #pragma once
 #include <cstdint>
 #include <utility>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// MatMulNBits weight prepacking for the int8 kernel (layout in nbits_prepack.h); scalar, once per weight.
+// MatMulNBits weight prepacking for the int8 kernel (layout in nbits_prepack.h); once per weight, 4 codes at a
+// time, panels split over the runner's workers.
 #include "core/eval/onnx/nbits_prepack.h"
 
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <mutex>
 
 #include "core/eval/onnx/onnx_graph.h"
+#include "core/eval/onnx/runner_threads.h"
 
 namespace mixq::eval::onnx {
 
@@ -29,8 +31,9 @@ std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
     if (!p->data) throw std::bad_alloc();
     std::memset(p->data.get(), 0, total);
     const bool four = w.bits == 4;
-    const int64_t bs = w.block_size;
-    for (int64_t pn = 0; pn < p->panels; ++pn)
+    const int64_t groups = four ? w.block_size / 8 : w.block_size / 4;  // 64-byte groups per panel and block
+    // Whole panels per item over the runner's workers: a 7B model's weights are ~10^10 codes.
+    parallel_for(p->panels, [&](int64_t pn) {
         for (int64_t b = 0; b < w.k_blocks; ++b) {
             uint8_t* dst = p->data.get() + pn * p->panel_bytes + b * p->block_bytes;
             float* sw = reinterpret_cast<float*>(dst + p->code_bytes);
@@ -38,13 +41,20 @@ std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
                 const int64_t n = pn * 16 + c;
                 if (n >= w.n) break;
                 const uint8_t* src = w.codes + (n * w.k_blocks + b) * w.blob;
-                for (int64_t j = 0; j < bs; ++j) {  // j: k within the block
-                    const int code = four ? (src[j / 2] >> ((j & 1) * 4)) & 15 : src[j];
-                    if (four) {  // group of 8 k: low nibbles k 0-3, high nibbles k 4-7
-                        const int64_t g = j / 8, r = j % 8;
-                        dst[g * 64 + 4 * c + (r & 3)] |= static_cast<uint8_t>(code << (r >= 4 ? 4 : 0));
+                for (int64_t g = 0; g < groups; ++g) {
+                    uint8_t* o = dst + g * 64 + 4 * c;
+                    if (four) {
+                        // 4 source bytes hold codes n0..n7 of k = 8g..8g+7 (n0 the low nibble of byte 0); the
+                        // output bytes are n0|n4<<4, n1|n5<<4, n2|n6<<4, n3|n7<<4.
+                        uint32_t v;
+                        std::memcpy(&v, src + 4 * g, 4);
+                        const uint32_t lo = v & 0x0F0F0F0Fu, hi = (v >> 4) & 0x0F0F0F0Fu;  // n0 n2 n4 n6 / n1 n3 n5 n7
+                        o[0] = static_cast<uint8_t>((lo & 0xFF) | ((lo >> 16) & 0xFF) << 4);
+                        o[1] = static_cast<uint8_t>((hi & 0xFF) | ((hi >> 16) & 0xFF) << 4);
+                        o[2] = static_cast<uint8_t>(((lo >> 8) & 0xFF) | ((lo >> 24) & 0xFF) << 4);
+                        o[3] = static_cast<uint8_t>(((hi >> 8) & 0xFF) | ((hi >> 24) & 0xFF) << 4);
                     } else {
-                        dst[(j / 4) * 64 + 4 * c + (j & 3)] = static_cast<uint8_t>(code);
+                        std::memcpy(o, src + 4 * g, 4);
                     }
                 }
                 sw[c] = w.scales[n * w.k_blocks + b];
@@ -52,6 +62,7 @@ std::shared_ptr<const NBitsPacked> nbits_prepack(const NBitsMatrix& w) {
                     p->data.get()[p->zp_offset + (pn * w.k_blocks + b) * 16 + c] = static_cast<uint8_t>(w.zero_point(n, b));
             }
         }
+    });
     return p;
 }
 

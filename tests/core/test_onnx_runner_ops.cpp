@@ -9,6 +9,7 @@
 #include <QProcess>
 #include <QStandardPaths>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/onnx_builder.h"
 #include "core/eval/onnx/onnx_runner.h"
+#include "core/eval/onnx/runner_threads.h"
 #include "core/eval/onnx/tensor_pool.h"
 #include "test_errors.h"
 #include "test_support.h"
@@ -359,6 +361,15 @@ private slots:
             {4, 64, 320, 27, 17, Zp::Packed, false, true}, {4, 128, 640, 23, 64, Zp::None, false, true},
             // An odd count of 256-code blocks; 8-bit blocks of 256 (chunks per block read at run time).
             {4, 256, 768, 9, 2, Zp::Packed, false, true},  {8, 256, 512, 10, 5, Zp::Packed, false, true},
+            // The prepacked tiles (panels of 16 columns): 6-row tiles and every row remainder (5, 4, 3, 2, 1), two
+            // panels per prefill tile and four per decode tile with a single-panel tail, a partial last panel, odd
+            // block counts, a partial last block, blocks of 16.
+            {4, 32, 160, 100, 13, Zp::Packed, true, true}, {8, 128, 384, 80, 11, Zp::None, false, true},
+            {4, 128, 384, 70, 1, Zp::None, false, true},   {8, 32, 96, 33, 1, Zp::Packed, false, true},
+            {4, 16, 48, 50, 4, Zp::Packed, false, true},   {4, 64, 200, 24, 8, Zp::Packed, true, true},
+            {8, 16, 40, 47, 9, Zp::Packed, false, true},   {4, 32, 96, 17, 10, Zp::None, false, true},
+            // Large enough to be split over the runner's worker threads (runner_threads.h), decode and prefill.
+            {4, 32, 1024, 200, 1, Zp::Packed, true, true}, {8, 64, 512, 300, 7, Zp::Packed, false, true},
         };
         // Every int8 kernel this CPU can run (VNNI ones, the AVX2 one, the older few-rows kernel: "none").
         const std::string best = nbits_int8_kernel_name();
@@ -375,6 +386,22 @@ private slots:
         }
         QVERIFY(nbits_int8_use_kernel(best));
         QVERIFY(kernels >= 1);
+    }
+
+    // The runner's worker pool runs every item exactly once, job after job (a late worker never runs an item of
+    // the next job), with any thread count, and serially when called from inside an item.
+    void runnerThreadsRunEachItemOnce() {
+        for (const int threads : {1, 2, 3}) {
+            for (int rep = 0; rep < 300; ++rep) {
+                const int64_t n = 1 + rep % 37;
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                parallel_for(n, [&](int64_t i) { hits[static_cast<size_t>(i)].fetch_add(1); }, threads);
+                for (auto& h : hits) QCOMPARE(h.load(), 1);
+            }
+        }
+        std::atomic<int> inner{0};
+        parallel_for(4, [&](int64_t) { parallel_for(3, [&](int64_t) { inner.fetch_add(1); }, 2); }, 2);
+        QCOMPARE(inner.load(), 12);
     }
 
     // Large tensors come back from the pool, zero-filled (alloc) as new ones; a slightly larger request (a KV cache

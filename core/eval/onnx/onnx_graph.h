@@ -33,6 +33,9 @@ struct Node {
     std::vector<std::string> outputs;
     /// std::less<>: looked up by string_view, so an op reading "num_heads" per run builds no std::string.
     std::map<std::string, Attribute, std::less<>> attrs;
+    /// State an op keeps across runs for this node (MatMulNBits: its prepacked weight, nbits_prepack.h); freed with
+    /// the graph. Ops guard it themselves (runs of one runner may overlap).
+    mutable std::shared_ptr<const void> op_cache;
 
     /// "node '/model/layers.0/attn/GroupQueryAttention' (com.microsoft:GroupQueryAttention)"
     std::string label() const;

@@ -14,6 +14,7 @@
 #include "core/eval/onnx/nbits_int8_kernel.h"
 #include "core/eval/onnx/nbits_kernel.h"
 #include "core/eval/onnx/onnx_ops.h"
+#include "core/eval/onnx/runner_threads.h"
 
 namespace mixq::eval::onnx {
 namespace {
@@ -135,7 +136,8 @@ void matmul_nbits_op(OpContext& ctx) {
     if (level < 0 || level > 4) ctx.fail("accuracy_level=" + std::to_string(level) + " (0..4)");
     const bool int8_act = level == engine::kInt8ActivationAccuracyLevel;
     // Any number of rows takes the int8 kernel (VNNI dots, nbits_int8_kernel.h) where this CPU has one: one row
-    // (decode) in 1 x 4 register tiles, many (prefill) in 4 x 2 tiles (AVX512-VNNI; smaller with 16 registers).
+    // (decode) in 1 x 64-column register tiles, many (prefill) in 6 x 32 tiles (AVX512-VNNI; smaller with 16
+    // registers).
     const bool int8_gemm = int8_act && nbits_int8_gemm_supports(w);
     const bool int8_rows = !int8_gemm && int8_act && M <= kFusedMaxRows && (bits == 4 || bits == 8) && !w.zp_values;
     std::vector<float> a_int8;
@@ -148,11 +150,21 @@ void matmul_nbits_op(OpContext& ctx) {
     // costs more than it saves, and much more when other processes share the cores.
     const bool parallel = M * N * K >= (1 << 22);
     if (int8_gemm) {
+        // Weights prepacked once per node (nbits_prepack.h); the column panels split over the runner's workers
+        // (runner_threads.h: they stay awake between a decode step's calls, where OpenMP's passive wait would
+        // put them to sleep).
+        const auto packed = nbits_prepacked_for(nd, w, b, sc, ctx.opt(3));
         const Int8Activations acts = nbits_int8_prepare(w, pa, M);
-        constexpr int64_t kRows = 16;
-        const int64_t chunks = (N + kRows - 1) / kRows;
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t c = 0; c < chunks; ++c) nbits_int8_gemm(w, acts, o, N, c * kRows, std::min(N, (c + 1) * kRows));
+        const int64_t step = nbits_int8_panels_per_task(M);
+        const int64_t tasks = (packed->panels + step - 1) / step;
+        const auto task = [&](int64_t t) {
+            nbits_int8_gemm(*packed, acts, o, N, t * step, std::min(packed->panels, (t + 1) * step));
+        };
+        // From 128K multiply-adds (every projection of a hidden-768 decode step): waking a spinning worker costs
+        // about a microsecond, a 768x256 int4 decode product streams ~110 KB (~4 µs at one core's bandwidth).
+        if (M * N * K >= (1 << 17)) parallel_for(tasks, task);
+        else
+            for (int64_t t = 0; t < tasks; ++t) task(t);
     } else if (M <= kFusedMaxRows) {
         // Few rows (decode): block dot products straight from the codes, on int8 activation codes (with their
         // scales and code sums) or on fp32 activations (with their block sums).

@@ -90,6 +90,9 @@ std::shared_ptr<const NBitsPacked> nbits_prepacked_for(const Node& node, const N
     c->scales = scales;
     if (zero_points) c->zp = *zero_points;
     c->packed = nbits_prepack(w);  // outside the lock: concurrent runs pack twice at worst
+    // The kernel reads only the packed copy from now on: drop the file's code pages from resident memory, so an
+    // export is held once (packed), not twice. Scales and zero points are small and left as they are.
+    b.release_file_pages();
     std::lock_guard<std::mutex> lock(g_cache_mutex);
     node.op_cache = c;
     return c->packed;

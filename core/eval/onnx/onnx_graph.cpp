@@ -100,7 +100,7 @@ struct Loader {
         DType dt;
         if (!dtype_from_onnx(t, &dt)) bad("initializer '" + name + "': unsupported data type " + std::to_string(t));
         const size_t align = std::max<size_t>(onnx_elem_size(t), 1);
-        if (owner && reinterpret_cast<uintptr_t>(p) % align == 0) return Tensor::view(dt, shape, p, std::move(owner));
+        if (owner && reinterpret_cast<uintptr_t>(p) % align == 0) return Tensor::view(dt, shape, p, std::move(owner), /*file_pages=*/true);
         Tensor out = Tensor::alloc(dt, shape);
         if (len) std::memcpy(out.mutable_data<uint8_t>(), p, len);
         return out;

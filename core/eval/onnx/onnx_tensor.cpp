@@ -2,6 +2,7 @@
 // Tensor buffers, element-type table and shape helpers of the ONNX runner.
 #include "core/eval/onnx/onnx_tensor.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -103,14 +104,25 @@ Tensor Tensor::allocate(DType t, Shape shape, bool zero) {
 Tensor Tensor::alloc(DType t, Shape shape) { return allocate(t, std::move(shape), true); }
 Tensor Tensor::alloc_uninit(DType t, Shape shape) { return allocate(t, std::move(shape), false); }
 
-Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner) {
+Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner, bool file_pages) {
     Tensor r;
     r.m_type = t;
     r.m_shape = std::move(shape);
     r.m_shape_set = true;
     r.m_data = data;
     r.m_owner = std::move(owner);
+    r.m_file_pages = file_pages;
     return r;
+}
+
+void Tensor::release_file_pages() const {
+    if (!m_file_pages || !m_data) return;
+    // Only whole pages inside the tensor: a neighbour sharing its first or last page may still be in use. The
+    // mapping is PROT_READ and MAP_PRIVATE, so it holds no private changes and MADV_DONTNEED loses nothing.
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto a = reinterpret_cast<uintptr_t>(m_data);
+    const uintptr_t begin = (a + page - 1) / page * page, end = (a + nbytes()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 Tensor Tensor::scalar_i64(int64_t v) { return from_i64({}, {v}); }

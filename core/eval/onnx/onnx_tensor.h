@@ -37,8 +37,10 @@ public:
     static Tensor alloc(DType t, Shape shape);
     /// As alloc() but not zero-filled: for an op that writes every element (saves a pass over large outputs).
     static Tensor alloc_uninit(DType t, Shape shape);
-    /// A read-only view of `data` kept alive by `owner`.
-    static Tensor view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner);
+    /// A read-only view of `data` kept alive by `owner`. `file_pages`: `data` lies in a read-only private mapping of
+    /// a file (external data), so release_file_pages() may drop its pages (they read back from the file).
+    static Tensor view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<const void> owner,
+                       bool file_pages = false);
     static Tensor scalar_i64(int64_t v);
     static Tensor from_floats(Shape shape, const std::vector<float>& v);
     static Tensor from_i64(Shape shape, const std::vector<int64_t>& v);
@@ -64,6 +66,10 @@ public:
     /// caller memory): then an op that consumes the value last may write into it instead of allocating (the runner
     /// decides; see OpContext::donated).
     bool exclusive() const { return m_owned && m_owner && m_owner.use_count() == 1; }
+    /// For a view of a mapped file: drops the whole pages it covers from this process's resident memory (a later
+    /// read faults them in again from the file). Used once a weight has been repacked and its file bytes are no
+    /// longer read, so the copy and the original are not both resident. No-op for any other tensor.
+    void release_file_pages() const;
     /// Values as int64 (from Int64/Int32/UInt8/Int8/Bool), for shape and index inputs.
     std::vector<int64_t> to_i64() const;
     /// "float32[1,7,128]".
@@ -74,6 +80,7 @@ private:
     DType m_type = DType::Float;
     Shape m_shape;
     bool m_shape_set = false;
+    bool m_file_pages = false;  ///< a view of a read-only private file mapping (view(..., true))
     bool m_owned = false;  ///< the buffer is this runner's own (allocate()), so it may be written when exclusive()
     int64_t m_numel = -1;  ///< cached by alloc() and reshaped(), whose shapes are checked; −1: from m_shape
     std::shared_ptr<const void> m_owner;

@@ -58,8 +58,9 @@ SettingsDialog::SettingsDialog(const ScoringSettings& current, QWidget* parent) 
     m_memory->addItems({"auto", "full", "low_memory", "offload", "multi_gpu"});
     m_memory->setToolTip(tr("full keeps every layer in memory (BF16/F16 layers read in place and the unit under "
                             "test in fp32; fp32 copies under rotation or the Fisher estimate); low_memory streams one "
-                            "layer at a time; offload also keeps the cached hidden states on disk (host memory on a GPU); multi_gpu spreads "
-                            "whole decoder layers over the CUDA devices; auto chooses from free memory"));
+                            "layer at a time; offload also keeps the cached hidden states on disk (host memory on "
+                            "a GPU); multi_gpu spreads whole decoder layers over the CUDA devices; auto chooses from "
+                            "free memory"));
     form->addRow(tr("Memory mode"), m_memory);
 
     m_samples = new QSpinBox(this);

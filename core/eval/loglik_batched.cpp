@@ -4,9 +4,9 @@
 // context's last position from a row with the same context, the context alone if none). With prefix reuse each row
 // names its context as a shared prefix, so a backend may compute it once per forward and continue its KV cache
 // with each ending (batch_seq.h). Rows are ordered by their question's longest row (a question's rows adjacent) and
-// handed to the model in forwards of at most `batch` rows and `max_batch_tokens` padded positions (the rows' own
-// positions for a model that batches ragged rows; and logits within 256 MiB). Each continuation is scored at the
-// same positions of the same sequence as one-at-a-time scoring does.
+// handed to the model whole questions at a time, in forwards of at most `batch` rows and `max_batch_tokens` padded
+// positions (the rows' own positions for a model that batches ragged rows; and logits within 256 MiB). Each
+// continuation is scored at the same positions of the same sequence as one-at-a-time scoring does.
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -91,18 +91,26 @@ std::vector<std::vector<LoglikResult>> LoglikScorer::score_many(const std::vecto
     size_t next = 0;
     while (next < order.size()) {
         // Rows are added while the forward's positions (as if unshared: an upper bound) stay within the cap:
-        // padded ones, or the rows' own where the model concatenates them (ragged).
-        size_t end = next + 1;
-        size_t longest = rows[order[next]].ids.size();
-        int64_t sum = static_cast<int64_t>(longest);
-        auto size_with = [&](size_t r) {
-            const auto n = static_cast<int64_t>(rows[r].ids.size());
-            return ragged ? sum + n : static_cast<int64_t>(end - next + 1) * std::max<int64_t>(int64_t(longest), n);
+        // padded ones, or the rows' own where the model concatenates them (ragged). A question joins whole, so
+        // its shared context is computed once (split over two forwards it would be computed in each); only a
+        // question too big for one forward on its own is cut, row by row.
+        auto fits = [&](size_t upto) {  // rows order[next, upto)
+            if (static_cast<int64_t>(upto - next) > m_opt.batch) return false;
+            int64_t sum = 0, longest = 0;
+            for (size_t i = next; i < upto; ++i) {
+                const auto n = static_cast<int64_t>(rows[order[i]].ids.size());
+                sum += n;
+                longest = std::max(longest, n);
+            }
+            return (ragged ? sum : static_cast<int64_t>(upto - next) * longest) <= cap;
         };
-        while (end < order.size() && static_cast<int>(end - next) < m_opt.batch && size_with(order[end]) <= cap) {
-            longest = std::max(longest, rows[order[end]].ids.size());
-            sum += static_cast<int64_t>(rows[order[end]].ids.size());
-            ++end;
+        size_t end = next + 1;
+        while (end < order.size()) {
+            size_t step = end + 1;
+            if (question_of_row[order[end]] != question_of_row[order[end - 1]])
+                while (step < order.size() && question_of_row[order[step]] == question_of_row[order[end]]) ++step;
+            if (!fits(step)) break;
+            end = step;
         }
         std::vector<engine::BatchSeq> batch;
         for (size_t i = next; i < end; ++i) batch.push_back(rows[order[i]]);

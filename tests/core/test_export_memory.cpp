@@ -18,6 +18,7 @@
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_json.h"
 #include "core/plan/plan_weights.h"
+#include "process_memory.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -27,15 +28,6 @@ namespace {
 
 constexpr int64_t kHidden = 256, kVocab = 200000;
 constexpr double kFixedBufferMiB = 64.0;
-
-long read_status_kb(const char* key) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    const std::string k = std::string(key) + ":";
-    while (std::getline(in, line))
-        if (line.rfind(k, 0) == 0) return std::stol(line.substr(k.size()));
-    return -1;
-}
 
 struct ChildResult {
     bool ok = false;
@@ -54,14 +46,15 @@ ChildResult export_in_child(const fs::path& model_dir, const fs::path& plan_file
         std::string msg;
         int code = 0;
         try {
-            std::ofstream("/proc/self/clear_refs") << "5";  // reset VmHWM to the current RSS
+            mixq_test::reset_peak();  // VmHWM from here on
             auto model = io::Model::open(model_dir);
             const plan::Plan p = plan::load_plan(plan_file);
             const auto t0 = std::chrono::steady_clock::now();
             const auto r = exporter::export_onnx(*model, p, out);
             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             char buf[128];
-            std::snprintf(buf, sizeof buf, "%ld %.3f %.3f", read_status_kb("VmHWM"), s, double(r.data_bytes) / 1e6);
+            const auto peak_kb = static_cast<long>(mixq_test::status_bytes("VmHWM") / 1024);
+            std::snprintf(buf, sizeof buf, "%ld %.3f %.3f", peak_kb, s, double(r.data_bytes) / 1e6);
             msg = buf;
         } catch (const std::exception& e) {
             msg = std::string("ERR ") + e.what();

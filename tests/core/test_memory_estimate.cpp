@@ -13,6 +13,8 @@
 #include "core/io/synthetic_model.h"
 #include "core/score/cpu_scoring_engine.h"
 #include "core/score/scorer.h"
+#include "calibration_ids.h"
+#include "process_memory.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -20,30 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-uint64_t status_bytes(const std::string& key) {  ///< a field of /proc/self/status in bytes (VmRSS, VmHWM)
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind(key + ":", 0) == 0) return std::stoull(line.substr(key.size() + 1)) * 1024;
-    return 0;
-}
-
-bool reset_peak() {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-    return static_cast<bool>(f);
-}
-
-score::CalibrationSet calibration(int n, int t, int vocab) {
-    score::CalibrationSet c;
-    c.source = "test";
-    for (int s = 0; s < n; ++s) {
-        std::vector<int> seq;
-        for (int i = 0; i < t; ++i) seq.push_back((s * 131 + i * 37 + (i * i) % 17) % (vocab - 1));
-        c.sequences.push_back(seq);
-    }
-    return c;
-}
+using mixq_test::calibration_ids;
+using mixq_test::reset_peak;
+using mixq_test::status_bytes;
 
 /// A generated BF16 model (~46 MB): 6 layers, hidden 512, GQA 8/4 heads, intermediate 1536, tied vocab 8192.
 io::SyntheticSpec spec_46mb() {
@@ -81,7 +62,7 @@ private slots:
         const int64_t per_layer = H * (Q + 2 * KV) + Q * H + 3 * H * I + 2 * H;  // linears + two norms
         const int64_t params = L * per_layer + V * H + H;                          // tied table, final norm
         QCOMPARE(m_model->parameter_count(), params);
-        const auto calib = calibration(3, 40, static_cast<int>(V));
+        const auto calib = calibration_ids(3, 40, static_cast<int>(V));
         score::ScoreOptions opt;
         opt.candidates = {quant::QuantFormat::parse("int4-g32")};
         const auto su = score::prepare_scoring(*m_model, calib, opt, null_job());
@@ -149,7 +130,7 @@ private slots:
     void estimateCoversMeasuredPeak() {
         // Full mode as `mixq score --memory full` runs it (exact KLDs, one candidate), layers in place and on fp32
         // copies: each estimate within [0.9, 2] x the peak RSS the run adds.
-        const auto calib = calibration(4, 64, m_spec.config.vocab_size);
+        const auto calib = calibration_ids(4, 64, m_spec.config.vocab_size);
         for (const bool in_place : {true, false}) {
             score::ScoreOptions opt;
             opt.candidates = {quant::QuantFormat::parse("int4-g32")};

@@ -24,6 +24,7 @@
 #include "core/eval/onnx/onnx_runner.h"
 #include "core/eval/onnx/runner_threads.h"
 #include "core/eval/onnx/tensor_pool.h"
+#include "process_memory.h"
 #include "test_errors.h"
 #include "test_support.h"
 
@@ -933,13 +934,7 @@ private slots:
         b.save(dir / "model.onnx");
         auto r = OnnxRunner::load(dir / "model.onnx");
         const Tensor& t = r->graph().initializers.at("w");
-        auto rss_kb = [] {
-            std::ifstream f("/proc/self/status");
-            std::string line;
-            while (std::getline(f, line))
-                if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-            return -1L;
-        };
+        auto rss_kb = [] { return static_cast<long>(mixq_test::status_bytes("VmRSS") / 1024); };
         auto checksum = [&] {
             double s = 0;
             for (int64_t i = 0; i < n * n; ++i) s += t.data<float>()[i] * static_cast<double>(i % 7 + 1);

@@ -13,6 +13,7 @@
 #include "core/score/cpu_scoring_engine.h"
 #include "core/score/scorer.h"
 #include "core/score/scoring_driver.h"
+#include "calibration_ids.h"
 #include "rank_correlation.h"
 #include "test_support.h"
 
@@ -21,16 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-score::CalibrationSet calibration(int n, int t, int vocab) {
-    score::CalibrationSet c;
-    c.source = "test";
-    for (int s = 0; s < n; ++s) {
-        std::vector<int> seq;
-        for (int i = 0; i < t; ++i) seq.push_back((s * 131 + i * 37 + (i * i) % 17) % (vocab - 1));
-        c.sequences.push_back(seq);
-    }
-    return c;
-}
+using mixq_test::calibration_ids;
 
 using mixq_test::spearman;
 
@@ -93,7 +85,7 @@ private slots:
 
     void demoScoresMatchFp32Layers() {
         // Each mode, method and memory mode once (four pairs, not all eight: the suite's time).
-        const auto calib = calibration(2, 32, 1024);
+        const auto calib = calibration_ids(2, 32, 1024);
         const struct {
             const char* mode;
             quant::Method method;
@@ -120,7 +112,7 @@ private slots:
     }
 
     void generatedLayoutsMatchFp32Layers() {
-        const auto calib = calibration(3, 32, 1024);
+        const auto calib = calibration_ids(3, 32, 1024);
         for (const io::DType dt : {io::DType::BF16, io::DType::F16})
             for (const bool packed : {false, true}) {
                 score::ScoreOptions opt;
@@ -138,7 +130,7 @@ private slots:
     void layersAreInPlaceOnlyWhereAllowed() {
         // The engine's decoder layers after open: HalfLinear in place (full and low_memory); DenseLinear with the
         // option off, for the Fisher estimate (fp32_layers) and under a rotation (rotated weights are fp32).
-        const auto calib = calibration(2, 16, 1024);
+        const auto calib = calibration_ids(2, 16, 1024);
         io::SyntheticSpec spec = io::SyntheticSpec::preset("tiny");
         spec.config.tie_word_embeddings = false;  // a rotation needs untied embeddings
         const fs::path dir = mixq_test::scratch("score_in_place_untied") / "model";

@@ -15,6 +15,7 @@
 #include "core/quant/quantizer.h"
 #include "core/score/kl_divergence.h"
 #include "core/score/scorer.h"
+#include "calibration_ids.h"
 #include "rank_correlation.h"
 #include "test_support.h"
 
@@ -22,17 +23,6 @@ using namespace mixq;
 
 namespace {
 
-score::CalibrationSet small_calibration(int n, int t) {
-    // Deterministic ids spread over the vocabulary (the tokenizer is not needed to test scoring).
-    score::CalibrationSet c;
-    c.source = "test";
-    for (int s = 0; s < n; ++s) {
-        std::vector<int> seq;
-        for (int i = 0; i < t; ++i) seq.push_back((s * 131 + i * 37 + (i * i) % 17) % 1023);
-        c.sequences.push_back(seq);
-    }
-    return c;
-}
 
 using mixq_test::spearman;
 
@@ -48,7 +38,7 @@ private slots:
         m_model = io::Model::open(mixq_test::demo_model());
         score::ScoreOptions opt;
         opt.memory = score::MemoryMode::Full;
-        m_exact = score::score_model(m_model, small_calibration(4, 48), opt);
+        m_exact = score::score_model(m_model, mixq_test::calibration_ids(4, 48), opt);
     }
 
     void klClosedForm() {
@@ -93,7 +83,7 @@ private slots:
 
     void matchesPlainFullModelPass() {
         // Independent path: the engine with the unit's fake-quant weights as overrides, a full forward per sequence.
-        const auto calib = small_calibration(4, 48);
+        const auto calib = mixq_test::calibration_ids(4, 48);
         for (const std::string unit : {"layers.1.qkv", "layers.4.down", "layers.0.gate_up", "tied_embedding"}) {
             const auto* us = m_exact.find(unit);
             QVERIFY(us);
@@ -122,7 +112,7 @@ private slots:
             score::ScoreOptions opt;
             opt.memory = mode;
             opt.offload_dir = mixq_test::scratch("offload");
-            const auto t = score::score_model(m_model, small_calibration(4, 48), opt);
+            const auto t = score::score_model(m_model, mixq_test::calibration_ids(4, 48), opt);
             QCOMPARE(t.memory_mode, std::string(score::memory_mode_name(mode)));
             for (size_t u = 0; u < t.units.size(); ++u)
                 for (size_t c = 0; c < 3; ++c) {
@@ -137,7 +127,7 @@ private slots:
     void deterministic() {
         score::ScoreOptions opt;
         opt.memory = score::MemoryMode::Full;
-        const auto t = score::score_model(m_model, small_calibration(4, 48), opt);
+        const auto t = score::score_model(m_model, mixq_test::calibration_ids(4, 48), opt);
         QCOMPARE(score::score_table_to_json(t).size() > 0, true);
         for (size_t u = 0; u < t.units.size(); ++u)
             for (size_t c = 0; c < 3; ++c) QCOMPARE(t.units[u].candidates[c].kld, m_exact.units[u].candidates[c].kld);
@@ -147,7 +137,7 @@ private slots:
         score::ScoreOptions opt;
         opt.mode = "fast";
         opt.memory = score::MemoryMode::Full;
-        const auto fast = score::score_model(m_model, small_calibration(4, 48), opt);
+        const auto fast = score::score_model(m_model, mixq_test::calibration_ids(4, 48), opt);
         std::vector<double> a, b;
         for (size_t u = 0; u < fast.units.size(); ++u)
             for (size_t c = 0; c < 3; ++c) {
@@ -186,7 +176,7 @@ private slots:
         });
         bool cancelled = false;
         try {
-            score::score_model(m_model, small_calibration(4, 48), score::ScoreOptions{}, job);
+            score::score_model(m_model, mixq_test::calibration_ids(4, 48), score::ScoreOptions{}, job);
         } catch (const Cancelled&) {
             cancelled = true;
         }
@@ -198,7 +188,7 @@ private slots:
     void cancelAtManyPoints() {
         // Cancel from another thread (as the GUI does) at ten moments spread over a whole run, in exact and fast mode:
         // every run stops with mixq::Cancelled within 1 s of the cancel.
-        const auto calib = small_calibration(4, 48);
+        const auto calib = mixq_test::calibration_ids(4, 48);
         for (const char* mode : {"exact", "fast"}) {
             score::ScoreOptions opt;
             opt.mode = mode;

@@ -12,22 +12,12 @@
 #include "core/score/cpu_scoring_engine.h"
 #include "core/score/scorer.h"
 #include "core/score/scoring_driver.h"
+#include "calibration_ids.h"
 #include "test_support.h"
 
 using namespace mixq;
 
 namespace {
-
-score::CalibrationSet small_calibration(int n, int t) {
-    score::CalibrationSet c;
-    c.source = "test";
-    for (int s = 0; s < n; ++s) {
-        std::vector<int> seq;
-        for (int i = 0; i < t; ++i) seq.push_back((s * 131 + i * 37 + (i * i) % 17) % 1023);
-        c.sequences.push_back(seq);
-    }
-    return c;
-}
 
 /// The CPU engine with a layer's variants made and carried `slots` at a time (the CUDA engine holds one).
 class GroupedCpuEngine : public score::ScoringEngine {
@@ -114,7 +104,7 @@ private slots:
     }
 
     void progressIsMonotoneAndEndsWithTheWork() {
-        const auto calib = small_calibration(2, 24);
+        const auto calib = mixq_test::calibration_ids(2, 24);
         struct Case {
             const char* mode;
             const char* estimator;
@@ -162,7 +152,7 @@ private slots:
     }
 
     void cancelHalfwayStopsWithinASecond() {  // in every driver phase a cancel is seen at the next step
-        const auto calib = small_calibration(2, 24);
+        const auto calib = mixq_test::calibration_ids(2, 24);
         for (const char* mode : {"exact", "fast"})
             for (const double at : {0.05, 0.5, 0.95}) {
                 score::ScoreOptions opt;
@@ -193,7 +183,7 @@ private slots:
     }
 
     void variantGroupingLeavesScoresBitIdentical() {
-        const auto calib = small_calibration(2, 24);
+        const auto calib = mixq_test::calibration_ids(2, 24);
         for (const char* mode : {"exact", "fast"}) {
             score::ScoreOptions opt;
             opt.mode = mode;

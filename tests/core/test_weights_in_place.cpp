@@ -18,6 +18,7 @@
 #include "core/engine/transformer.h"
 #include "core/io/synthetic_model.h"
 #include "core/plan/plan_weights.h"
+#include "process_memory.h"
 #include "test_support.h"
 
 using namespace mixq;
@@ -25,20 +26,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A field of /proc/self/status in bytes (VmRSS, VmHWM).
-uint64_t status_bytes(const std::string& key) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind(key + ":", 0) == 0) return std::stoull(line.substr(key.size() + 1)) * 1024;
-    return 0;
-}
-
-bool reset_peak() {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-    return static_cast<bool>(f);
-}
+using mixq_test::reset_peak;
+using mixq_test::status_bytes;
 
 double max_rel_diff(const engine::RowMatrix& a, const engine::RowMatrix& b) {
     return (a - b).cwiseAbs().maxCoeff() / std::max(1e-6f, b.cwiseAbs().maxCoeff());

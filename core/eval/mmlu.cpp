@@ -4,11 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
-#include <ctime>
 
 #include "core/common/error.h"
-#include "core/engine/finite_check.h"
+#include "core/eval/choice_task.h"
 #include "core/eval/csv.h"
 #include "core/common/text_file.h"
 
@@ -87,38 +85,26 @@ double MmluResult::macro_acc() const {
 
 MmluResult run_mmlu(LoglikSource& lm, const std::vector<MmluQuestion>& questions, const JobContext& job) {
     MmluResult r;
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::clock_t c0 = std::clock();
     static const std::vector<std::string> kLetters{" A", " B", " C", " D"};
-    const size_t n = questions.size();
-    const size_t chunk = static_cast<size_t>(std::max(lm.questions_per_call(), 1));
-    for (size_t i0 = 0; i0 < n; i0 += chunk) {
-        const size_t i1 = std::min(n, i0 + chunk);
-        auto report = [&](double f) {  // f: fraction of this chunk done
-            const auto at = static_cast<size_t>(static_cast<double>(i0) + f * static_cast<double>(i1 - i0));
-            job.report(static_cast<double>(at) / static_cast<double>(n), "mmlu",
-                       std::to_string(std::min(at + 1, n)) + "/" + std::to_string(n) + " " + questions[std::min(at, n - 1)].subject);
-        };
-        report(0.0);
-        std::vector<LoglikQuestion> batch;
-        for (size_t i = i0; i < i1; ++i) batch.push_back({mmlu_prompt(questions[i]), kLetters});
-        const engine::NonFiniteStep step(i1 - i0 == 1 ? "MMLU question " + questions[i0].where
-                                                      : "MMLU questions " + questions[i0].where + " to " + questions[i1 - 1].where);
-        const auto results = lm.score_many(batch, job.token(), [&](double f) { if (f < 1.0) report(f); });
-        for (size_t i = i0; i < i1; ++i) {
-            const auto& q = questions[i];
-            const auto& res = results[i - i0];
-            int best = 0;
-            for (int c = 1; c < 4; ++c)
-                if (res[static_cast<size_t>(c)].logprob > res[static_cast<size_t>(best)].logprob) best = c;
-            r.predictions.push_back(best);
-            r.overall.add(best == q.answer);
-            r.subjects[q.subject].add(best == q.answer);
-        }
-    }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-    job.report(1.0, "mmlu");
+    ChoiceTask t;
+    t.stage = "mmlu";
+    t.noun = "MMLU question";
+    t.n = questions.size();
+    t.question = [&](size_t i) { return LoglikQuestion{mmlu_prompt(questions[i]), kLetters}; };
+    t.where = [&](size_t i) { return questions[i].where; };
+    t.detail = [&](size_t i) { return " " + questions[i].subject; };
+    t.on_result = [&](size_t i, const std::vector<LoglikResult>& res) {
+        const auto& q = questions[i];
+        int best = 0;
+        for (int c = 1; c < 4; ++c)
+            if (res[static_cast<size_t>(c)].logprob > res[static_cast<size_t>(best)].logprob) best = c;
+        r.predictions.push_back(best);
+        r.overall.add(best == q.answer);
+        r.subjects[q.subject].add(best == q.answer);
+    };
+    const TaskTime time = run_choice_task(lm, t, job);
+    r.seconds = time.seconds;
+    r.cpu_seconds = time.cpu_seconds;
     return r;
 }
 

@@ -3,13 +3,11 @@
 #include "core/eval/piqa.h"
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/engine/finite_check.h"
+#include "core/eval/choice_task.h"
 #include "core/common/text_file.h"
 
 namespace mixq::eval {
@@ -88,40 +86,29 @@ std::string piqa_context(const PiqaItem& it) { return "Question: " + it.goal + "
 
 PiqaResult run_piqa(LoglikSource& lm, const std::vector<PiqaItem>& items, const JobContext& job) {
     PiqaResult r;
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::clock_t c0 = std::clock();
-    const size_t n = items.size();
-    const size_t chunk = static_cast<size_t>(std::max(lm.questions_per_call(), 1));
-    for (size_t i0 = 0; i0 < n; i0 += chunk) {
-        const size_t i1 = std::min(n, i0 + chunk);
-        auto report = [&](double f) {  // f: fraction of this chunk done
-            const auto at = static_cast<size_t>(static_cast<double>(i0) + f * static_cast<double>(i1 - i0));
-            job.report(static_cast<double>(at) / static_cast<double>(n), "piqa",
-                       std::to_string(std::min(at + 1, n)) + "/" + std::to_string(n));
-        };
-        report(0.0);
-        std::vector<LoglikQuestion> batch;
-        for (size_t i = i0; i < i1; ++i)
-            batch.push_back({piqa_context(items[i]), {" " + items[i].sol1, " " + items[i].sol2}});
-        const engine::NonFiniteStep step(i1 - i0 == 1 ? "PIQA item " + items[i0].where
-                                                      : "PIQA items " + items[i0].where + " to " + items[i1 - 1].where);
-        const auto results = lm.score_many(batch, job.token(), [&](double f) { if (f < 1.0) report(f); });
-        for (size_t i = i0; i < i1; ++i) {
-            const auto& it = items[i];
-            const auto& res = results[i - i0];
-            const int pred = res[1].logprob > res[0].logprob ? 1 : 0;
-            const double n0 = res[0].logprob / static_cast<double>(std::max<int64_t>(utf8_length(it.sol1), 1));
-            const double n1 = res[1].logprob / static_cast<double>(std::max<int64_t>(utf8_length(it.sol2), 1));
-            const int pred_norm = n1 > n0 ? 1 : 0;
-            r.predictions.push_back(pred);
-            r.predictions_norm.push_back(pred_norm);
-            r.acc.add(pred == it.label);
-            r.acc_norm.add(pred_norm == it.label);
-        }
-    }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-    job.report(1.0, "piqa");
+    ChoiceTask t;
+    t.stage = "piqa";
+    t.noun = "PIQA item";
+    t.n = items.size();
+    t.question = [&](size_t i) {
+        return LoglikQuestion{piqa_context(items[i]), {" " + items[i].sol1, " " + items[i].sol2}};
+    };
+    t.where = [&](size_t i) { return items[i].where; };
+    t.detail = [](size_t) { return std::string(); };
+    t.on_result = [&](size_t i, const std::vector<LoglikResult>& res) {
+        const auto& it = items[i];
+        const int pred = res[1].logprob > res[0].logprob ? 1 : 0;
+        const double n0 = res[0].logprob / static_cast<double>(std::max<int64_t>(utf8_length(it.sol1), 1));
+        const double n1 = res[1].logprob / static_cast<double>(std::max<int64_t>(utf8_length(it.sol2), 1));
+        const int pred_norm = n1 > n0 ? 1 : 0;
+        r.predictions.push_back(pred);
+        r.predictions_norm.push_back(pred_norm);
+        r.acc.add(pred == it.label);
+        r.acc_norm.add(pred_norm == it.label);
+    };
+    const TaskTime time = run_choice_task(lm, t, job);
+    r.seconds = time.seconds;
+    r.cpu_seconds = time.cpu_seconds;
     return r;
 }
 

@@ -18,6 +18,7 @@
 #include "core/eval/piqa.h"
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
+#include "batched_tasks.h"
 #include "export_test_models.h"
 #include "test_errors.h"
 #include "test_support.h"
@@ -162,27 +163,12 @@ private slots:
         const auto tok = tok::Tokenizer::from_file(mixq_test::demo_model() / "tokenizer.json");
         EngineModel lm = engine_of(m_demo, true);
         const int eos = m_demo->config().eos_token_ids.empty() ? -1 : m_demo->config().eos_token_ids[0];
-        struct Run {
-            MmluResult mmlu;
-            PiqaResult piqa;
-            std::vector<double> lp;
-            LoglikStats stats;
-        };
+        using Run = mixq_test::TaskRun;
         auto run = [&](int batch, int64_t cap) {
             LoglikOptions opt{true, 0, eos, "demo"};
             opt.batch = batch;
             opt.max_batch_tokens = cap;
-            LoglikScorer sc(lm, *tok, opt);
-            Run r;
-            r.mmlu = run_mmlu(sc, qs);
-            r.piqa = run_piqa(sc, items);
-            std::vector<LoglikQuestion> all;
-            for (const auto& q : qs) all.push_back({mmlu_prompt(q), {" A", " B", " C", " D"}});
-            for (const auto& it : items) all.push_back({piqa_context(it), {" " + it.sol1, " " + it.sol2}});
-            for (const auto& res : sc.score_many(all, CancelToken()))
-                for (const auto& x : res) r.lp.push_back(x.logprob);
-            r.stats = sc.stats();
-            return r;
+            return mixq_test::run_tasks(lm, *tok, opt, qs, items);
         };
         const Run one = run(1, 0);
         QCOMPARE(one.lp.size(), size_t(32 * 4 + 32 * 2));

@@ -23,6 +23,7 @@
 #include "core/export/exporter.h"
 #include "core/plan/plan_weights.h"
 #include "core/tokenizer/tokenizer.h"
+#include "batched_tasks.h"
 #include "export_test_models.h"
 #include "logit_agreement.h"
 #include "test_support.h"
@@ -121,31 +122,12 @@ private slots:
         const auto qs = load_mmlu(mixq_test::eval_data_dir() / "mmlu", 32);
         const auto items = load_piqa(mixq_test::eval_data_dir() / "piqa", 32);
         const int eos = m_lm->config().eos_token_id;
-        struct Run {
-            MmluResult mmlu;
-            PiqaResult piqa;
-            std::vector<double> lp;
-            LoglikStats stats;
-            double secs = 0;
-        };
+        using Run = mixq_test::TaskRun;
         auto run = [&](engine::LanguageModel& lm, int batch, bool reuse, int64_t cap) {
             LoglikOptions opt{reuse, 0, eos, m_export.string()};
             opt.batch = batch;
             opt.max_batch_tokens = cap;
-            LoglikScorer sc(lm, *m_tok, opt);
-            Run r;
-            const auto t0 = std::chrono::steady_clock::now();
-            r.mmlu = run_mmlu(sc, qs);
-            r.piqa = run_piqa(sc, items);
-            r.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            // The raw numbers, in one call per task (the tasks' own chunks are checked by the decisions).
-            std::vector<LoglikQuestion> all;
-            for (const auto& q : qs) all.push_back({mmlu_prompt(q), {" A", " B", " C", " D"}});
-            for (const auto& it : items) all.push_back({piqa_context(it), {" " + it.sol1, " " + it.sol2}});
-            for (const auto& res : sc.score_many(all, CancelToken()))
-                for (const auto& x : res) r.lp.push_back(x.logprob);
-            r.stats = sc.stats();
-            return r;
+            return mixq_test::run_tasks(lm, *m_tok, opt, qs, items);
         };
         auto same_decisions = [](const Run& a, const Run& b) {
             return a.mmlu.predictions == b.mmlu.predictions && a.piqa.predictions == b.piqa.predictions &&

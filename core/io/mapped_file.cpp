@@ -46,11 +46,16 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::release(size_t offset, size_t len) const {
-    if (!m_data || len == 0) return;
-    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    size_t begin = (offset + page - 1) / page * page;
-    size_t end = (offset + len) / page * page;
-    if (end > begin) ::madvise(const_cast<uint8_t*>(m_data) + begin, end - begin, MADV_DONTNEED);
+    if (m_data) release_mapped_pages(m_data + offset, len);
+}
+
+void release_mapped_pages(const uint8_t* p, size_t len) {
+    if (!p || len == 0) return;
+    // The mapping is PROT_READ and MAP_PRIVATE, so it holds no private changes and MADV_DONTNEED loses nothing.
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t begin = (a + page - 1) / page * page, end = (a + len) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace mixq::io

@@ -27,4 +27,9 @@ private:
     size_t m_size = 0;
 };
 
+/// Drops the whole pages inside [p, p+len) of a read-only file mapping (a MappedFile's bytes) from this
+/// process's resident memory; a later read faults them in again from the file. A page shared with bytes outside
+/// the range is kept.
+void release_mapped_pages(const uint8_t* p, size_t len);
+
 }  // namespace mixq::io

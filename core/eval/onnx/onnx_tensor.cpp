@@ -2,7 +2,6 @@
 // Tensor buffers, element-type table and shape helpers of the ONNX runner.
 #include "core/eval/onnx/onnx_tensor.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/eval/onnx/tensor_pool.h"
+#include "core/io/mapped_file.h"
 
 namespace mixq::eval::onnx {
 
@@ -116,13 +116,7 @@ Tensor Tensor::view(DType t, Shape shape, const uint8_t* data, std::shared_ptr<c
 }
 
 void Tensor::release_file_pages() const {
-    if (!m_file_pages || !m_data) return;
-    // Only whole pages inside the tensor: a neighbour sharing its first or last page may still be in use. The
-    // mapping is PROT_READ and MAP_PRIVATE, so it holds no private changes and MADV_DONTNEED loses nothing.
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto a = reinterpret_cast<uintptr_t>(m_data);
-    const uintptr_t begin = (a + page - 1) / page * page, end = (a + nbytes()) / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    if (m_file_pages) io::release_mapped_pages(m_data, nbytes());
 }
 
 Tensor Tensor::scalar_i64(int64_t v) { return from_i64({}, {v}); }
